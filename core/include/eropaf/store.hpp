@@ -1,0 +1,216 @@
+// The device store: a worker's signals, cases, contact moments and transitions in one SQLite
+// file, usable fully offline.
+//
+// Promises:
+// - Durable on return: every write that returned ok is on disk (WAL, synchronous=FULL) and
+//   survives an app kill or power loss. The record and its outbox row commit in one
+//   transaction, so the outbox is never behind or ahead of the data.
+// - Sensitive content (addresses, texts, notes) is encrypted at rest with XChaCha20-Poly1305
+//   under a key the host app supplies; lookups by address use a keyed hash.
+// - Every write is validated first; a refused write changes nothing.
+// - Schema migrations are numbered and run on open, in one transaction each.
+//
+// Thread-safety: a Store may be used from several threads at once; calls are serialised by an
+// internal mutex. Returned values are copies the caller owns.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eropaf/clock.hpp"
+#include "eropaf/model.hpp"
+#include "eropaf/status.hpp"
+
+namespace eropaf::store {
+
+/// 32 bytes from the platform key store (Android Keystore, iOS Keychain).
+using Key = std::array<std::uint8_t, 32>;
+
+/// The schema version this build writes.
+int currentSchemaVersion() noexcept;
+
+struct OpenOptions {
+  std::string path;  ///< the SQLite file; created when missing
+  Key key{};
+  /// Wall clock for HLC and timestamps; the system clock when null. Shared so tests can keep it.
+  std::shared_ptr<Clock> clock;
+  std::int64_t max_skew_ms = kDefaultMaxSkewMs;
+  /// Test and tooling only: stop migrating at this schema version (0 = the current one).
+  int migrate_to = 0;
+};
+
+/// Who works on this device. Set locally (CLI `init`) or by enrollment.
+struct Identity {
+  std::string worker_id;
+  std::string name;
+  Role role = Role::kUnspecified;
+  std::vector<std::string> wijken;
+  std::string device_id;
+};
+
+struct NewSignal {
+  std::string wijk;
+  Address address;
+  std::vector<std::string> categories;
+  Urgency urgency = Urgency::kNormaal;
+  std::optional<std::int64_t> observed_at_ms;  ///< now when unset
+  std::string text;
+  Informed informed = Informed::kUnspecified;
+};
+
+struct NewCase {
+  std::string wijk;
+  Address address;
+  std::string title;
+  std::vector<std::string> categories;
+  std::optional<Priority> priority;    ///< highest default priority of the categories when unset
+  std::vector<std::string> signal_ids;  ///< signals to link right away
+};
+
+struct NewContactMoment {
+  std::string case_id;
+  ContactKind kind = ContactKind::kHuisbezoek;
+  ContactOutcome outcome = ContactOutcome::kUnspecified;
+  std::string note;
+  std::optional<std::int64_t> at_ms;  ///< now when unset
+  std::string corrects_id;
+};
+
+struct MoveCase {
+  std::string case_id;
+  CaseState to = CaseState::kUnspecified;
+  std::string reason;
+  /// The caller is connected to the server right now (transitions that need a connection are
+  /// refused otherwise).
+  bool online = false;
+};
+
+enum class OutboxStatus : std::int32_t { kPending = 1, kRefused = 2 };
+
+/// One change not yet accepted by the server.
+struct OutboxEntry {
+  std::int64_t seq = 0;
+  std::string change_id;
+  RecordKind kind = RecordKind::kSignal;
+  std::string record_id;
+  std::string summary;  ///< "signal created", "case moved toegewezen → contact_zoeken"
+  std::int64_t created_ms = 0;
+  OutboxStatus status = OutboxStatus::kPending;
+  Status refusal;  ///< why the server refused it (status kRefused)
+  Record delta;    ///< the partial record state to push
+};
+
+/// Everything known about one household.
+struct Household {
+  std::string household_key;
+  std::vector<Signal> signals;
+  std::vector<Case> cases;
+  std::vector<ContactMoment> contact_moments;
+  std::vector<Transition> transitions;
+};
+
+struct ApplyStats {
+  std::size_t inserted = 0;
+  std::size_t updated = 0;    ///< merged and changed
+  std::size_t unchanged = 0;  ///< merged, already known
+};
+
+struct ListOptions {
+  std::size_t limit = 0;  ///< 0 = no limit
+};
+
+class Store {
+ public:
+  /// Opens or creates the store at options.path and migrates it to the current schema.
+  /// kCrypto when the key does not match the one the file was created with; kUnsupported for
+  /// a file written by a newer schema; kStorageCorrupt / kIoError from SQLite.
+  static Result<std::unique_ptr<Store>> open(OpenOptions options);
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schemaVersion() const;
+  /// This device's node id (the tie-break in every Version it writes).
+  std::uint64_t node() const;
+  std::uint64_t hlcLast() const;
+
+  Status setIdentity(const Identity& identity);
+  std::optional<Identity> identity() const;
+
+  /// Replaces the cached reference data. Categories default to defaultCategories().
+  Status setCategories(std::span<const Category> categories);
+  std::vector<Category> categories() const;
+
+  // --- writes: each validated, durable on return, with its outbox row ---------------------
+
+  /// Any role but admin. kUnknownCategory, kRequiredFieldMissing, kTextTooLong, kInvalidUtf8...
+  Result<Signal> createSignal(const NewSignal& request);
+  /// Coordinator or wijkcoach (in one of their wijken). State nieuw, unassigned.
+  Result<Case> openCase(const NewCase& request);
+  /// Links a signal to a case (triage state gekoppeld). Coordinator; a wijkcoach for a case
+  /// assigned to them.
+  Status linkSignal(std::string_view signal_id, std::string_view case_id);
+  /// Coordinator: assigns a coach (moving nieuw/heropend → toegewezen) or reassigns.
+  Status assignCase(std::string_view case_id, std::string_view worker_id);
+  /// Wijkcoach: takes an open unassigned case of one of their wijken (→ toegewezen, assignee me).
+  Status pickUpCase(std::string_view case_id);
+  /// Coordinator.
+  Status setPriority(std::string_view case_id, Priority priority);
+  /// Author: the assigned wijkcoach or a coordinator.
+  Result<ContactMoment> addContactMoment(const NewContactMoment& request);
+  /// Checked against the state table for the identity's role. A wijkcoach moves only cases
+  /// assigned to them.
+  Result<Transition> moveCase(const MoveCase& request);
+
+  // --- reads ------------------------------------------------------------------------------
+
+  std::optional<Signal> signal(std::string_view id) const;
+  std::optional<Case> getCase(std::string_view id) const;
+  std::vector<ContactMoment> contactMoments(std::string_view case_id) const;
+  std::vector<Transition> transitions(std::string_view case_id) const;
+
+  /// Signals I reported, newest first.
+  Result<std::vector<Signal>> mySignals(ListOptions options = {}) const;
+  /// Open cases assigned to me, by priority (acuut first) then first-contact due date.
+  Result<std::vector<Case>> myCases(ListOptions options = {}) const;
+  /// Open unassigned cases of a wijk, by priority then due date.
+  Result<std::vector<Case>> wijkQueue(std::string_view wijk, ListOptions options = {}) const;
+  /// Signals of a wijk not yet triaged, oldest first.
+  Result<std::vector<Signal>> untriagedSignals(std::string_view wijk,
+                                               ListOptions options = {}) const;
+  /// Cases on the conflict list.
+  Result<std::vector<Case>> conflictCases(ListOptions options = {}) const;
+  /// Everything about one household key (see householdKey()).
+  Result<Household> household(std::string_view household_key) const;
+  /// Changes not yet accepted by the server, oldest first.
+  Result<std::vector<OutboxEntry>> outbox(ListOptions options = {}) const;
+  std::size_t outboxSize() const;
+
+  // --- sync -------------------------------------------------------------------------------
+
+  /// Merges record states from elsewhere (server, another device) in one transaction. Each is
+  /// validated; one invalid state refuses the whole batch and changes nothing. The HLC
+  /// advances past every version received (kClockSkew refuses the batch when one is too far
+  /// ahead).
+  Result<ApplyStats> applyRemote(std::span<const Record> records);
+  /// The server accepted these changes: their outbox rows go.
+  Status acknowledge(std::span<const std::string> change_ids);
+  /// The server refused a change: its row stays, marked refused, with the reason.
+  Status markRefused(std::string_view change_id, const Status& reason);
+  /// Removes a record (and a case's children) that left this worker's scope.
+  Status evict(std::string_view record_id);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eropaf::store
