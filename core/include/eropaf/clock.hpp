@@ -59,7 +59,7 @@ class Hlc {
   /// `last` is the greatest value issued or received before (persisted by the owner so the
   /// clock is monotonic across restarts).
   explicit Hlc(Clock& clock, std::uint64_t last = 0, std::int64_t max_skew_ms = kDefaultMaxSkewMs)
-      : clock_(clock), last_(last), max_skew_ms_(max_skew_ms) {}
+      : clock_(&clock), last_(last), max_skew_ms_(max_skew_ms) {}
 
   /// A new value for a local write: greater than every value issued or received before.
   std::uint64_t tick();
@@ -75,7 +75,7 @@ class Hlc {
   std::int64_t maxSkewMs() const noexcept { return max_skew_ms_; }
 
  private:
-  Clock& clock_;
+  Clock* clock_;  // not owned; outlives the Hlc
   std::uint64_t last_;
   std::int64_t max_skew_ms_;
 };

@@ -76,9 +76,15 @@ class [[nodiscard]] Result {
 
 }  // namespace eropaf
 
-/// Returns the Status of `expr` from the enclosing function when it is not ok.
-#define EROPAF_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::eropaf::Status eropaf_status_ = (expr);   \
-    if (!eropaf_status_.ok()) return eropaf_status_; \
+#define EROPAF_DETAIL_CONCAT2(a, b) a##b
+#define EROPAF_DETAIL_CONCAT(a, b) EROPAF_DETAIL_CONCAT2(a, b)
+
+/// Returns the Status of `expr` from the enclosing function when it is not ok. The local's name
+/// carries the line number so a nested use (inside a lambda in `expr`) does not shadow it.
+#define EROPAF_RETURN_IF_ERROR(expr) \
+  EROPAF_DETAIL_RETURN_IF_ERROR(EROPAF_DETAIL_CONCAT(eropaf_status_, __LINE__), expr)
+#define EROPAF_DETAIL_RETURN_IF_ERROR(var, expr) \
+  do {                                           \
+    ::eropaf::Status var = (expr);               \
+    if (!var.ok()) return var;                   \
   } while (false)
