@@ -43,6 +43,8 @@ struct OpenOptions {
   std::int64_t max_skew_ms = kDefaultMaxSkewMs;
   /// Test and tooling only: stop migrating at this schema version (0 = the current one).
   int migrate_to = 0;
+  /// Test only: the name of a registered SQLite VFS to use (fault injection); empty = default.
+  std::string vfs;
 };
 
 /// Who works on this device. Set locally (CLI `init`) or by enrollment.

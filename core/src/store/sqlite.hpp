@@ -53,7 +53,7 @@ class Stmt {
 
 class Db {
  public:
-  static Result<std::unique_ptr<Db>> open(const std::string& path);
+  static Result<std::unique_ptr<Db>> open(const std::string& path, const std::string& vfs = {});
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -443,7 +443,7 @@ Result<std::unique_ptr<Store>> Store::open(OpenOptions options) {
                   "migrate_to");
   }
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
-  Result<std::unique_ptr<Db>> db = Db::open(options.path);
+  Result<std::unique_ptr<Db>> db = Db::open(options.path, options.vfs);
   if (!db.ok()) return db.status();
   // WAL with synchronous=FULL: a commit returns only after the WAL is synced, so every write
   // that returned survives power loss. busy_timeout covers a second process (the CLI and a
