@@ -1,0 +1,89 @@
+// A device store in a fresh temp directory with a manual clock, for store tests.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "eropaf/store.hpp"
+
+namespace eropaf::test {
+
+inline std::filesystem::path makeTempDir(const std::string& prefix) {
+  std::random_device rd;
+  auto dir = std::filesystem::temp_directory_path() /
+             (prefix + "-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline store::Key testKey(std::uint8_t seed = 1) {
+  store::Key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed + i);
+  return k;
+}
+
+constexpr std::int64_t kDay = 86'400'000;
+constexpr std::int64_t kStart = 1'790'000'000'000;  // 2026-09-21
+
+struct StoreFixture {
+  std::filesystem::path dir = makeTempDir("eropaf-store");
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(kStart);
+  std::unique_ptr<store::Store> db;
+
+  StoreFixture() { reopen(); }
+  ~StoreFixture() {
+    db.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  std::string path() const { return (dir / "device.db").string(); }
+
+  void reopen(store::Key key = testKey()) {
+    db.reset();
+    store::OpenOptions o;
+    o.path = path();
+    o.key = key;
+    o.clock = clock;
+    auto r = store::Store::open(o);
+    if (!r.ok()) throw std::runtime_error(r.status().toString());
+    db = std::move(r).value();
+  }
+
+  void become(const std::string& worker, Role role, std::vector<std::string> wijken = {"WK015301"}) {
+    store::Identity id;
+    id.worker_id = worker;
+    id.name = "Test " + worker;
+    id.role = role;
+    id.wijken = std::move(wijken);
+    auto st = db->setIdentity(id);
+    if (!st.ok()) throw std::runtime_error(st.toString());
+  }
+};
+
+inline store::NewSignal aSignal(std::string text = "Post stapelt zich op, buren maken zich zorgen",
+                                std::string postcode = "1234AB", std::string number = "12") {
+  store::NewSignal s;
+  s.wijk = "WK015301";
+  s.address = {postcode, number, "", "Dorpsstraat", "Utrecht"};
+  s.categories = {"vereenzaming"};
+  s.urgency = Urgency::kNormaal;
+  s.text = std::move(text);
+  s.informed = Informed::kNoLater;
+  return s;
+}
+
+inline store::NewCase aCase(std::string title = "Mevrouw alleen, post stapelt op",
+                            std::vector<std::string> cats = {"vereenzaming"},
+                            std::string postcode = "1234AB", std::string number = "12") {
+  store::NewCase c;
+  c.wijk = "WK015301";
+  c.address = {postcode, number, "", "Dorpsstraat", "Utrecht"};
+  c.title = std::move(title);
+  c.categories = std::move(cats);
+  return c;
+}
+
+}  // namespace eropaf::test

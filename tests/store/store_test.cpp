@@ -1,0 +1,469 @@
+// The device store against known data: every list a worker relies on (my signals, my cases,
+// the wijk queue, a household, the outbox), each validation error, the role rules, merging
+// remote states in any order, encryption at rest and what survives a reopen.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "eropaf/merge.hpp"
+#include "store/store_fixture.hpp"
+
+using namespace eropaf;
+using eropaf::test::aCase;
+using eropaf::test::aSignal;
+using eropaf::test::kDay;
+using eropaf::test::StoreFixture;
+
+namespace {
+
+std::vector<std::string> ids(const auto& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r.id);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a store without identity refuses writes and says why", "[store][unit]") {
+  StoreFixture f;
+  auto r = f.db->createSignal(aSignal());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(r.status().message(), Catch::Contains("identity"));
+  CHECK(f.db->outboxSize() == 0);
+}
+
+TEST_CASE("a signal at a door is in my signals and in the outbox", "[store][unit]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  auto first = f.db->createSignal(aSignal("Eerste zorg"));
+  REQUIRE(first.ok());
+  f.clock->advance(60'000);
+  store::NewSignal req = aSignal("Tweede zorg", "1234 ab", "14");
+  req.address.addition = "A";
+  auto second = f.db->createSignal(req);
+  REQUIRE(second.ok());
+
+  CHECK(second->content.address.postcode == "1234AB");  // normalised
+  CHECK(second->content.household_key == "1234AB|14|a");
+  CHECK(second->content.reporter_id == "zm-fatima");
+  CHECK(second->content.source_role == Role::kZorgmedewerker);
+  CHECK(second->triage_state.value == TriageState::kNieuw);
+
+  auto mine = f.db->mySignals();
+  REQUIRE(mine.ok());
+  CHECK(ids(*mine) == std::vector<std::string>{second->id, first->id});  // newest first
+  CHECK(mine->at(1).content.text == "Eerste zorg");
+
+  auto out = f.db->outbox();
+  REQUIRE(out.ok());
+  REQUIRE(out->size() == 2);
+  CHECK(out->at(0).record_id == first->id);
+  CHECK(out->at(0).summary == "signal created");
+  CHECK(out->at(0).status == store::OutboxStatus::kPending);
+  CHECK(std::get<Signal>(out->at(0).delta) == *first);
+}
+
+TEST_CASE("every bad input is refused with its code and field, and changes nothing",
+          "[store][unit][validate]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  struct Bad {
+    const char* what;
+    store::NewSignal req;
+    ErrorCode code;
+    const char* field;
+  };
+  std::vector<Bad> cases;
+  {
+    auto s = aSignal();
+    s.categories = {"vereenzaming", "geldzorgen"};
+    cases.push_back({"unknown category", s, ErrorCode::kUnknownCategory, "categories"});
+  }
+  {
+    auto s = aSignal();
+    s.categories.clear();
+    cases.push_back({"no category", s, ErrorCode::kRequiredFieldMissing, "categories"});
+  }
+  cases.push_back({"empty text", aSignal(""), ErrorCode::kRequiredFieldMissing, "text"});
+  cases.push_back({"blank text", aSignal("   \n"), ErrorCode::kRequiredFieldMissing, "text"});
+  cases.push_back(
+      {"text over 4000 bytes", aSignal(std::string(4001, 'x')), ErrorCode::kTextTooLong, "text"});
+  cases.push_back({"invalid UTF-8", aSignal("kapot \xff\xfe tekst"), ErrorCode::kInvalidUtf8, "text"});
+  cases.push_back({"bad postcode", aSignal("tekst", "0123AB"), ErrorCode::kInvalidArgument,
+                   "address.postcode"});
+  cases.push_back({"missing house number", aSignal("tekst", "1234AB", ""),
+                   ErrorCode::kRequiredFieldMissing, "address.house_number"});
+  {
+    auto s = aSignal();
+    s.wijk = "Utrecht-Oost";
+    cases.push_back({"bad wijk", s, ErrorCode::kInvalidArgument, "wijk"});
+  }
+  {
+    auto s = aSignal();
+    s.informed = Informed::kUnspecified;
+    cases.push_back({"informed missing", s, ErrorCode::kRequiredFieldMissing, "informed"});
+  }
+  {
+    auto s = aSignal();
+    s.urgency = static_cast<Urgency>(17);
+    cases.push_back({"unknown urgency", s, ErrorCode::kInvalidArgument, "urgency"});
+  }
+  for (const Bad& b : cases) {
+    INFO(b.what);
+    auto r = f.db->createSignal(b.req);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == b.code);
+    CHECK(r.status().field() == b.field);
+    CHECK_FALSE(r.status().message().empty());
+  }
+  CHECK(f.db->outboxSize() == 0);
+  CHECK(f.db->mySignals()->empty());
+  // exactly at the limit is fine
+  CHECK(f.db->createSignal(aSignal(std::string(4000, 'x'))).ok());
+}
+
+TEST_CASE("a coordinator triages signals into a case; the wijk queue orders by priority, due",
+          "[store][unit]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  auto sig = f.db->createSignal(aSignal());
+  REQUIRE(sig.ok());
+  f.become("co-jan", Role::kCoordinator, {"WK015301", "WK015302"});
+
+  auto untriaged = f.db->untriagedSignals("WK015301");
+  REQUIRE(untriaged.ok());
+  CHECK(ids(*untriaged) == std::vector<std::string>{sig->id});
+
+  store::NewCase low = aCase("Overlast buren", {"overlast"}, "1234AB", "20");
+  low.signal_ids = {};
+  auto c_low = f.db->openCase(low);
+  REQUIRE(c_low.ok());
+  store::NewCase evict = aCase("Huurachterstand, deurwaarder geweest",
+                               {"dreigende_huisuitzetting", "schulden"}, "1234AB", "30");
+  auto c_evict = f.db->openCase(evict);
+  REQUIRE(c_evict.ok());
+  store::NewCase linked = aCase();
+  linked.signal_ids = {sig->id};
+  auto c_linked = f.db->openCase(linked);
+  REQUIRE(c_linked.ok());
+
+  CHECK(c_evict->priority.value == Priority::kAcuut);  // from the category defaults
+  CHECK(c_evict->first_contact_due_ms.value == c_evict->opened_at_ms + 2 * kDay);
+  CHECK(c_low->priority.value == Priority::kNormaal);
+  CHECK(c_linked->state.value == CaseState::kNieuw);
+
+  auto queue = f.db->wijkQueue("WK015301");
+  REQUIRE(queue.ok());
+  // acuut first; then the two normaal cases by due date (overlast 10 days, vereenzaming 14)
+  CHECK(ids(*queue) == std::vector<std::string>{c_evict->id, c_low->id, c_linked->id});
+
+  auto s = f.db->signal(sig->id);
+  REQUIRE(s);
+  CHECK(s->case_id.value == c_linked->id);
+  CHECK(s->triage_state.value == TriageState::kGekoppeld);
+  CHECK(f.db->untriagedSignals("WK015301")->empty());
+
+  SECTION("linking a second signal unites categories") {
+    f.become("zm-fatima", Role::kZorgmedewerker);
+    auto s2 = aSignal("Schulden, brieven van incasso");
+    s2.categories = {"schulden"};
+    auto sig2 = f.db->createSignal(s2);
+    REQUIRE(sig2.ok());
+    f.become("co-jan", Role::kCoordinator);
+    REQUIRE(f.db->linkSignal(sig2->id, c_linked->id).ok());
+    auto c = f.db->getCase(c_linked->id);
+    REQUIRE(c);
+    CHECK(presentElements(c->categories) == std::vector<std::string>{"schulden", "vereenzaming"});
+  }
+
+  SECTION("a case outside my wijken is refused") {
+    store::NewCase other = aCase();
+    other.wijk = "WK036301";
+    auto r = f.db->openCase(other);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == ErrorCode::kPermissionDenied);
+  }
+
+  SECTION("a home-care worker may not open a case") {
+    f.become("zm-fatima", Role::kZorgmedewerker);
+    auto r = f.db->openCase(aCase());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == ErrorCode::kPermissionDenied);
+  }
+}
+
+TEST_CASE("a coach works the cases assigned to them, in order, through the states",
+          "[store][unit]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  auto a = f.db->openCase(aCase("A", {"overig"}, "1234AB", "1"));           // laag, 14 d
+  auto b = f.db->openCase(aCase("B", {"huiselijk_geweld"}, "1234AB", "2"));  // acuut, 1 d
+  f.clock->advance(kDay);
+  auto c = f.db->openCase(aCase("C", {"schulden"}, "1234AB", "3"));  // normaal, due day 11
+  auto d = f.db->openCase(aCase("D", {"overlast"}, "1234AB", "4"));  // normaal, due day 11
+  auto e = f.db->openCase(aCase("E", {"vereenzaming"}, "1234AB", "5"));
+  REQUIRE((a.ok() && b.ok() && c.ok() && d.ok() && e.ok()));
+  REQUIRE(f.db->setPriority(e->id, Priority::kHoog).ok());
+  for (const auto* x : {&a, &b, &c, &d, &e}) REQUIRE(f.db->assignCase((*x)->id, "wc-anna").ok());
+  auto other = f.db->openCase(aCase("F", {"overig"}, "1234AB", "6"));
+  REQUIRE(f.db->assignCase(other->id, "wc-bram").ok());
+
+  f.become("wc-anna", Role::kWijkcoach);
+  auto mine = f.db->myCases();
+  REQUIRE(mine.ok());
+  CHECK(ids(*mine) ==
+        std::vector<std::string>{b->id, e->id, std::min(c->id, d->id), std::max(c->id, d->id), a->id});
+  for (const auto& x : *mine) CHECK(x.state.value == CaseState::kToegewezen);
+
+  SECTION("contact moments, including the doors that stay shut, in order") {
+    store::NewContactMoment m;
+    m.case_id = b->id;
+    m.outcome = ContactOutcome::kNietThuis;
+    auto m1 = f.db->addContactMoment(m);
+    f.clock->advance(3600'000);
+    m.outcome = ContactOutcome::kDeurNietGeopend;
+    m.note = "Gordijnen dicht, wel licht aan";
+    auto m2 = f.db->addContactMoment(m);
+    REQUIRE((m1.ok() && m2.ok()));
+    auto moments = f.db->contactMoments(b->id);
+    REQUIRE(moments.size() == 2);
+    CHECK(moments[0].outcome == ContactOutcome::kNietThuis);
+    CHECK(moments[1].note == "Gordijnen dicht, wel licht aan");
+
+    m.outcome = ContactOutcome::kUnspecified;
+    auto bad = f.db->addContactMoment(m);
+    CHECK(bad.status().code() == ErrorCode::kRequiredFieldMissing);
+    m.outcome = ContactOutcome::kGesprek;
+    m.case_id = other->id;
+    auto not_mine = f.db->addContactMoment(m);
+    CHECK(not_mine.status().code() == ErrorCode::kPermissionDenied);
+    m.case_id = a->id;
+    m.corrects_id = m1->id;  // belongs to case b
+    auto wrong_case = f.db->addContactMoment(m);
+    CHECK(wrong_case.status().code() == ErrorCode::kInvalidArgument);
+    CHECK(wrong_case.status().field() == "corrects_id");
+  }
+
+  SECTION("transitions: allowed, refused for the role, reason missing, needs a connection") {
+    auto t1 = f.db->moveCase({b->id, CaseState::kContactZoeken, "", false});
+    REQUIRE(t1.ok());
+    CHECK(t1->from == CaseState::kToegewezen);
+    CHECK(t1->made_offline);
+    CHECK(t1->outcome.value == TransitionOutcome::kPending);
+    REQUIRE(f.db->moveCase({b->id, CaseState::kInBehandeling, "", false}).ok());
+
+    auto no_reason = f.db->moveCase({b->id, CaseState::kWacht, " ", false});
+    CHECK(no_reason.status().code() == ErrorCode::kReasonRequired);
+    auto skip = f.db->moveCase({b->id, CaseState::kAfgesloten, "klaar", false});
+    CHECK(skip.status().code() == ErrorCode::kTransitionNotAllowed);
+    auto not_mine = f.db->moveCase({other->id, CaseState::kContactZoeken, "", false});
+    CHECK(not_mine.status().code() == ErrorCode::kPermissionDenied);
+    REQUIRE(f.db->moveCase({b->id, CaseState::kNazorg, "", false}).ok());
+    auto coach_close = f.db->moveCase({b->id, CaseState::kAfgesloten, "opgelost", true});
+    CHECK(coach_close.status().code() == ErrorCode::kTransitionNotAllowed);
+
+    f.become("co-jan", Role::kCoordinator);
+    auto offline_close = f.db->moveCase({b->id, CaseState::kAfgesloten, "opgelost", false});
+    CHECK(offline_close.status().code() == ErrorCode::kTransitionNotAllowed);
+    CHECK_THAT(offline_close.status().message(), Catch::Contains("connection"));
+    REQUIRE(f.db->moveCase({b->id, CaseState::kAfgesloten, "Schuldhulp loopt", true}).ok());
+    auto closed = f.db->getCase(b->id);
+    CHECK(closed->state.value == CaseState::kAfgesloten);
+    CHECK(closed->resolution_text.value == "Schuldhulp loopt");
+    CHECK(f.db->transitions(b->id).size() == 5);  // assign + 4 moves
+
+    f.become("wc-anna", Role::kWijkcoach);
+    CHECK(f.db->myCases()->size() == 4);  // closed case left the list
+  }
+
+  SECTION("a coach picks up an open case in their wijk") {
+    f.become("co-jan", Role::kCoordinator);
+    auto open = f.db->openCase(aCase("G", {"overig"}, "1234AB", "7"));
+    f.become("wc-anna", Role::kWijkcoach);
+    REQUIRE(f.db->pickUpCase(open->id).ok());
+    CHECK(f.db->getCase(open->id)->assignee.value == "wc-anna");
+    CHECK(f.db->pickUpCase(open->id).code() == ErrorCode::kFailedPrecondition);
+    CHECK(f.db->wijkQueue("WK015301")->empty());
+  }
+}
+
+TEST_CASE("a household shows every signal, case, moment and transition at one address",
+          "[store][unit]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  auto s1 = f.db->createSignal(aSignal("Eerste", "1234AB", "12"));
+  auto s2 = f.db->createSignal(aSignal("Ander huis", "1234AB", "13"));
+  auto c = f.db->openCase(aCase());
+  REQUIRE((s1.ok() && s2.ok() && c.ok()));
+  REQUIRE(f.db->linkSignal(s1->id, c->id).ok());
+  store::NewContactMoment m;
+  m.case_id = c->id;
+  m.outcome = ContactOutcome::kNietThuis;
+  REQUIRE(f.db->addContactMoment(m).ok());
+  REQUIRE(f.db->assignCase(c->id, "wc-anna").ok());
+
+  auto h = f.db->household(householdKey({"1234AB", "12", "", "", ""}));
+  REQUIRE(h.ok());
+  CHECK(ids(h->signals) == std::vector<std::string>{s1->id});
+  CHECK(ids(h->cases) == std::vector<std::string>{c->id});
+  CHECK(h->contact_moments.size() == 1);
+  CHECK(h->transitions.size() == 1);
+  CHECK(f.db->household("9999ZZ|1|")->signals.empty());
+}
+
+TEST_CASE("remote states merge to the same result in any order, repeatedly", "[store][unit][merge]") {
+  StoreFixture origin;
+  origin.become("co-jan", Role::kCoordinator);
+  auto c = origin.db->openCase(aCase());
+  REQUIRE(c.ok());
+  // Two concurrent deltas from other nodes: one sets priority and adds a category, the other
+  // assigns and adds another category.
+  Case d1;
+  d1.id = c->id;
+  d1.priority.set(Priority::kHoog, {origin.db->hlcLast() + 10, 77});
+  d1.categories["schulden"] = {true, {origin.db->hlcLast() + 10, 77}};
+  Case d2;
+  d2.id = c->id;
+  d2.assignee.set("wc-anna", {origin.db->hlcLast() + 11, 88});
+  d2.categories["overlast"] = {true, {origin.db->hlcLast() + 11, 88}};
+  ContactMoment m;
+  m.id = "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b";
+  m.created = {origin.db->hlcLast() + 12, 88};
+  m.case_id = c->id;
+  m.author_id = "wc-anna";
+  m.at_ms = eropaf::test::kStart;
+  m.kind = ContactKind::kHuisbezoek;
+  m.outcome = ContactOutcome::kGesprek;
+  m.note = "Goed gesprek";
+
+  StoreFixture x, y;
+  const std::vector<Record> base{Record(*c)};
+  REQUIRE(x.db->applyRemote(base).ok());
+  REQUIRE(y.db->applyRemote(base).ok());
+  const std::vector<Record> forward{Record(d1), Record(d2), Record(m)};
+  const std::vector<Record> backward{Record(m), Record(d2), Record(d1), Record(d2)};
+  auto rx = x.db->applyRemote(forward);
+  auto ry = y.db->applyRemote(backward);
+  REQUIRE((rx.ok() && ry.ok()));
+  CHECK(rx->updated == 2);
+  CHECK(rx->inserted == 1);
+  auto cx = x.db->getCase(c->id);
+  auto cy = y.db->getCase(c->id);
+  REQUIRE((cx && cy));
+  CHECK(*cx == *cy);
+  CHECK(cx->priority.value == Priority::kHoog);
+  CHECK(cx->assignee.value == "wc-anna");
+  CHECK(presentElements(cx->categories) ==
+        std::vector<std::string>{"overlast", "schulden", "vereenzaming"});
+  CHECK(x.db->contactMoments(c->id).size() == 1);
+
+  auto again = x.db->applyRemote(forward);
+  REQUIRE(again.ok());
+  CHECK(again->unchanged == 3);
+  CHECK(again->updated == 0);
+  CHECK(x.db->hlcLast() >= d2.assignee.version.hlc);  // receive advanced the clock
+
+  SECTION("one invalid record refuses the whole batch") {
+    ContactMoment bad = m;
+    bad.id = "0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2c";
+    bad.note = "\xc0\x80";
+    Case d3 = d1;
+    d3.priority.set(Priority::kLaag, {origin.db->hlcLast() + 50, 77});
+    const std::vector<Record> batch{Record(d3), Record(bad)};
+    auto r = x.db->applyRemote(batch);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == ErrorCode::kInvalidUtf8);
+    CHECK(x.db->getCase(c->id)->priority.value == Priority::kHoog);
+  }
+
+  SECTION("a version far in the future is refused") {
+    Case far = d1;
+    far.priority.set(Priority::kLaag, {hlcPack(eropaf::test::kStart + kDay, 0), 77});
+    const std::vector<Record> batch{Record(far)};
+    auto r = x.db->applyRemote(batch);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == ErrorCode::kClockSkew);
+    CHECK(x.db->getCase(c->id)->priority.value == Priority::kHoog);
+  }
+}
+
+TEST_CASE("outbox rows go when acknowledged, stay visible when refused", "[store][unit]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  REQUIRE(f.db->createSignal(aSignal("een")).ok());
+  REQUIRE(f.db->createSignal(aSignal("twee")).ok());
+  auto out = f.db->outbox();
+  REQUIRE(out->size() == 2);
+  const std::vector<std::string> first{out->at(0).change_id};
+  REQUIRE(f.db->acknowledge(first).ok());
+  REQUIRE(f.db->markRefused(out->at(1).change_id,
+                            Status(ErrorCode::kPermissionDenied, "not your wijk", "wijk"))
+              .ok());
+  auto after = f.db->outbox();
+  REQUIRE(after->size() == 1);
+  CHECK(after->at(0).status == store::OutboxStatus::kRefused);
+  CHECK(after->at(0).refusal.code() == ErrorCode::kPermissionDenied);
+  CHECK(after->at(0).refusal.field() == "wijk");
+  CHECK(f.db->markRefused("0190a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", Status(ErrorCode::kConflict, "x"))
+            .code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("eviction removes a case and its children", "[store][unit]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  auto c = f.db->openCase(aCase());
+  store::NewContactMoment m;
+  m.case_id = c->id;
+  m.outcome = ContactOutcome::kNietThuis;
+  REQUIRE(f.db->addContactMoment(m).ok());
+  REQUIRE(f.db->evict(c->id).ok());
+  CHECK_FALSE(f.db->getCase(c->id));
+  CHECK(f.db->contactMoments(c->id).empty());
+}
+
+TEST_CASE("the file holds no address or text in plain form; the wrong key is refused",
+          "[store][unit][crypto]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  REQUIRE(f.db->createSignal(aSignal("Geheime-notitie-over-schulden", "9876ZY", "321")).ok());
+  f.db.reset();  // close: the WAL is checkpointed into the main file
+  std::string bytes;
+  for (const char* suffix : {"", "-wal"}) {
+    std::ifstream in(f.path() + suffix, std::ios::binary);
+    bytes.append(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(bytes.size() > 4096);
+  CHECK(bytes.find("Geheime-notitie") == std::string::npos);
+  CHECK(bytes.find("9876ZY") == std::string::npos);
+  CHECK(bytes.find("Dorpsstraat") == std::string::npos);
+  CHECK(bytes.find("Test zm-fatima") == std::string::npos);  // the worker's name
+
+  store::OpenOptions o;
+  o.path = f.path();
+  o.key = eropaf::test::testKey(99);
+  auto wrong = store::Store::open(o);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.status().code() == ErrorCode::kCrypto);
+  f.reopen();
+  CHECK(f.db->mySignals()->size() == 1);
+}
+
+TEST_CASE("writes survive a reopen and the clock never runs backwards across it",
+          "[store][unit][hlc]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  auto s = f.db->createSignal(aSignal());
+  REQUIRE(s.ok());
+  const std::uint64_t before = f.db->hlcLast();
+  f.clock->set(eropaf::test::kStart - 10 * kDay);  // the phone's clock jumps back
+  f.reopen();
+  REQUIRE(f.db->identity());
+  CHECK(f.db->identity()->worker_id == "zm-fatima");
+  CHECK(f.db->signal(s->id).has_value());
+  auto later = f.db->createSignal(aSignal("later"));
+  REQUIRE(later.ok());
+  CHECK(later->created.hlc > before);
+  CHECK(f.db->outboxSize() == 2);
+}
