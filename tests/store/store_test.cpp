@@ -467,3 +467,65 @@ TEST_CASE("writes survive a reopen and the clock never runs backwards across it"
   CHECK(later->created.hlc > before);
   CHECK(f.db->outboxSize() == 2);
 }
+
+TEST_CASE("sync state is kept encrypted across a reopen; wipe forgets everything",
+          "[store][unit][sync]") {
+  StoreFixture f;
+  f.become("wc-anna", Role::kWijkcoach);
+  REQUIRE(f.db->createSignal(aSignal()).ok());
+  store::SyncState st{"http://127.0.0.1:8080", "tok-secret-123", "c42", 1234};
+  REQUIRE(f.db->setSyncState(st).ok());
+  const std::vector<Worker> workers{{"wc-anna", "Anna", Role::kWijkcoach, {"WK015301"}, true}};
+  const std::vector<Wijk> wijken{{"WK015301", "Binnenstad"}};
+  REQUIRE(f.db->setReference(workers, wijken).ok());
+  f.reopen();
+  auto back = f.db->syncState();
+  REQUIRE(back.ok());
+  CHECK(back->token == "tok-secret-123");
+  CHECK(back->cursor == "c42");
+  CHECK(back->last_sync_ms == 1234);
+  CHECK(f.db->workers().size() == 1);
+
+  REQUIRE(f.db->wipe().ok());
+  CHECK_FALSE(f.db->identity());
+  CHECK(f.db->outboxSize() == 0);
+  CHECK(f.db->syncState()->token.empty());
+  f.become("wc-anna", Role::kWijkcoach);
+  CHECK(f.db->mySignals()->empty());
+}
+
+TEST_CASE("a change refused for clock skew is re-stamped, not lost", "[store][unit][sync]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  f.clock->advance(2 * kDay);  // the phone's clock runs two days ahead
+  auto sig = f.db->createSignal(aSignal("Met verkeerde klok"));
+  REQUIRE(sig.ok());
+  f.clock->advance(-2 * kDay);  // the phone's clock is corrected
+  auto out = f.db->outbox();
+  REQUIRE(out->size() == 1);
+  const std::uint64_t server_hlc = hlcPack(eropaf::test::kStart, 0);
+  REQUIRE(f.db->restampChange(out->at(0).change_id, server_hlc).ok());
+  auto after = f.db->outbox();
+  REQUIRE(after->size() == 1);
+  CHECK(after->at(0).change_id != out->at(0).change_id);
+  const Signal& delta = std::get<Signal>(after->at(0).delta);
+  CHECK(delta.content.text == "Met verkeerde klok");
+  CHECK(hlcMillis(delta.created.hlc) <= eropaf::test::kStart + 1);
+  CHECK(f.db->signal(sig->id)->created == delta.created);
+}
+
+TEST_CASE("evicting a case also removes signals linked to it that I did not report",
+          "[store][unit][sync]") {
+  StoreFixture f;
+  f.become("zm-fatima", Role::kZorgmedewerker);
+  auto theirs = f.db->createSignal(aSignal("van een ander"));
+  f.become("co-jan", Role::kCoordinator);
+  auto mine = f.db->createSignal(aSignal("van mij"));
+  auto c = f.db->openCase(aCase());
+  REQUIRE((theirs.ok() && mine.ok() && c.ok()));
+  REQUIRE(f.db->linkSignal(theirs->id, c->id).ok());
+  REQUIRE(f.db->linkSignal(mine->id, c->id).ok());
+  REQUIRE(f.db->evict(c->id).ok());
+  CHECK_FALSE(f.db->signal(theirs->id));
+  CHECK(f.db->signal(mine->id));
+}

@@ -72,6 +72,9 @@ class Hlc {
   bool tooFarAhead(std::uint64_t remote) const;
 
   std::uint64_t last() const noexcept { return last_; }
+  /// Clock-skew recovery only: sets the clock back to `v` (the one place monotonicity is given
+  /// up, because the values it issued were wrong).
+  void resetTo(std::uint64_t v) noexcept { last_ = v; }
   std::int64_t maxSkewMs() const noexcept { return max_skew_ms_; }
 
  private:

@@ -23,4 +23,9 @@ void mergeInto(Transition& into, const Transition& from);
 /// The greatest field version in a record (its "last changed" version).
 Version maxVersion(const Record& r);
 
+/// Replaces every version written by `node` with an HLC above `above_hlc` by `to`. Used to
+/// re-stamp a change whose versions a server refused as too far in the future.
+/// Returns how many versions changed.
+std::size_t restampVersions(Record& r, std::uint64_t node, std::uint64_t above_hlc, Version to);
+
 }  // namespace eropaf

@@ -123,6 +123,14 @@ struct ApplyStats {
   std::size_t unchanged = 0;  ///< merged, already known
 };
 
+/// What the sync client keeps between runs. The token is stored encrypted.
+struct SyncState {
+  std::string server_url;
+  std::string token;   ///< bearer token from enrollment; empty before enrollment
+  std::string cursor;  ///< opaque pull cursor from the server; empty for a first pull
+  std::int64_t last_sync_ms = 0;
+};
+
 struct ListOptions {
   std::size_t limit = 0;  ///< 0 = no limit
 };
@@ -206,8 +214,25 @@ class Store {
   Status acknowledge(std::span<const std::string> change_ids);
   /// The server refused a change: its row stays, marked refused, with the reason.
   Status markRefused(std::string_view change_id, const Status& reason);
-  /// Removes a record (and a case's children) that left this worker's scope.
+  /// Removes a record that left this worker's scope. For a case: also its contact moments,
+  /// transitions, and linked signals this worker did not report.
   Status evict(std::string_view record_id);
+  /// Clock-skew recovery: after the server refused a change as too far in the future, the
+  /// device clock is pulled back to `server_hlc` (if it ran ahead) and the change, plus every
+  /// local field that carried its version, is re-stamped with a fresh version. The change
+  /// becomes pending again under a new change id; nothing it said is lost.
+  Status restampChange(std::string_view change_id, std::uint64_t server_hlc);
+  /// Advances the clock past a version the server reported.
+  Status observeRemoteVersion(std::uint64_t hlc);
+
+  Result<SyncState> syncState() const;
+  Status setSyncState(const SyncState& state);
+  /// Replaces the cached reference data (workers, wijken); categories via setCategories.
+  Status setReference(std::span<const Worker> workers, std::span<const Wijk> wijken);
+  std::vector<Worker> workers() const;
+  /// A revoked device: every record, the outbox, the access log, the identity and the sync
+  /// state go. The file stays usable (enroll again).
+  Status wipe();
 
  private:
   struct Impl;

@@ -107,33 +107,54 @@ Status mergeInto(Record& into, const Record& from) {
   return {};
 }
 
-Version maxVersion(const Record& r) {
-  Version v;
+namespace {
+
+// Calls f(v) for every version v in a record (const or not).
+template <class R, class F>
+void forEachVersion(R& r, F&& f) {
   std::visit(
-      [&](const auto& rec) {
+      [&](auto& rec) {
         using T = std::decay_t<decltype(rec)>;
-        maxOf(v, rec.created);
-        maxOf(v, rec.deleted.version);
+        f(rec.created);
+        f(rec.deleted.version);
         if constexpr (std::is_same_v<T, Signal>) {
-          maxOf(v, rec.case_id.version);
-          maxOf(v, rec.triage_state.version);
-          maxOf(v, rec.duplicate_of.version);
+          f(rec.case_id.version);
+          f(rec.triage_state.version);
+          f(rec.duplicate_of.version);
         } else if constexpr (std::is_same_v<T, Case>) {
-          for (const Version* f :
+          for (auto* v :
                {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
                 &rec.title.version, &rec.state.version, &rec.assignee.version,
                 &rec.priority.version, &rec.first_contact_due_ms.version,
                 &rec.resolution_code.version, &rec.resolution_text.version,
                 &rec.merged_into.version, &rec.conflict.version}) {
-            maxOf(v, *f);
+            f(*v);
           }
-          for (const auto& [value, entry] : rec.categories) maxOf(v, entry.version);
+          for (auto& [value, entry] : rec.categories) f(entry.version);
         } else if constexpr (std::is_same_v<T, Transition>) {
-          maxOf(v, rec.outcome.version);
+          f(rec.outcome.version);
         }
       },
       r);
-  return v;
+}
+
+}  // namespace
+
+Version maxVersion(const Record& r) {
+  Version max;
+  forEachVersion(r, [&](const Version& v) { maxOf(max, v); });
+  return max;
+}
+
+std::size_t restampVersions(Record& r, std::uint64_t node, std::uint64_t above_hlc, Version to) {
+  std::size_t n = 0;
+  forEachVersion(r, [&](Version& v) {
+    if (!v.isZero() && v.node == node && v.hlc > above_hlc) {
+      v = to;
+      ++n;
+    }
+  });
+  return n;
 }
 
 }  // namespace eropaf

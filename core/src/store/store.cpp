@@ -11,6 +11,7 @@
 #include "eropaf/store.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <sodium.h>
@@ -1215,17 +1216,161 @@ Status Store::evict(std::string_view record_id) {
   Impl& s = *impl_;
   // Pending outbox rows stay: they are this worker's own unsent work (nothing is lost); the
   // server answers them.
+  const std::string me = s.identity ? s.identity->worker_id : std::string();
   return s.inTransaction([&]() -> Status {
     for (const char* sql :
-         {"DELETE FROM signals WHERE id = ?1", "DELETE FROM cases WHERE id = ?1",
+         {"DELETE FROM signals WHERE id = ?1 OR (case_id = ?1 AND reporter_id != ?2)",
+          "DELETE FROM cases WHERE id = ?1",
           "DELETE FROM contact_moments WHERE id = ?1 OR case_id = ?1",
           "DELETE FROM transitions WHERE id = ?1 OR case_id = ?1"}) {
       Result<Stmt> del = s.db->prepare(sql);
       if (!del.ok()) return del.status();
-      EROPAF_RETURN_IF_ERROR(del->bind(1, record_id).run());
+      del->bind(1, record_id);
+      if (std::string_view(sql).find("?2") != std::string_view::npos) del->bind(2, me);
+      EROPAF_RETURN_IF_ERROR(del->run());
     }
     return {};
   });
+}
+
+Status Store::restampChange(std::string_view change_id, std::uint64_t server_hlc) {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  Result<Stmt> q = s.db->prepare("SELECT kind, record_id, summary, delta FROM outbox WHERE change_id = ?");
+  if (!q.ok()) return q.status();
+  q->bind(1, change_id);
+  Result<bool> row = q->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return notFound("outbox change", change_id);
+  const auto kind = static_cast<RecordKind>(q->int64(0));
+  const std::string record_id = q->text(1);
+  const std::string summary = q->text(2);
+  Result<std::string> plain = s.cipher->open(q->blob(3), change_id);
+  if (!plain.ok()) return plain.status();
+  Result<Record> delta = decodeRecord(*plain);
+  if (!delta.ok()) return Status(ErrorCode::kStorageCorrupt, "outbox change does not decode");
+  // Versions above this bound are the ones the server refuses.
+  const std::uint64_t bound = hlcPack(hlcMillis(server_hlc) + s.hlc.maxSkewMs(), 0xFFFF);
+  if (s.hlc.last() > server_hlc) s.hlc.resetTo(server_hlc);
+  const Version fresh = s.nextVersion();
+  restampVersions(*delta, s.node, bound, fresh);
+  Result<std::optional<Record>> local = s.load(kind, record_id);
+  if (!local.ok()) return local.status();
+  return s.inTransaction([&]() -> Status {
+    if (local->has_value()) {
+      restampVersions(**local, s.node, bound, fresh);
+      EROPAF_RETURN_IF_ERROR(s.write(**local));
+    }
+    Result<Stmt> del = s.db->prepare("DELETE FROM outbox WHERE change_id = ?");
+    if (!del.ok()) return del.status();
+    EROPAF_RETURN_IF_ERROR(del->bind(1, change_id).run());
+    return s.enqueue(*delta, summary);
+  });
+}
+
+Status Store::observeRemoteVersion(std::uint64_t hlc) {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  EROPAF_RETURN_IF_ERROR(s.hlc.receive(hlc));
+  return s.inTransaction([]() -> Status { return {}; });
+}
+
+Result<SyncState> Store::syncState() const {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  Result<std::optional<std::string>> raw = s.getMeta("sync_state");
+  if (!raw.ok()) return raw.status();
+  SyncState st;
+  if (!raw->has_value()) return st;
+  Result<std::string> plain = s.cipher->open(**raw, "sync_state");
+  if (!plain.ok()) return plain.status();
+  // Four length-prefixed fields: url, token, cursor, last_sync_ms.
+  std::string_view in = *plain;
+  auto take = [&](std::string& out) -> bool {
+    if (in.size() < 4) return false;
+    std::uint32_t n = 0;
+    std::memcpy(&n, in.data(), 4);
+    in.remove_prefix(4);
+    if (in.size() < n) return false;
+    out.assign(in.substr(0, n));
+    in.remove_prefix(n);
+    return true;
+  };
+  std::string last;
+  if (!take(st.server_url) || !take(st.token) || !take(st.cursor) || !take(last) ||
+      last.size() != sizeof st.last_sync_ms) {
+    return Status(ErrorCode::kStorageCorrupt, "stored sync state does not decode");
+  }
+  std::memcpy(&st.last_sync_ms, last.data(), sizeof st.last_sync_ms);
+  return st;
+}
+
+Status Store::setSyncState(const SyncState& state) {
+  std::string plain;
+  auto put = [&](std::string_view v) {
+    const auto n = static_cast<std::uint32_t>(v.size());
+    plain.append(reinterpret_cast<const char*>(&n), 4);
+    plain.append(v);
+  };
+  put(state.server_url);
+  put(state.token);
+  put(state.cursor);
+  put(std::string_view(reinterpret_cast<const char*>(&state.last_sync_ms),
+                       sizeof state.last_sync_ms));
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  return s.inTransaction(
+      [&]() -> Status { return s.putMeta("sync_state", s.cipher->seal(plain, "sync_state")); });
+}
+
+Status Store::setReference(std::span<const Worker> workers, std::span<const Wijk> wijken) {
+  v1::ReferenceData ref;
+  for (const Worker& w : workers) wire::toProto(w, *ref.add_workers());
+  for (const Wijk& w : wijken) {
+    v1::Wijk* out = ref.add_wijken();
+    out->set_code(w.code);
+    out->set_name(w.name);
+  }
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  return s.inTransaction([&]() -> Status {
+    return s.putMeta("reference", s.cipher->seal(ref.SerializeAsString(), "reference"));
+  });
+}
+
+std::vector<Worker> Store::workers() const {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  Result<std::optional<std::string>> raw = s.getMeta("reference");
+  if (!raw.ok() || !raw->has_value()) return {};
+  Result<std::string> plain = s.cipher->open(**raw, "reference");
+  v1::ReferenceData ref;
+  if (!plain.ok() || !ref.ParseFromString(*plain)) return {};
+  std::vector<Worker> out;
+  for (const auto& w : ref.workers()) {
+    Result<Worker> worker = wire::fromProto(w);
+    if (worker.ok()) out.push_back(std::move(worker).value());
+  }
+  return out;
+}
+
+Status Store::wipe() {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  Status st = s.inTransaction([&]() -> Status {
+    for (const char* sql :
+         {"DELETE FROM signals", "DELETE FROM cases", "DELETE FROM contact_moments",
+          "DELETE FROM transitions", "DELETE FROM outbox",
+          "DELETE FROM meta WHERE key IN ('identity', 'sync_state', 'reference')"}) {
+      EROPAF_RETURN_IF_ERROR(s.db->exec(sql));
+    }
+    if (s.schema >= 2) EROPAF_RETURN_IF_ERROR(s.db->exec("DELETE FROM access_log"));
+    return {};
+  });
+  EROPAF_RETURN_IF_ERROR(st);
+  s.identity.reset();
+  // secure_delete is on, so freed pages are zeroed; a checkpoint moves that into the file.
+  return s.db->exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 }  // namespace eropaf::store
