@@ -1,0 +1,103 @@
+// The sync engine: everything the server does, without HTTP. The HTTP layer (http/), the
+// admin commands and the in-process tests all drive the server through this one class.
+//
+// Threads: pushes and enrollments are queued to ONE writer thread that applies whatever has
+// queued up in one transaction (group commit) and answers each caller only after COMMIT.
+// Pulls, authentication and reads run on the caller's thread with a pooled read connection.
+// Every public method is thread-safe. Callbacks run on the writer thread and must not block;
+// none runs after stop() returns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "eropaf/clock.hpp"
+#include "eropaf/model.hpp"
+#include "eropaf/status.hpp"
+#include "eropaf/v1/sync.pb.h"
+#include "server_store.hpp"
+
+namespace eropaf::server {
+
+/// Who is asking: the authenticated device and its worker.
+struct Principal {
+  std::string device_id;
+  Worker worker;
+};
+
+struct EngineOptions {
+  std::string database_path;  ///< SQLite file; created when missing
+  std::shared_ptr<Clock> clock;  ///< the system clock when null
+  std::int64_t max_skew_ms = kDefaultMaxSkewMs;
+  std::uint32_t max_page_records = 1000;  ///< cap on a pull page
+  std::size_t max_group = 256;            ///< pushes committed together at most
+  std::int64_t enrollment_code_ttl_ms = 7LL * 24 * 3600 * 1000;
+};
+
+class Engine {
+ public:
+  using PushDone = std::function<void(Result<v1::PushResponse>)>;
+  using EnrollDone = std::function<void(Result<v1::EnrollResponse>)>;
+
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+  ~Engine();  ///< stops the writer (see stop())
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Bearer token → principal. kUnauthenticated for a missing/unknown token (compared in
+  /// constant time); kDeviceRevoked for a revoked device.
+  Result<Principal> authenticate(std::string_view bearer_token);
+
+  /// Queues a push; `done` gets the per-change results after COMMIT, or an error when the
+  /// whole request failed (malformed, storage error). kUnavailable after stop().
+  void push(Principal principal, v1::PushRequest request, PushDone done);
+  /// One-time enrollment code → device token.
+  void enroll(v1::EnrollRequest request, EnrollDone done);
+
+  /// One page of what changed for the principal since the request's cursor. Never waits;
+  /// long poll is the caller's (see waitForChange).
+  Result<v1::PullResponse> pull(const Principal& principal, const v1::PullRequest& request);
+
+  /// Calls `fn` once (on the writer thread) as soon as a commit raises the last sequence above
+  /// `seq`, at once if it is already above; returns a ticket for cancelWait. fn also runs (with
+  /// false) at stop().
+  std::uint64_t waitForChange(std::uint64_t seq, std::function<void(bool changed)> fn);
+  void cancelWait(std::uint64_t ticket);
+  /// The sequence encoded in a cursor (0 for empty or unreadable).
+  static std::uint64_t cursorSeq(std::string_view cursor);
+
+  // --- admin (functioneel beheer) ----------------------------------------------------------
+  Status addWijk(const Wijk& wijk);
+  Status addWorker(const Worker& worker);
+  /// A new one-time enrollment code for the worker (only its hash is kept).
+  Result<std::string> createEnrollmentCode(std::string_view worker_id);
+  Result<std::vector<DeviceInfo>> devices();
+  Status revokeDevice(std::string_view device_id);
+  Result<std::vector<Worker>> workers();
+  Result<std::vector<AccessEntry>> accessLog(std::size_t limit);
+
+  // --- observation -------------------------------------------------------------------------
+  struct Counters {
+    std::uint64_t pushes = 0;
+    std::uint64_t changes_applied = 0;
+    std::uint64_t changes_refused = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t pulls = 0;
+    std::uint64_t records_sent = 0;
+  };
+  Counters counters() const;
+  std::uint64_t lastSeq() const;
+
+  /// Finishes queued work, stops the writer, wakes every waiter with false. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eropaf::server

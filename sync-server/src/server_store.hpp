@@ -1,0 +1,136 @@
+// The server's storage interface, with one backend per database (SQLite now; PostgreSQL is the
+// way out when one machine is not enough). A StoreSession is one database connection used by
+// one thread at a time; the sync engine keeps one for its writer and a pool for readers.
+//
+// Change sequence: every putRecord() gives the record the next sequence number. Pull cursors
+// are sequence numbers; a backend must guarantee that once a reader has seen sequence N
+// committed, no change with a sequence ≤ N commits later (SQLite: one writer connection, so
+// numbers are handed out in commit order).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eropaf/model.hpp"
+#include "eropaf/status.hpp"
+
+namespace eropaf::server {
+
+struct StoredRecord {
+  Record record;
+  std::uint64_t seq = 0;
+};
+
+/// Plain index columns for a record: who may see it follows from these and the record itself.
+struct RecordIndex {
+  std::string wijk;    ///< case wijk; signal wijk; children: the case's wijk
+  std::string owner;   ///< case assignee; signal reporter; children: empty
+  std::string parent;  ///< children: case id; signals: linked case id (may be empty)
+};
+
+/// A record entering or leaving what one audience sees (see scope.hpp).
+struct ScopeChange {
+  std::uint64_t seq = 0;
+  std::string record_id;
+  std::string audience;
+  bool entered = false;
+};
+
+struct AppliedChange {
+  std::string change_id;
+  bool accepted = false;
+  Status error;
+};
+
+struct DeviceInfo {
+  std::string id;
+  std::string worker_id;
+  std::string name;
+  bool revoked = false;
+  std::int64_t created_ms = 0;
+  std::int64_t last_seen_ms = 0;
+};
+
+/// One line of the server's append-only access log (NEN 7513 fields).
+struct AccessEntry {
+  std::int64_t at_ms = 0;
+  std::string action;        ///< "push:contact_moment", "pull:case", "enroll", "revoke" ...
+  std::string record_id;
+  std::string household_key;
+  std::string worker_id;     ///< who did it
+  std::string on_behalf_of;  ///< for whom (empty: themselves)
+  std::string device_id;
+};
+
+class StoreSession {
+ public:
+  virtual ~StoreSession() = default;
+
+  /// write=true takes the write lock at once (BEGIN IMMEDIATE).
+  virtual Status begin(bool write) = 0;
+  virtual Status commit() = 0;
+  virtual void rollback() noexcept = 0;
+
+  virtual Result<std::optional<StoredRecord>> getRecord(std::string_view id) = 0;
+  /// Writes a record state with the next sequence number and returns that number.
+  virtual Result<std::uint64_t> putRecord(const Record& record, const RecordIndex& index) = 0;
+  /// Records with sequence > after_seq, in sequence order, at most `limit`.
+  virtual Result<std::vector<StoredRecord>> scan(std::uint64_t after_seq, std::size_t limit) = 0;
+  /// Contact moments, transitions and signals whose parent is `case_id`.
+  virtual Result<std::vector<StoredRecord>> children(std::string_view case_id) = 0;
+  /// The greatest committed sequence number (0 when empty).
+  virtual Result<std::uint64_t> lastSeq() = 0;
+
+  virtual Status addScopeChange(const ScopeChange& change) = 0;
+  /// Scope changes with after < seq ≤ upto for any of `audiences`.
+  virtual Result<std::vector<ScopeChange>> scopeChanges(std::uint64_t after, std::uint64_t upto,
+                                                        std::span<const std::string> audiences) = 0;
+
+  virtual Result<std::optional<AppliedChange>> appliedChange(std::string_view change_id) = 0;
+  virtual Status recordApplied(const AppliedChange& change, std::string_view device_id) = 0;
+
+  virtual Status putWorker(const Worker& worker) = 0;
+  virtual Result<std::optional<Worker>> worker(std::string_view id) = 0;
+  virtual Result<std::vector<Worker>> workers() = 0;
+  virtual Status putWijk(const Wijk& wijk) = 0;
+  virtual Result<std::vector<Wijk>> wijken() = 0;
+  virtual Status putCategory(const Category& category) = 0;
+  virtual Result<std::vector<Category>> categories() = 0;
+
+  virtual Status addEnrollmentCode(std::string_view code_hash, std::string_view worker_id,
+                                   std::int64_t expires_ms) = 0;
+  /// Marks an unused, unexpired code used and returns its worker id; nullopt otherwise.
+  virtual Result<std::optional<std::string>> useEnrollmentCode(std::string_view code_hash,
+                                                               std::int64_t now_ms) = 0;
+  virtual Status addDevice(const DeviceInfo& device, std::string_view token_hash) = 0;
+  /// The device and its stored token hash.
+  virtual Result<std::optional<std::pair<DeviceInfo, std::string>>> device(std::string_view id) = 0;
+  virtual Result<std::vector<DeviceInfo>> devices() = 0;
+  /// kNotFound for an unknown device.
+  virtual Status revokeDevice(std::string_view device_id) = 0;
+  virtual Status touchDevice(std::string_view device_id, std::int64_t now_ms) = 0;
+
+  virtual Status appendAccess(const AccessEntry& entry) = 0;
+  virtual Result<std::vector<AccessEntry>> accessLog(std::size_t limit) = 0;
+
+  virtual Result<std::optional<std::string>> meta(std::string_view key) = 0;
+  virtual Status setMeta(std::string_view key, std::string_view value) = 0;
+};
+
+class ServerStore {
+ public:
+  virtual ~ServerStore() = default;
+  /// A new connection. Thread-safety: the ServerStore may be called from any thread; each
+  /// session from one thread at a time.
+  virtual Result<std::unique_ptr<StoreSession>> openSession() = 0;
+};
+
+/// The embedded backend: one SQLite file (WAL, synchronous=FULL), created and migrated on open.
+Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& path);
+
+}  // namespace eropaf::server
