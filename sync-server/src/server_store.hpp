@@ -75,6 +75,10 @@ class StoreSession {
   virtual Status begin(bool write) = 0;
   virtual Status commit() = 0;
   virtual void rollback() noexcept = 0;
+  /// Nested undo points inside a write transaction (one per push in a commit group).
+  virtual Status savepoint() = 0;
+  virtual Status releaseSavepoint() = 0;
+  virtual Status rollbackToSavepoint() = 0;
 
   virtual Result<std::optional<StoredRecord>> getRecord(std::string_view id) = 0;
   /// Writes a record state with the next sequence number and returns that number.

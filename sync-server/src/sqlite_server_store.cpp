@@ -1,0 +1,612 @@
+// The embedded server backend: one SQLite file in WAL mode with synchronous=FULL, so a push is
+// acknowledged only once it is on disk. Reuses core's SQLite wrapper (store/sqlite.hpp).
+//
+// Sequence numbers: only the engine's writer session calls putRecord, and it reads the last
+// sequence when its write transaction begins, so numbers are handed out in commit order and a
+// reader that saw N committed never later finds a change ≤ N.
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "eropaf/wire.hpp"
+#include "server_store.hpp"
+#include "store/sqlite.hpp"
+#include "wire/wire_mapping.hpp"
+
+namespace eropaf::server {
+namespace {
+
+using store::detail::Db;
+using store::detail::Stmt;
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
+CREATE TABLE meta(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+CREATE TABLE records(
+  id TEXT PRIMARY KEY NOT NULL,
+  kind INTEGER NOT NULL,
+  seq INTEGER NOT NULL UNIQUE,
+  wijk TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  parent TEXT NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX records_parent ON records(parent) WHERE parent != '';
+CREATE TABLE scope_changes(
+  seq INTEGER NOT NULL,
+  record_id TEXT NOT NULL,
+  audience TEXT NOT NULL,
+  entered INTEGER NOT NULL);
+CREATE INDEX scope_changes_by_audience ON scope_changes(audience, seq);
+CREATE TABLE applied_changes(
+  change_id TEXT PRIMARY KEY NOT NULL,
+  device_id TEXT NOT NULL,
+  accepted INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  field TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE workers(
+  id TEXT PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  role INTEGER NOT NULL,
+  wijken TEXT NOT NULL,
+  active INTEGER NOT NULL);
+CREATE TABLE wijken(code TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL);
+CREATE TABLE categories(
+  code TEXT PRIMARY KEY NOT NULL,
+  label TEXT NOT NULL,
+  default_priority INTEGER NOT NULL,
+  first_contact_days INTEGER NOT NULL,
+  sensitive INTEGER NOT NULL);
+CREATE TABLE enrollment_codes(
+  code_hash BLOB PRIMARY KEY NOT NULL,
+  worker_id TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL,
+  used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE devices(
+  id TEXT PRIMARY KEY NOT NULL,
+  worker_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  token_hash BLOB NOT NULL,
+  revoked INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL);
+CREATE TABLE access_log(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  household_key TEXT NOT NULL,
+  worker_id TEXT NOT NULL,
+  on_behalf_of TEXT NOT NULL,
+  device_id TEXT NOT NULL);
+)sql";
+
+std::string joinWijken(const std::vector<std::string>& w) {
+  std::string out;
+  for (const auto& s : w) {
+    if (!out.empty()) out.push_back(',');
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> splitWijken(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+class SqliteSession final : public StoreSession {
+ public:
+  explicit SqliteSession(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Status begin(bool write) override {
+    EROPAF_RETURN_IF_ERROR(db_->exec(write ? "BEGIN IMMEDIATE" : "BEGIN"));
+    in_txn_ = true;
+    if (write) {
+      Result<std::uint64_t> last = lastSeq();
+      if (!last.ok()) return last.status();
+      next_seq_ = *last + 1;
+    }
+    return {};
+  }
+  Status commit() override {
+    EROPAF_RETURN_IF_ERROR(db_->exec("COMMIT"));
+    in_txn_ = false;
+    return {};
+  }
+  void rollback() noexcept override {
+    if (in_txn_) static_cast<void>(db_->exec("ROLLBACK"));
+    in_txn_ = false;
+  }
+
+  Status savepoint() override {
+    saved_next_seq_ = next_seq_;
+    return db_->exec("SAVEPOINT push");
+  }
+  Status releaseSavepoint() override { return db_->exec("RELEASE push"); }
+  Status rollbackToSavepoint() override {
+    next_seq_ = saved_next_seq_;
+    EROPAF_RETURN_IF_ERROR(db_->exec("ROLLBACK TO push"));
+    return db_->exec("RELEASE push");
+  }
+
+  Result<std::optional<StoredRecord>> getRecord(std::string_view id) override {
+    Stmt* q = stmt("SELECT body, seq FROM records WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, id);
+    Result<std::optional<StoredRecord>> out = readOne(*q);
+    q->reset();
+    return out;
+  }
+
+  Result<std::uint64_t> putRecord(const Record& record, const RecordIndex& index) override {
+    Stmt* q = stmt(
+        "INSERT INTO records(id, kind, seq, wijk, owner, parent, body) VALUES(?1,?2,?3,?4,?5,?6,?7) "
+        "ON CONFLICT(id) DO UPDATE SET seq=?3, wijk=?4, owner=?5, parent=?6, body=?7");
+    if (q == nullptr) return prepare_error_;
+    const std::uint64_t seq = next_seq_++;
+    EROPAF_RETURN_IF_ERROR(q->bind(1, recordId(record))
+                               .bind(2, static_cast<std::int64_t>(recordKind(record)))
+                               .bind(3, static_cast<std::int64_t>(seq))
+                               .bind(4, index.wijk)
+                               .bind(5, index.owner)
+                               .bind(6, index.parent)
+                               .bindBlob(7, encodeRecord(record))
+                               .run());
+    return seq;
+  }
+
+  Result<std::vector<StoredRecord>> scan(std::uint64_t after_seq, std::size_t limit) override {
+    Stmt* q = stmt("SELECT body, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
+    return readAll(*q);
+  }
+
+  Result<std::vector<StoredRecord>> children(std::string_view case_id) override {
+    Stmt* q = stmt("SELECT body, seq FROM records WHERE parent = ? AND parent != '' ORDER BY seq");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, case_id);
+    return readAll(*q);
+  }
+
+  Result<std::uint64_t> lastSeq() override {
+    Stmt* q = stmt("SELECT coalesce(max(seq), 0) FROM records");
+    if (q == nullptr) return prepare_error_;
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    const auto v = static_cast<std::uint64_t>(q->int64(0));
+    q->reset();
+    return v;
+  }
+
+  Status addScopeChange(const ScopeChange& c) override {
+    Stmt* q = stmt("INSERT INTO scope_changes(seq, record_id, audience, entered) VALUES(?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, static_cast<std::int64_t>(c.seq))
+        .bind(2, c.record_id)
+        .bind(3, c.audience)
+        .bind(4, std::int64_t{c.entered})
+        .run();
+  }
+
+  Result<std::vector<ScopeChange>> scopeChanges(std::uint64_t after, std::uint64_t upto,
+                                                std::span<const std::string> audiences) override {
+    Stmt* q = stmt(
+        "SELECT seq, record_id, audience, entered FROM scope_changes WHERE audience = ? AND "
+        "seq > ? AND seq <= ? ORDER BY seq");
+    if (q == nullptr) return prepare_error_;
+    std::vector<ScopeChange> out;
+    for (const auto& a : audiences) {
+      q->bind(1, a).bind(2, static_cast<std::int64_t>(after)).bind(3, static_cast<std::int64_t>(upto));
+      for (;;) {
+        Result<bool> row = q->step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        out.push_back({static_cast<std::uint64_t>(q->int64(0)), q->text(1), q->text(2),
+                       q->int64(3) != 0});
+      }
+      q->reset();
+    }
+    std::sort(out.begin(), out.end(),
+              [](const ScopeChange& a, const ScopeChange& b) { return a.seq < b.seq; });
+    return out;
+  }
+
+  Result<std::optional<AppliedChange>> appliedChange(std::string_view change_id) override {
+    Stmt* q = stmt("SELECT accepted, code, message, field FROM applied_changes WHERE change_id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, change_id);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<AppliedChange> out;
+    if (*row) {
+      AppliedChange c;
+      c.change_id = std::string(change_id);
+      c.accepted = q->int64(0) != 0;
+      if (!c.accepted) {
+        c.error = Status(errorCodeFromNumber(q->int64(1)).value_or(ErrorCode::kInternal),
+                         q->text(2), q->text(3));
+      }
+      out = std::move(c);
+    }
+    q->reset();
+    return out;
+  }
+
+  Status recordApplied(const AppliedChange& c, std::string_view device_id) override {
+    Stmt* q = stmt(
+        "INSERT OR REPLACE INTO applied_changes(change_id, device_id, accepted, code, message, "
+        "field) VALUES(?,?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, c.change_id)
+        .bind(2, device_id)
+        .bind(3, std::int64_t{c.accepted})
+        .bind(4, static_cast<std::int64_t>(c.error.code()))
+        .bind(5, c.error.message())
+        .bind(6, c.error.field())
+        .run();
+  }
+
+  Status putWorker(const Worker& w) override {
+    Stmt* q = stmt("INSERT OR REPLACE INTO workers(id, name, role, wijken, active) VALUES(?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, w.id)
+        .bind(2, w.name)
+        .bind(3, static_cast<std::int64_t>(w.role))
+        .bind(4, joinWijken(w.wijken))
+        .bind(5, std::int64_t{w.active})
+        .run();
+  }
+
+  Result<std::optional<Worker>> worker(std::string_view id) override {
+    Stmt* q = stmt("SELECT id, name, role, wijken, active FROM workers WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, id);
+    Result<std::vector<Worker>> all = readWorkers(*q);
+    if (!all.ok()) return all.status();
+    if (all->empty()) return std::optional<Worker>();
+    return std::optional<Worker>(std::move(all->front()));
+  }
+
+  Result<std::vector<Worker>> workers() override {
+    Stmt* q = stmt("SELECT id, name, role, wijken, active FROM workers ORDER BY id");
+    if (q == nullptr) return prepare_error_;
+    return readWorkers(*q);
+  }
+
+  Status putWijk(const Wijk& w) override {
+    Stmt* q = stmt("INSERT OR REPLACE INTO wijken(code, name) VALUES(?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, w.code).bind(2, w.name).run();
+  }
+
+  Result<std::vector<Wijk>> wijken() override {
+    Stmt* q = stmt("SELECT code, name FROM wijken ORDER BY code");
+    if (q == nullptr) return prepare_error_;
+    std::vector<Wijk> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q->text(0), q->text(1)});
+    }
+    q->reset();
+    return out;
+  }
+
+  Status putCategory(const Category& c) override {
+    Stmt* q = stmt(
+        "INSERT OR REPLACE INTO categories(code, label, default_priority, first_contact_days, "
+        "sensitive) VALUES(?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, c.code)
+        .bind(2, c.label)
+        .bind(3, static_cast<std::int64_t>(c.default_priority))
+        .bind(4, std::int64_t{c.first_contact_days})
+        .bind(5, std::int64_t{c.sensitive})
+        .run();
+  }
+
+  Result<std::vector<Category>> categories() override {
+    Stmt* q = stmt(
+        "SELECT code, label, default_priority, first_contact_days, sensitive FROM categories "
+        "ORDER BY code");
+    if (q == nullptr) return prepare_error_;
+    std::vector<Category> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q->text(0), q->text(1), static_cast<Priority>(q->int64(2)),
+                     static_cast<std::int32_t>(q->int64(3)), q->int64(4) != 0});
+    }
+    q->reset();
+    return out;
+  }
+
+  Status addEnrollmentCode(std::string_view code_hash, std::string_view worker_id,
+                           std::int64_t expires_ms) override {
+    Stmt* q = stmt("INSERT INTO enrollment_codes(code_hash, worker_id, expires_ms) VALUES(?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bindBlob(1, code_hash).bind(2, worker_id).bind(3, expires_ms).run();
+  }
+
+  Result<std::optional<std::string>> useEnrollmentCode(std::string_view code_hash,
+                                                       std::int64_t now_ms) override {
+    Stmt* q = stmt(
+        "UPDATE enrollment_codes SET used = 1 WHERE code_hash = ? AND used = 0 AND expires_ms > ? "
+        "RETURNING worker_id");
+    if (q == nullptr) return prepare_error_;
+    q->bindBlob(1, code_hash).bind(2, now_ms);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<std::string> out;
+    if (*row) out = q->text(0);
+    // Drain so the UPDATE completes before the statement is reset.
+    while (*row) {
+      row = q->step();
+      if (!row.ok()) return row.status();
+    }
+    q->reset();
+    return out;
+  }
+
+  Status addDevice(const DeviceInfo& d, std::string_view token_hash) override {
+    Stmt* q = stmt(
+        "INSERT INTO devices(id, worker_id, name, token_hash, revoked, created_ms, last_seen_ms) "
+        "VALUES(?,?,?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, d.id)
+        .bind(2, d.worker_id)
+        .bind(3, d.name)
+        .bindBlob(4, token_hash)
+        .bind(5, std::int64_t{d.revoked})
+        .bind(6, d.created_ms)
+        .bind(7, d.last_seen_ms)
+        .run();
+  }
+
+  Result<std::optional<std::pair<DeviceInfo, std::string>>> device(std::string_view id) override {
+    Stmt* q = stmt(
+        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, token_hash FROM devices "
+        "WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, id);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<std::pair<DeviceInfo, std::string>> out;
+    if (*row) out.emplace(readDevice(*q), q->blob(6));
+    q->reset();
+    return out;
+  }
+
+  Result<std::vector<DeviceInfo>> devices() override {
+    Stmt* q = stmt(
+        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms FROM devices ORDER BY "
+        "worker_id, created_ms");
+    if (q == nullptr) return prepare_error_;
+    std::vector<DeviceInfo> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back(readDevice(*q));
+    }
+    q->reset();
+    return out;
+  }
+
+  Status revokeDevice(std::string_view device_id) override {
+    Stmt* q = stmt("UPDATE devices SET revoked = 1 WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    EROPAF_RETURN_IF_ERROR(q->bind(1, device_id).run());
+    if (sqlite3_changes(db_->handle()) == 0) {
+      return Status(ErrorCode::kNotFound, "no device " + std::string(device_id));
+    }
+    return {};
+  }
+
+  Status touchDevice(std::string_view device_id, std::int64_t now_ms) override {
+    Stmt* q = stmt("UPDATE devices SET last_seen_ms = ? WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, now_ms).bind(2, device_id).run();
+  }
+
+  Status appendAccess(const AccessEntry& e) override {
+    Stmt* q = stmt(
+        "INSERT INTO access_log(at_ms, action, record_id, household_key, worker_id, "
+        "on_behalf_of, device_id) VALUES(?,?,?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, e.at_ms)
+        .bind(2, e.action)
+        .bind(3, e.record_id)
+        .bind(4, e.household_key)
+        .bind(5, e.worker_id)
+        .bind(6, e.on_behalf_of)
+        .bind(7, e.device_id)
+        .run();
+  }
+
+  Result<std::vector<AccessEntry>> accessLog(std::size_t limit) override {
+    Stmt* q = stmt(
+        "SELECT at_ms, action, record_id, household_key, worker_id, on_behalf_of, device_id FROM "
+        "access_log ORDER BY seq DESC LIMIT ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, static_cast<std::int64_t>(limit));
+    std::vector<AccessEntry> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q->int64(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5),
+                     q->text(6)});
+    }
+    q->reset();
+    return out;
+  }
+
+  Result<std::optional<std::string>> meta(std::string_view key) override {
+    Stmt* q = stmt("SELECT value FROM meta WHERE key = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, key);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<std::string> out;
+    if (*row) out = q->blob(0);
+    q->reset();
+    return out;
+  }
+
+  Status setMeta(std::string_view key, std::string_view value) override {
+    Stmt* q = stmt("INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, key).bindBlob(2, value).run();
+  }
+
+  Db& db() { return *db_; }
+
+ private:
+  // Prepared statements live as long as the session (SQLite re-prepares after schema changes).
+  Stmt* stmt(const char* sql) {
+    auto it = cache_.find(sql);
+    if (it != cache_.end()) return &it->second;
+    Result<Stmt> s = db_->prepare(sql);
+    if (!s.ok()) {
+      prepare_error_ = s.status();
+      return nullptr;
+    }
+    return &cache_.emplace(sql, std::move(s).value()).first->second;
+  }
+
+  static Result<std::optional<StoredRecord>> readOne(Stmt& q) {
+    Result<bool> row = q.step();
+    if (!row.ok()) return row.status();
+    if (!*row) return std::optional<StoredRecord>();
+    Result<Record> rec = decodeRecord(q.blob(0));
+    if (!rec.ok()) {
+      return Status(ErrorCode::kStorageCorrupt, "stored record does not decode: " +
+                                                    rec.status().message());
+    }
+    return std::optional<StoredRecord>(
+        StoredRecord{std::move(rec).value(), static_cast<std::uint64_t>(q.int64(1))});
+  }
+
+  static Result<std::vector<StoredRecord>> readAll(Stmt& q) {
+    std::vector<StoredRecord> out;
+    for (;;) {
+      Result<std::optional<StoredRecord>> r = readOne(q);
+      if (!r.ok()) {
+        q.reset();
+        return r.status();
+      }
+      if (!r->has_value()) break;
+      out.push_back(std::move(**r));
+    }
+    q.reset();
+    return out;
+  }
+
+  static Result<std::vector<Worker>> readWorkers(Stmt& q) {
+    std::vector<Worker> out;
+    for (;;) {
+      Result<bool> row = q.step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q.text(0), q.text(1), static_cast<Role>(q.int64(2)), splitWijken(q.text(3)),
+                     q.int64(4) != 0});
+    }
+    q.reset();
+    return out;
+  }
+
+  static DeviceInfo readDevice(const Stmt& q) {
+    return {q.text(0), q.text(1), q.text(2), q.int64(3) != 0, q.int64(4), q.int64(5)};
+  }
+
+  std::unique_ptr<Db> db_;
+  std::map<const char*, Stmt> cache_;
+  Status prepare_error_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t saved_next_seq_ = 1;
+  bool in_txn_ = false;
+};
+
+Result<std::unique_ptr<Db>> connect(const std::string& path) {
+  Result<std::unique_ptr<Db>> db = Db::open(path);
+  if (!db.ok()) return db.status();
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000"}) {
+    EROPAF_RETURN_IF_ERROR((*db)->exec(pragma));
+  }
+  return db;
+}
+
+class SqliteServerStore final : public ServerStore {
+ public:
+  explicit SqliteServerStore(std::string path) : path_(std::move(path)) {}
+
+  Result<std::unique_ptr<StoreSession>> openSession() override {
+    Result<std::unique_ptr<Db>> db = connect(path_);
+    if (!db.ok()) return db.status();
+    return std::unique_ptr<StoreSession>(new SqliteSession(std::move(db).value()));
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& path) {
+  Result<std::unique_ptr<Db>> db = connect(path);
+  if (!db.ok()) return db.status();
+  Db& d = **db;
+  Result<Stmt> has = d.prepare(
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+  if (!has.ok()) return has.status();
+  if (Result<bool> r = has->step(); !r.ok()) return r.status();
+  const bool exists = has->int64(0) != 0;
+  has->reset();
+  if (exists) {
+    Result<Stmt> v = d.prepare("SELECT max(version) FROM schema_version");
+    if (!v.ok()) return v.status();
+    if (Result<bool> r = v->step(); !r.ok()) return r.status();
+    if (v->int64(0) > kSchemaVersion) {
+      return Status(ErrorCode::kUnsupported,
+                    "the server database was written by a newer eropaf-server (schema " +
+                        std::to_string(v->int64(0)) + ")");
+    }
+  } else {
+    EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
+    Status st = d.exec(kSchemaV1);
+    if (st.ok()) st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0)");
+    if (!st.ok()) {
+      static_cast<void>(d.exec("ROLLBACK"));
+      return st;
+    }
+    Result<Stmt> cat = d.prepare(
+        "INSERT INTO categories(code, label, default_priority, first_contact_days, sensitive) "
+        "VALUES(?,?,?,?,?)");
+    if (!cat.ok()) return cat.status();
+    for (const Category& c : defaultCategories()) {
+      EROPAF_RETURN_IF_ERROR(cat->bind(1, c.code)
+                                 .bind(2, c.label)
+                                 .bind(3, static_cast<std::int64_t>(c.default_priority))
+                                 .bind(4, std::int64_t{c.first_contact_days})
+                                 .bind(5, std::int64_t{c.sensitive})
+                                 .run());
+    }
+    EROPAF_RETURN_IF_ERROR(d.exec("COMMIT"));
+  }
+  return std::unique_ptr<ServerStore>(new SqliteServerStore(path));
+}
+
+}  // namespace eropaf::server
