@@ -123,6 +123,13 @@ bool newer(const Lww<T>& in, const Lww<T>& cur) {
   return in.isSet() && in.version > cur.version;
 }
 
+/// A write that would change what the field says. Re-writing the value a field already has
+/// (two people set the same assignee) changes nothing and needs no permission.
+template <class T>
+bool changes(const Lww<T>& in, const Lww<T>& cur) {
+  return newer(in, cur) && !(in.value == cur.value);
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -395,8 +402,8 @@ struct Engine::Impl {
     const bool coordinator = w.role == Role::kCoordinator && inWijk(w, content.wijk);
     const Signal base = cur.value_or(Signal{});
     const bool triage =
-        newer(in.case_id, base.case_id) || newer(in.triage_state, base.triage_state) ||
-        newer(in.duplicate_of, base.duplicate_of);
+        changes(in.case_id, base.case_id) || changes(in.triage_state, base.triage_state) ||
+        changes(in.duplicate_of, base.duplicate_of);
     if (triage && !coordinator) {
       const bool creation = !cur && in.triage_state.value == TriageState::kNieuw &&
                             !in.case_id.isSet() && !in.duplicate_of.isSet();
@@ -412,7 +419,7 @@ struct Engine::Impl {
                       "only a coordinator of the wijk triages signals", "triage_state");
       }
     }
-    if (newer(in.deleted, base.deleted) && !coordinator) {
+    if (changes(in.deleted, base.deleted) && !coordinator) {
       return refuse(ErrorCode::kPermissionDenied, "only a coordinator deletes a signal",
                     "deleted");
     }
@@ -450,12 +457,12 @@ struct Engine::Impl {
     } else {
       const Case& c = *cur;
       const bool coordinator = w.role == Role::kCoordinator && inWijk(w, c.wijk.value);
-      if (newer(in.state, c.state)) {
+      if (changes(in.state, c.state)) {
         return refuse(ErrorCode::kPermissionDenied, "a case's state changes through transitions",
                       "state");
       }
       if (coordinator) {
-        if (newer(in.wijk, c.wijk) && !inWijk(w, in.wijk.value)) {
+        if (changes(in.wijk, c.wijk) && !inWijk(w, in.wijk.value)) {
           return refuse(ErrorCode::kPermissionDenied, "the new wijk is not one of yours", "wijk");
         }
       } else if (w.role == Role::kWijkcoach) {
@@ -465,7 +472,7 @@ struct Engine::Impl {
         };
         const Version write = maxVersion(Record(in));
         const bool may_work = coachMayWork(w, c, write);
-        if (newer(in.assignee, c.assignee)) {
+        if (changes(in.assignee, c.assignee)) {
           const bool pickup = c.assignee.value.empty() && in.assignee.value == w.id &&
                               isOpenState(c.state.value) && inWijk(w, c.wijk.value);
           if (!pickup) {
@@ -477,29 +484,31 @@ struct Engine::Impl {
         bool cats_changed = false;
         for (const auto& [code, entry] : in.categories) {
           auto it = c.categories.find(code);
-          if (it == c.categories.end() || entry.version > it->second.version) cats_changed = true;
+          const bool was = it != c.categories.end() && it->second.present;
+          const bool newer_entry = it == c.categories.end() || entry.version > it->second.version;
+          if (newer_entry && entry.present != was) cats_changed = true;
         }
-        if ((newer(in.title, c.title) || cats_changed) && !may_work) {
+        if ((changes(in.title, c.title) || cats_changed) && !may_work) {
           return refuse(ErrorCode::kPermissionDenied,
                         "a wijkcoach edits only cases assigned to them", "title");
         }
-        for (const F& f : {F{newer(in.wijk, c.wijk), "wijk"},
-                           F{newer(in.household_key, c.household_key), "household_key"},
-                           F{newer(in.address, c.address), "address"},
-                           F{newer(in.priority, c.priority), "priority"},
-                           F{newer(in.first_contact_due_ms, c.first_contact_due_ms),
+        for (const F& f : {F{changes(in.wijk, c.wijk), "wijk"},
+                           F{changes(in.household_key, c.household_key), "household_key"},
+                           F{changes(in.address, c.address), "address"},
+                           F{changes(in.priority, c.priority), "priority"},
+                           F{changes(in.first_contact_due_ms, c.first_contact_due_ms),
                              "first_contact_due_ms"},
-                           F{newer(in.resolution_code, c.resolution_code), "resolution_code"},
-                           F{newer(in.merged_into, c.merged_into), "merged_into"},
-                           F{newer(in.conflict, c.conflict), "conflict"},
-                           F{newer(in.deleted, c.deleted), "deleted"}}) {
+                           F{changes(in.resolution_code, c.resolution_code), "resolution_code"},
+                           F{changes(in.merged_into, c.merged_into), "merged_into"},
+                           F{changes(in.conflict, c.conflict), "conflict"},
+                           F{changes(in.deleted, c.deleted), "deleted"}}) {
           if (f.changed) {
             return refuse(ErrorCode::kPermissionDenied,
                           std::string("a wijkcoach may not change a case's ") + f.name, f.name);
           }
         }
         // resolution_text comes with a close or cancel, which only coordinators make.
-        if (newer(in.resolution_text, c.resolution_text)) {
+        if (changes(in.resolution_text, c.resolution_text)) {
           return refuse(ErrorCode::kPermissionDenied, "a wijkcoach does not close cases",
                         "resolution_text");
         }
@@ -562,7 +571,9 @@ struct Engine::Impl {
           return refuse(ErrorCode::kPermissionDenied, "a contact moment is recorded in your own name",
                         "author_id");
         }
-        const bool coach = w.role == Role::kWijkcoach && coachMayWork(w, parent, in.created);
+        // A note is never lost: a coach of the wijk who knows the case (ids are unguessable)
+        // keeps a contact moment even when the case was reassigned while they were offline.
+        const bool coach = w.role == Role::kWijkcoach && inWijk(w, parent.wijk.value);
         if (!coordinator && !coach) {
           return refuse(ErrorCode::kPermissionDenied,
                         "contact moments are recorded by the case's wijkcoach or a coordinator",
@@ -609,22 +620,22 @@ struct Engine::Impl {
     Case c = std::move(**loaded);
     const bool pickup = in.to == CaseState::kToegewezen &&
                         (in.from == CaseState::kNieuw || in.from == CaseState::kHeropend);
-    bool allowed = false;
-    if (w.role == Role::kCoordinator) {
-      allowed = inWijk(w, c.wijk.value);
-    } else if (w.role == Role::kWijkcoach) {
-      allowed = coachMayWork(w, c, in.created) || (pickup && inWijk(w, c.wijk.value));
-    }
-    if (!allowed) {
+    if (!inWijk(w, c.wijk.value)) {
       return refuse(ErrorCode::kPermissionDenied, "you may not move this case", "case_id");
     }
+    // A coach of the wijk who is not (or no longer) the assignee: the move is kept, but as a
+    // conflict for the coordinator, never applied and never silently dropped.
+    const bool stale_coach = w.role == Role::kWijkcoach && !pickup &&
+                             !coachMayWork(w, c, in.created);
     Status rule = checkTransition(in.from, in.to, w.role, in.reason, in.made_offline);
     if (!rule.ok()) return Verdict{rule};
 
     const CaseState current = c.state.value;
     bool applied = false;
     CaseState next = current;
-    if (pickup && w.role == Role::kWijkcoach && c.assignee.value != w.id) {
+    if (stale_coach) {
+      applied = false;
+    } else if (pickup && w.role == Role::kWijkcoach && c.assignee.value != w.id) {
       applied = false;  // someone else has it: two coaches picked it up
     } else if (in.from == current) {
       applied = true;
@@ -788,17 +799,8 @@ struct Engine::Impl {
     const std::vector<std::string> mine = audiencesOf(w);
     Result<std::vector<ScopeChange>> changes = s.scopeChanges(after, upto, mine);
     if (!changes.ok()) return changes.status();
-    std::set<std::string> entered_full, exited;
-    for (const ScopeChange& c : *changes) {
-      if (c.entered && c.audience[0] != 'q') entered_full.insert(c.record_id);
-      if (!c.entered) exited.insert(c.record_id);
-    }
     std::map<std::string, std::optional<Case>> case_cache;
-    auto parentOf = [&](const Record& r) -> Result<const Case*> {
-      std::string id;
-      if (const auto* sig = std::get_if<Signal>(&r)) id = sig->case_id.value;
-      if (const auto* m = std::get_if<ContactMoment>(&r)) id = m->case_id;
-      if (const auto* t = std::get_if<Transition>(&r)) id = t->case_id;
+    auto caseById = [&](const std::string& id) -> Result<const Case*> {
       if (id.empty()) return static_cast<const Case*>(nullptr);
       auto it = case_cache.find(id);
       if (it == case_cache.end()) {
@@ -808,36 +810,67 @@ struct Engine::Impl {
       }
       return it->second ? &*it->second : nullptr;
     };
-    std::set<std::string> sent;
+    auto parentOf = [&](const Record& r) -> Result<const Case*> {
+      if (const auto* sig = std::get_if<Signal>(&r)) return caseById(sig->case_id.value);
+      if (const auto* m = std::get_if<ContactMoment>(&r)) return caseById(m->case_id);
+      if (const auto* t = std::get_if<Transition>(&r)) return caseById(t->case_id);
+      return static_cast<const Case*>(nullptr);
+    };
+    std::set<std::string> sent, evicted;
     auto send = [&](const Record& r, View view) {
+      if (!sent.insert(recordId(r)).second) return;
       wire::toProto(view == View::kRedacted ? redact(r) : r, *resp.add_records());
-      sent.insert(recordId(r));
       ++c_sent;
       if (view == View::kFull) {
         logAccess({now(), "pull:" + std::string(toString(recordKind(r))), recordId(r),
                    householdOf(r), w.id, "", p.device_id});
       }
     };
-    for (const StoredRecord& row : *rows) {
-      const Record& r = row.record;
-      const std::string& id = recordId(r);
-      if (sent.count(id) != 0) continue;
+    auto sendWithChildren = [&](const Case& c) -> Status {
+      Result<std::vector<StoredRecord>> kids = s.children(c.id);
+      if (!kids.ok()) return kids.status();
+      for (const StoredRecord& k : *kids) {
+        const View kv = viewOf(w, k.record, &c);
+        if (kv != View::kNone) send(k.record, kv);
+      }
+      return {};
+    };
+
+    // Scope changes in this page's range, judged by each record's CURRENT state (its row may
+    // sit on a later page): left → eviction (then the redacted view, if any); entered whole →
+    // the record with its children.
+    std::set<std::string> scoped;
+    for (const ScopeChange& c : *changes) scoped.insert(c.record_id);
+    for (const std::string& id : scoped) {
+      Result<std::optional<StoredRecord>> cur = s.getRecord(id);
+      if (!cur.ok()) return cur.status();
+      if (!cur->has_value()) continue;
+      const Record& r = (*cur)->record;
       Result<const Case*> parent = parentOf(r);
       if (!parent.ok()) return parent.status();
       const View view = viewOf(w, r, *parent);
-      if (exited.count(id) != 0 && view != View::kFull) resp.add_evictions()->set_record_id(id);
+      bool left = false, entered_full = false;
+      for (const ScopeChange& c : *changes) {
+        if (c.record_id != id) continue;
+        left = left || !c.entered;
+        entered_full = entered_full || (c.entered && c.audience[0] != 'q');
+      }
+      if (left && view != View::kFull && evicted.insert(id).second) {
+        resp.add_evictions()->set_record_id(id);
+      }
       if (view == View::kNone) continue;
       send(r, view);
-      const auto* c = std::get_if<Case>(&r);
-      if (c != nullptr && view == View::kFull && entered_full.count(id) != 0) {
-        Result<std::vector<StoredRecord>> kids = s.children(id);
-        if (!kids.ok()) return kids.status();
-        for (const StoredRecord& k : *kids) {
-          if (sent.count(recordId(k.record)) != 0) continue;
-          const View kv = viewOf(w, k.record, c);
-          if (kv != View::kNone) send(k.record, kv);
-        }
+      if (const auto* c = std::get_if<Case>(&r); c && view == View::kFull && entered_full) {
+        EROPAF_RETURN_IF_ERROR(sendWithChildren(*c));
       }
+    }
+    for (const StoredRecord& row : *rows) {
+      const Record& r = row.record;
+      if (sent.count(recordId(r)) != 0) continue;
+      Result<const Case*> parent = parentOf(r);
+      if (!parent.ok()) return parent.status();
+      const View view = viewOf(w, r, *parent);
+      if (view != View::kNone) send(r, view);
     }
     resp.set_next_cursor(makeCursor(upto, scope, ref_now));
     resp.set_more(rows->size() == limit);

@@ -202,6 +202,8 @@ class Store {
   /// Changes not yet accepted by the server, oldest first.
   Result<std::vector<OutboxEntry>> outbox(ListOptions options = {}) const;
   std::size_t outboxSize() const;
+  /// Every record state this store holds (tests, export, replica comparison).
+  Result<std::vector<Record>> allRecords() const;
 
   // --- sync -------------------------------------------------------------------------------
 

@@ -1142,6 +1142,26 @@ std::size_t Store::outboxSize() const {
   return static_cast<std::size_t>(q->int64(0));
 }
 
+Result<std::vector<Record>> Store::allRecords() const {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  std::vector<Record> out;
+  for (const char* table : {"signals", "cases", "contact_moments", "transitions"}) {
+    Result<Stmt> q = s.db->prepare(std::string("SELECT id, body FROM ") + table + " ORDER BY id");
+    if (!q.ok()) return q.status();
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<Record> rec = s.decodeBody(q->text(0), q->blob(1));
+      if (!rec.ok()) return rec.status();
+      out.push_back(std::move(rec).value());
+    }
+  }
+  s.logAccess("export:all", "", "");
+  return out;
+}
+
 // --- sync ------------------------------------------------------------------------------------
 
 Result<ApplyStats> Store::applyRemote(std::span<const Record> records) {
