@@ -197,6 +197,24 @@ TEST_CASE("contradicting offline transitions put the case on the conflict list; 
   // Anna's optimistic "wacht" is overruled by the server's state.
   s.pull(*anna);
   CHECK(anna->db().getCase(c->id)->state.value == CaseState::kDoorverwezen);
+
+  // The coordinator resolves: the case leaves the list, the conflicting move is marked.
+  CHECK(co->db().resolveConflict(c->id, std::nullopt, "").code() ==
+        ErrorCode::kRequiredFieldMissing);
+  REQUIRE(co->db().resolveConflict(c->id, std::nullopt, "Doorverwijzing gaat voor").ok());
+  auto resolved = s.push(*co);
+  CHECK(answerOf(resolved, 0).ok());
+  s.pull(*co);
+  s.pull(*anna);
+  CHECK(co->db().conflictCases()->empty());
+  CHECK_FALSE(anna->db().getCase(c->id)->conflict.value);
+  int marked = 0;
+  for (const auto& t : co->db().transitions(c->id)) {
+    if (t.outcome.value == TransitionOutcome::kResolved) ++marked;
+  }
+  CHECK(marked == 1);
+  CHECK(co->db().resolveConflict(c->id, std::nullopt, "nog eens").code() ==
+        ErrorCode::kFailedPrecondition);
 }
 
 TEST_CASE("a retried push applies once; refusals are per change and say why",

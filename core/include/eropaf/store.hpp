@@ -178,6 +178,11 @@ class Store {
   /// Checked against the state table for the identity's role. A wijkcoach moves only cases
   /// assigned to them.
   Result<Transition> moveCase(const MoveCase& request);
+  /// Coordinator: takes a case off the conflict list, optionally moving it to the state the
+  /// coordinator chose (a transition made online, with `reason`). kFailedPrecondition when the
+  /// case is not in conflict.
+  Status resolveConflict(std::string_view case_id, std::optional<CaseState> to,
+                         std::string_view reason);
 
   // --- reads ------------------------------------------------------------------------------
 

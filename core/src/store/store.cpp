@@ -962,6 +962,40 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
   return t;
 }
 
+Status Store::resolveConflict(std::string_view case_id, std::optional<CaseState> to,
+                              std::string_view reason) {
+  {
+    std::lock_guard lock(impl_->mu);
+    Impl& s = *impl_;
+    Result<const Identity*> me = s.me();
+    if (!me.ok()) return me.status();
+    if ((*me)->role != Role::kCoordinator) return permission("only a coordinator resolves conflicts");
+    Result<Case> c = s.loadAs<Case>(case_id, "case");
+    if (!c.ok()) return Status(c.status().code(), c.status().message(), "case_id");
+    EROPAF_RETURN_IF_ERROR(s.requireWijk(**me, c->wijk.value));
+    if (!c->conflict.value) {
+      return Status(ErrorCode::kFailedPrecondition, "case " + c->id + " is not in conflict");
+    }
+    EROPAF_RETURN_IF_ERROR(checkText("reason", reason, kMaxReasonBytes, true));
+  }
+  if (to) {
+    const std::optional<Case> current = getCase(case_id);
+    if (current && current->state.value != *to) {
+      Result<Transition> t = moveCase({std::string(case_id), *to, std::string(reason), true});
+      if (!t.ok()) return t.status();
+    }
+  }
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  Result<Case> c = s.loadAs<Case>(case_id, "case");
+  if (!c.ok()) return c.status();
+  Case delta;
+  delta.id = c->id;
+  delta.conflict.set(false, s.nextVersion());
+  mergeInto(*c, delta);
+  return s.commit({{*c, delta, "conflict resolved"}});
+}
+
 // --- reads -----------------------------------------------------------------------------------
 
 std::optional<Signal> Store::signal(std::string_view id) const {
