@@ -1,0 +1,780 @@
+// The eropaf CLI's commands over the device store. All validation is the store's: the CLI only
+// turns words into requests and Status into messages and exit codes.
+#include "commands.hpp"
+
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "eropaf/model.hpp"
+#include "eropaf/state_table.hpp"
+#include "json.hpp"
+
+namespace eropaf::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- errors ----------------------------------------------------------------------------------
+
+int exitCodeFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return kExitOk;
+    case ErrorCode::kIoError:
+    case ErrorCode::kStorageBusy:
+    case ErrorCode::kStorageFull:
+    case ErrorCode::kStorageCorrupt:
+    case ErrorCode::kCrypto:
+    case ErrorCode::kUnsupported:
+    case ErrorCode::kInternal:
+      return kExitStorage;
+    case ErrorCode::kNetwork:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kDeviceRevoked:
+      return kExitNetwork;
+    default:
+      return kExitRefused;
+  }
+}
+
+// --- time --------------------------------------------------------------------------------------
+
+std::string formatTime(std::int64_t ms, bool with_time = true) {
+  if (ms <= 0 || ms == std::numeric_limits<std::int64_t>::max()) return "-";
+  const std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, with_time ? "%Y-%m-%d %H:%M" : "%Y-%m-%d", &tm);
+  return buf;
+}
+
+std::optional<std::int64_t> parseTime(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M", &tm);
+  if (end == nullptr || *end != '\0') {
+    tm = {};
+    end = strptime(s.c_str(), "%Y-%m-%d %H:%M", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+  }
+  tm.tm_isdst = -1;
+  const std::time_t t = std::mktime(&tm);
+  if (t < 0) return std::nullopt;
+  return static_cast<std::int64_t>(t) * 1000;
+}
+
+std::string shortId(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) : id; }
+
+std::string pad(std::string s, std::size_t width) {
+  // Pads by bytes; good enough for the ASCII codes and ids in tables.
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+// --- JSON views of records -----------------------------------------------------------------
+
+Json addressJson(const Address& a) {
+  return Json::Object{{"postcode", a.postcode},
+                      {"house_number", a.house_number},
+                      {"addition", a.addition},
+                      {"street", a.street},
+                      {"city", a.city}};
+}
+
+Json stringsJson(const std::vector<std::string>& v) {
+  Json::Array out;
+  for (const auto& s : v) out.emplace_back(s);
+  return out;
+}
+
+Json signalJson(const Signal& s) {
+  return Json::Object{{"id", s.id},
+                      {"reporter_id", s.content.reporter_id},
+                      {"source_role", std::string(toString(s.content.source_role))},
+                      {"wijk", s.content.wijk},
+                      {"address", addressJson(s.content.address)},
+                      {"household_key", s.content.household_key},
+                      {"categories", stringsJson(s.content.categories)},
+                      {"urgency", std::string(toString(s.content.urgency))},
+                      {"observed_at_ms", s.content.observed_at_ms},
+                      {"text", s.content.text},
+                      {"informed", std::string(toString(s.content.informed))},
+                      {"case_id", s.case_id.value},
+                      {"triage_state", std::string(toString(s.triage_state.value))},
+                      {"duplicate_of", s.duplicate_of.value}};
+}
+
+Json caseJson(const Case& c) {
+  return Json::Object{{"id", c.id},
+                      {"opened_by", c.opened_by},
+                      {"opened_at_ms", c.opened_at_ms},
+                      {"wijk", c.wijk.value},
+                      {"household_key", c.household_key.value},
+                      {"address", addressJson(c.address.value)},
+                      {"title", c.title.value},
+                      {"categories", stringsJson(presentElements(c.categories))},
+                      {"state", std::string(toString(c.state.value))},
+                      {"assignee", c.assignee.value},
+                      {"priority", std::string(toString(c.priority.value))},
+                      {"first_contact_due_ms", c.first_contact_due_ms.isSet()
+                                                   ? Json(c.first_contact_due_ms.value)
+                                                   : Json(nullptr)},
+                      {"resolution_text", c.resolution_text.value},
+                      {"conflict", c.conflict.value}};
+}
+
+Json momentJson(const ContactMoment& m) {
+  return Json::Object{{"id", m.id},
+                      {"case_id", m.case_id},
+                      {"author_id", m.author_id},
+                      {"at_ms", m.at_ms},
+                      {"kind", std::string(toString(m.kind))},
+                      {"outcome", std::string(toString(m.outcome))},
+                      {"note", m.note},
+                      {"corrects_id", m.corrects_id}};
+}
+
+Json transitionJson(const Transition& t) {
+  return Json::Object{{"id", t.id},
+                      {"case_id", t.case_id},
+                      {"from", std::string(toString(t.from))},
+                      {"to", std::string(toString(t.to))},
+                      {"actor_id", t.actor_id},
+                      {"actor_role", std::string(toString(t.actor_role))},
+                      {"at_ms", t.at_ms},
+                      {"reason", t.reason},
+                      {"made_offline", t.made_offline},
+                      {"outcome", std::string(toString(t.outcome.value))}};
+}
+
+template <class T, class F>
+Json arrayOf(const std::vector<T>& v, F f) {
+  Json::Array out;
+  for (const auto& x : v) out.push_back(f(x));
+  return out;
+}
+
+// --- human views -----------------------------------------------------------------------------
+
+void printCases(const std::vector<Case>& cases, const std::string& empty) {
+  if (cases.empty()) {
+    std::cout << empty << "\n";
+    return;
+  }
+  std::cout << pad("ID", 10) << pad("PRIORITY", 10) << pad("FIRST CONTACT", 18)
+            << pad("STATE", 16) << pad("ASSIGNEE", 14) << "TITLE\n";
+  for (const Case& c : cases) {
+    std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(c.priority.value)), 10)
+              << pad(c.first_contact_due_ms.isSet() ? formatTime(c.first_contact_due_ms.value)
+                                                    : "-",
+                     18)
+              << pad(std::string(toString(c.state.value)) + (c.conflict.value ? "!" : ""), 16)
+              << pad(c.assignee.value.empty() ? "-" : c.assignee.value, 14)
+              << (c.title.value.empty() ? "(details after pick-up)" : c.title.value) << "\n";
+  }
+}
+
+void printSignals(const std::vector<Signal>& signals, const std::string& empty) {
+  if (signals.empty()) {
+    std::cout << empty << "\n";
+    return;
+  }
+  std::cout << pad("ID", 10) << pad("OBSERVED", 18) << pad("TRIAGE", 11) << pad("URGENCY", 9)
+            << pad("ADDRESS", 22) << "TEXT\n";
+  for (const Signal& s : signals) {
+    const Address& a = s.content.address;
+    std::string text = s.content.text;
+    if (text.size() > 60) text = text.substr(0, 57) + "...";
+    std::cout << pad(shortId(s.id), 10) << pad(formatTime(s.content.observed_at_ms), 18)
+              << pad(std::string(toString(s.triage_state.value)), 11)
+              << pad(std::string(toString(s.content.urgency)), 9)
+              << pad(a.postcode + " " + a.house_number + a.addition, 22) << text << "\n";
+  }
+}
+
+// --- the store -------------------------------------------------------------------------------
+
+Status readOrCreateKey(const fs::path& path, store::Key& key) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (sodium_init() < 0) return Status(ErrorCode::kInternal, "libsodium failed to initialise");
+    randombytes_buf(key.data(), key.size());
+    const std::string tmp = path.string() + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(key.data()), static_cast<std::streamsize>(key.size()));
+      if (!out) return Status(ErrorCode::kIoError, "cannot write key file " + tmp);
+    }
+    ::chmod(tmp.c_str(), 0600);
+    fs::rename(tmp, path, ec);
+    if (ec) return Status(ErrorCode::kIoError, "cannot create key file " + path.string());
+    return {};
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  if (!in.eof() && !in.good()) return Status(ErrorCode::kIoError, "cannot read " + path.string());
+  if (bytes.size() != key.size()) {
+    return Status(ErrorCode::kCrypto, "key file " + path.string() + " is " +
+                                          std::to_string(bytes.size()) +
+                                          " bytes; a store key is exactly 32 bytes");
+  }
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return {};
+}
+
+Status openStore(Context& ctx) {
+  if (ctx.store) return {};
+  std::error_code ec;
+  fs::create_directories(ctx.home, ec);
+  if (ec) return Status(ErrorCode::kIoError, "cannot create " + ctx.home + ": " + ec.message());
+  ::chmod(ctx.home.c_str(), 0700);
+  store::OpenOptions o;
+  o.path = (fs::path(ctx.home) / "device.db").string();
+  EROPAF_RETURN_IF_ERROR(readOrCreateKey(fs::path(ctx.home) / "device.key", o.key));
+  auto s = store::Store::open(o);
+  if (!s.ok()) return s.status();
+  ctx.store = std::move(s).value();
+  return {};
+}
+
+// --- parsing helpers ---------------------------------------------------------------------
+
+struct Usage {
+  std::string message;
+};
+
+std::string required(const Args& a, const std::string& flag) {
+  auto v = a.get(flag);
+  if (!v || v->empty()) throw Usage{flag + " is required"};
+  return *v;
+}
+
+template <class E>
+E parseEnum(const std::string& flag, const std::string& value,
+            std::optional<E> (*parse)(std::string_view), const std::string& choices) {
+  auto e = parse(value);
+  if (!e) throw Usage{flag + " '" + value + "' is not one of: " + choices};
+  return *e;
+}
+
+Address addressFrom(const Args& a) {
+  Address addr;
+  addr.postcode = required(a, "--postcode");
+  addr.house_number = required(a, "--number");
+  addr.addition = a.get("--addition").value_or("");
+  addr.street = a.get("--street").value_or("");
+  addr.city = a.get("--city").value_or("");
+  return addr;
+}
+
+const std::set<std::string> kAddressFlags{"--postcode", "--number", "--addition", "--street",
+                                          "--city"};
+
+std::set<std::string> with(std::set<std::string> base, std::initializer_list<std::string> more) {
+  base.insert(more.begin(), more.end());
+  return base;
+}
+
+// --- commands ------------------------------------------------------------------------------
+
+int ok(const Context& ctx, const Json& json, const std::string& human) {
+  if (ctx.json) {
+    std::cout << json.dump() << "\n";
+  } else if (!human.empty()) {
+    std::cout << human << "\n";
+  }
+  return kExitOk;
+}
+
+int cmdInit(Context& ctx, const Args& a) {
+  store::Identity id;
+  id.worker_id = required(a, "--worker");
+  id.name = required(a, "--name");
+  id.role = parseEnum<Role>("--role", required(a, "--role"), &parseRole,
+                            "zorgmedewerker, wijkcoach, coordinator, admin");
+  id.wijken = a.all("--wijk");
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  if (Status st = ctx.store->setIdentity(id); !st.ok()) return fail(ctx, st);
+  return ok(ctx, Json::Object{{"worker_id", id.worker_id}, {"role", std::string(toString(id.role))}},
+            "This device now works as " + id.name + " (" + id.worker_id + ", " +
+                std::string(toString(id.role)) + ").");
+}
+
+Json identityJson(const store::Identity& id) {
+  return Json::Object{{"worker_id", id.worker_id},
+                      {"name", id.name},
+                      {"role", std::string(toString(id.role))},
+                      {"wijken", stringsJson(id.wijken)},
+                      {"device_id", id.device_id}};
+}
+
+int cmdWhoami(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto id = ctx.store->identity();
+  if (!id) {
+    return fail(ctx, Status(ErrorCode::kFailedPrecondition,
+                            "no identity yet: run `eropaf init` or `eropaf enroll`"));
+  }
+  std::string wijken;
+  for (const auto& w : id->wijken) wijken += (wijken.empty() ? "" : ", ") + w;
+  return ok(ctx, identityJson(*id),
+            id->name + " (" + id->worker_id + "), " + std::string(toString(id->role)) +
+                ", wijken: " + (wijken.empty() ? "-" : wijken) + ", device " + id->device_id);
+}
+
+int cmdSignalAdd(Context& ctx, const Args& a) {
+  store::NewSignal s;
+  s.wijk = required(a, "--wijk");
+  s.address = addressFrom(a);
+  s.categories = a.all("--category");
+  s.urgency = parseEnum<Urgency>("--urgency", a.get("--urgency").value_or("normaal"),
+                                 &parseUrgency, "laag, normaal, hoog, acuut");
+  s.text = a.get("--text").value_or("");
+  s.informed = parseEnum<Informed>("--informed", required(a, "--informed"), &parseInformed,
+                                   "yes, later, risk");
+  if (auto t = a.get("--observed-at")) {
+    auto ms = parseTime(*t);
+    if (!ms) throw Usage{"--observed-at '" + *t + "' is not YYYY-MM-DDTHH:MM"};
+    s.observed_at_ms = *ms;
+  }
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->createSignal(s);
+  if (!r.ok()) return fail(ctx, r.status());
+  return ok(ctx, signalJson(*r), r->id);
+}
+
+int cmdSignals(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->mySignals();
+  if (!r.ok()) return fail(ctx, r.status());
+  if (ctx.json) return ok(ctx, arrayOf(*r, signalJson), "");
+  printSignals(*r, "You have not reported any signals.");
+  return kExitOk;
+}
+
+int cmdCaseOpen(Context& ctx, const Args& a) {
+  store::NewCase c;
+  c.wijk = required(a, "--wijk");
+  c.address = addressFrom(a);
+  c.title = a.get("--title").value_or("");
+  c.categories = a.all("--category");
+  if (auto p = a.get("--priority")) {
+    c.priority = parseEnum<Priority>("--priority", *p, &parsePriority, "acuut, hoog, normaal, laag");
+  }
+  c.signal_ids = a.all("--signal");
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->openCase(c);
+  if (!r.ok()) return fail(ctx, r.status());
+  return ok(ctx, caseJson(*r), r->id);
+}
+
+int simple(Context& ctx, const std::function<Status()>& f, const std::string& done) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  if (Status st = f(); !st.ok()) return fail(ctx, st);
+  return ok(ctx, Json::Object{{"ok", true}}, done);
+}
+
+int cmdCaseLink(Context& ctx, const Args& a) {
+  const std::string sig = required(a, "--signal");
+  const std::string c = required(a, "--case");
+  return simple(ctx, [&] { return ctx.store->linkSignal(sig, c); },
+                "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
+}
+
+int cmdCaseAssign(Context& ctx, const Args& a) {
+  const std::string c = required(a, "--case");
+  const std::string to = required(a, "--to");
+  return simple(ctx, [&] { return ctx.store->assignCase(c, to); },
+                "Case " + shortId(c) + " assigned to " + to + ".");
+}
+
+int cmdCasePickup(Context& ctx, const Args& a) {
+  const std::string c = required(a, "--case");
+  return simple(ctx, [&] { return ctx.store->pickUpCase(c); },
+                "You picked up case " + shortId(c) + ".");
+}
+
+int cmdCasePriority(Context& ctx, const Args& a) {
+  const std::string c = required(a, "--case");
+  const Priority p = parseEnum<Priority>("--to", required(a, "--to"), &parsePriority,
+                                         "acuut, hoog, normaal, laag");
+  return simple(ctx, [&] { return ctx.store->setPriority(c, p); },
+                "Case " + shortId(c) + " now has priority " + std::string(toString(p)) + ".");
+}
+
+const char* kStates =
+    "nieuw, toegewezen, contact_zoeken, in_behandeling, wacht, doorverwezen, nazorg, afgesloten, "
+    "geannuleerd, heropend";
+
+int cmdCaseMove(Context& ctx, const Args& a) {
+  store::MoveCase m;
+  m.case_id = required(a, "--case");
+  m.to = parseEnum<CaseState>("--to", required(a, "--to"), &parseCaseState, kStates);
+  m.reason = a.get("--reason").value_or("");
+  m.online = a.has("--online");
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->moveCase(m);
+  if (!r.ok()) return fail(ctx, r.status());
+  return ok(ctx, transitionJson(*r),
+            "Case " + shortId(m.case_id) + ": " + std::string(toString(r->from)) + " → " +
+                std::string(toString(r->to)) + (r->made_offline ? " (to be checked at sync)" : ""));
+}
+
+int cmdCaseResolve(Context& ctx, const Args& a) {
+  const std::string c = required(a, "--case");
+  std::optional<CaseState> to;
+  if (auto s = a.get("--state")) to = parseEnum<CaseState>("--state", *s, &parseCaseState, kStates);
+  const std::string reason = a.get("--reason").value_or("");
+  return simple(ctx, [&] { return ctx.store->resolveConflict(c, to, reason); },
+                "Conflict on case " + shortId(c) + " resolved.");
+}
+
+int cmdCaseShow(Context& ctx, const Args& a) {
+  const std::string id = required(a, "--case");
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto c = ctx.store->getCase(id);
+  if (!c) return fail(ctx, Status(ErrorCode::kNotFound, "case " + id + " is not on this device", "case"));
+  const auto moments = ctx.store->contactMoments(id);
+  const auto transitions = ctx.store->transitions(id);
+  if (ctx.json) {
+    return ok(ctx,
+              Json::Object{{"case", caseJson(*c)},
+                           {"contact_moments", arrayOf(moments, momentJson)},
+                           {"transitions", arrayOf(transitions, transitionJson)}},
+              "");
+  }
+  const Address& ad = c->address.value;
+  std::cout << "Case " << c->id << (c->conflict.value ? "  [CONFLICT]" : "") << "\n"
+            << "  " << (c->title.value.empty() ? "(details after pick-up)" : c->title.value)
+            << "\n"
+            << "  address:   " << ad.street << " " << ad.house_number << ad.addition << ", "
+            << ad.postcode << " " << ad.city << "\n"
+            << "  wijk:      " << c->wijk.value << "\n"
+            << "  state:     " << toString(c->state.value) << "\n"
+            << "  priority:  " << toString(c->priority.value) << ", first contact by "
+            << (c->first_contact_due_ms.isSet() ? formatTime(c->first_contact_due_ms.value) : "-")
+            << "\n"
+            << "  assignee:  " << (c->assignee.value.empty() ? "-" : c->assignee.value) << "\n";
+  std::string cats;
+  for (const auto& x : presentElements(c->categories)) cats += (cats.empty() ? "" : ", ") + x;
+  std::cout << "  categories: " << cats << "\n  contact moments:\n";
+  if (moments.empty()) std::cout << "    (none)\n";
+  for (const auto& m : moments) {
+    std::cout << "    " << formatTime(m.at_ms) << "  " << pad(std::string(toString(m.kind)), 11)
+              << pad(std::string(toString(m.outcome)), 19) << m.author_id
+              << (m.note.empty() ? "" : "  \"" + m.note + "\"") << "\n";
+  }
+  std::cout << "  transitions:\n";
+  for (const auto& t : transitions) {
+    std::cout << "    " << formatTime(t.at_ms) << "  " << toString(t.from) << " → "
+              << toString(t.to) << "  by " << t.actor_id << "  [" << toString(t.outcome.value)
+              << "]" << (t.reason.empty() ? "" : "  \"" + t.reason + "\"") << "\n";
+  }
+  return kExitOk;
+}
+
+int cmdVisitAdd(Context& ctx, const Args& a) {
+  store::NewContactMoment m;
+  m.case_id = required(a, "--case");
+  m.outcome = parseEnum<ContactOutcome>(
+      "--outcome", required(a, "--outcome"), &parseContactOutcome,
+      "gesprek, niet_thuis, deur_niet_geopend, weigert_contact, doorverwezen");
+  m.kind = parseEnum<ContactKind>("--kind", a.get("--kind").value_or("huisbezoek"),
+                                  &parseContactKind, "huisbezoek, telefoon, bericht, overleg");
+  m.note = a.get("--note").value_or("");
+  m.corrects_id = a.get("--corrects").value_or("");
+  if (auto t = a.get("--at")) {
+    auto ms = parseTime(*t);
+    if (!ms) throw Usage{"--at '" + *t + "' is not YYYY-MM-DDTHH:MM"};
+    m.at_ms = *ms;
+  }
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->addContactMoment(m);
+  if (!r.ok()) return fail(ctx, r.status());
+  return ok(ctx, momentJson(*r), r->id);
+}
+
+int cmdCases(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->myCases();
+  if (!r.ok()) return fail(ctx, r.status());
+  if (ctx.json) return ok(ctx, arrayOf(*r, caseJson), "");
+  printCases(*r, "No open cases are assigned to you.");
+  return kExitOk;
+}
+
+std::vector<std::string> wijkenFor(Context& ctx, const Args& a) {
+  auto w = a.all("--wijk");
+  if (!w.empty()) return w;
+  if (auto id = ctx.store->identity()) return id->wijken;
+  return {};
+}
+
+int cmdQueue(Context& ctx, const Args& a) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  std::vector<Case> all;
+  for (const auto& w : wijkenFor(ctx, a)) {
+    auto r = ctx.store->wijkQueue(w);
+    if (!r.ok()) return fail(ctx, r.status());
+    all.insert(all.end(), r->begin(), r->end());
+  }
+  if (ctx.json) return ok(ctx, arrayOf(all, caseJson), "");
+  printCases(all, "The queue is empty: every open case has a coach.");
+  return kExitOk;
+}
+
+int cmdUntriaged(Context& ctx, const Args& a) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  std::vector<Signal> all;
+  for (const auto& w : wijkenFor(ctx, a)) {
+    auto r = ctx.store->untriagedSignals(w);
+    if (!r.ok()) return fail(ctx, r.status());
+    all.insert(all.end(), r->begin(), r->end());
+  }
+  if (ctx.json) return ok(ctx, arrayOf(all, signalJson), "");
+  printSignals(all, "No signals wait for triage.");
+  return kExitOk;
+}
+
+int cmdConflicts(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->conflictCases();
+  if (!r.ok()) return fail(ctx, r.status());
+  if (ctx.json) {
+    Json::Array out;
+    for (const Case& c : *r) {
+      out.push_back(Json::Object{{"case", caseJson(c)},
+                                 {"transitions", arrayOf(ctx.store->transitions(c.id),
+                                                         transitionJson)}});
+    }
+    return ok(ctx, out, "");
+  }
+  if (r->empty()) {
+    std::cout << "No conflicts.\n";
+    return kExitOk;
+  }
+  for (const Case& c : *r) {
+    std::cout << "Case " << c.id << "  \"" << c.title.value << "\"  now "
+              << toString(c.state.value) << "\n";
+    for (const auto& t : ctx.store->transitions(c.id)) {
+      if (t.outcome.value != TransitionOutcome::kApplied &&
+          t.outcome.value != TransitionOutcome::kConflict) {
+        continue;
+      }
+      std::cout << "  " << (t.outcome.value == TransitionOutcome::kConflict ? "CONFLICT " : "applied  ")
+                << formatTime(t.at_ms) << "  " << toString(t.from) << " → " << toString(t.to)
+                << "  by " << t.actor_id << (t.reason.empty() ? "" : "  \"" + t.reason + "\"")
+                << "\n";
+    }
+  }
+  std::cout << "Resolve with: eropaf case resolve --case ID [--state STATE] --reason TEXT\n";
+  return kExitOk;
+}
+
+int cmdHousehold(Context& ctx, const Args& a) {
+  Address addr;
+  addr.postcode = required(a, "--postcode");
+  addr.house_number = required(a, "--number");
+  addr.addition = a.get("--addition").value_or("");
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto h = ctx.store->household(householdKey(addr));
+  if (!h.ok()) return fail(ctx, h.status());
+  if (ctx.json) {
+    return ok(ctx,
+              Json::Object{{"household_key", h->household_key},
+                           {"signals", arrayOf(h->signals, signalJson)},
+                           {"cases", arrayOf(h->cases, caseJson)},
+                           {"contact_moments", arrayOf(h->contact_moments, momentJson)},
+                           {"transitions", arrayOf(h->transitions, transitionJson)}},
+              "");
+  }
+  std::cout << "Household " << h->household_key << "\n";
+  printSignals(h->signals, "  no signals");
+  printCases(h->cases, "  no cases");
+  std::cout << h->contact_moments.size() << " contact moment(s), " << h->transitions.size()
+            << " transition(s)\n";
+  return kExitOk;
+}
+
+int cmdOutbox(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->outbox();
+  if (!r.ok()) return fail(ctx, r.status());
+  if (ctx.json) {
+    Json::Array out;
+    for (const auto& e : *r) {
+      out.push_back(Json::Object{
+          {"seq", e.seq},
+          {"change_id", e.change_id},
+          {"kind", std::string(toString(e.kind))},
+          {"record_id", e.record_id},
+          {"summary", e.summary},
+          {"created_ms", e.created_ms},
+          {"status", e.status == store::OutboxStatus::kPending ? "pending" : "refused"},
+          {"refusal", e.status == store::OutboxStatus::kRefused
+                          ? Json(Json::Object{{"code", std::string(errorCodeName(e.refusal.code()))},
+                                              {"message", e.refusal.message()},
+                                              {"field", e.refusal.field()}})
+                          : Json(nullptr)}});
+    }
+    return ok(ctx, out, "");
+  }
+  if (r->empty()) {
+    std::cout << "The outbox is empty: everything was accepted by the server.\n";
+    return kExitOk;
+  }
+  std::cout << r->size() << " change(s) not yet accepted by the server:\n";
+  for (const auto& e : *r) {
+    std::cout << "  " << pad(std::to_string(e.seq), 5) << pad(formatTime(e.created_ms), 18)
+              << pad(std::string(toString(e.kind)), 15) << shortId(e.record_id) << "  "
+              << e.summary;
+    if (e.status == store::OutboxStatus::kRefused) {
+      std::cout << "  REFUSED: " << e.refusal.toString();
+    }
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+struct Command {
+  std::vector<std::string> path;
+  std::set<std::string> flags;
+  int (*run)(Context&, const Args&);
+};
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> kCommands{
+      {{"init"}, {"--worker", "--name", "--role", "--wijk"}, &cmdInit},
+      {{"whoami"}, {}, &cmdWhoami},
+      {{"signal", "add"},
+       with(kAddressFlags,
+            {"--wijk", "--category", "--urgency", "--text", "--informed", "--observed-at"}),
+       &cmdSignalAdd},
+      {{"signals"}, {}, &cmdSignals},
+      {{"case", "open"},
+       with(kAddressFlags, {"--wijk", "--title", "--category", "--priority", "--signal"}),
+       &cmdCaseOpen},
+      {{"case", "link"}, {"--signal", "--case"}, &cmdCaseLink},
+      {{"link"}, {"--signal", "--case"}, &cmdCaseLink},
+      {{"case", "assign"}, {"--case", "--to"}, &cmdCaseAssign},
+      {{"assign"}, {"--case", "--to"}, &cmdCaseAssign},
+      {{"case", "pickup"}, {"--case"}, &cmdCasePickup},
+      {{"case", "priority"}, {"--case", "--to"}, &cmdCasePriority},
+      {{"case", "move"}, {"--case", "--to", "--reason", "--online"}, &cmdCaseMove},
+      {{"case", "resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
+      {{"resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
+      {{"case", "show"}, {"--case"}, &cmdCaseShow},
+      {{"visit", "add"}, {"--case", "--outcome", "--kind", "--note", "--corrects", "--at"},
+       &cmdVisitAdd},
+      {{"cases"}, {}, &cmdCases},
+      {{"queue"}, {"--wijk"}, &cmdQueue},
+      {{"untriaged"}, {"--wijk"}, &cmdUntriaged},
+      {{"conflicts"}, {}, &cmdConflicts},
+      {{"household"}, {"--postcode", "--number", "--addition"}, &cmdHousehold},
+      {{"outbox"}, {}, &cmdOutbox},
+  };
+  return kCommands;
+}
+
+}  // namespace
+
+int fail(const Context& ctx, const Status& status) {
+  std::cerr << "eropaf: error: " << status.toString() << "\n";
+  if (ctx.json) {
+    std::cout << Json(Json::Object{{"error", Json::Object{{"code", std::string(errorCodeName(status.code()))},
+                                                         {"message", status.message()},
+                                                         {"field", status.field()}}}})
+                     .dump()
+              << "\n";
+  }
+  return exitCodeFor(status.code());
+}
+
+int usageError(const Context& ctx, const std::string& message) {
+  std::cerr << "eropaf: usage: " << message << "\n(try: eropaf --help)\n";
+  if (ctx.json) {
+    std::cout << Json(Json::Object{{"error", Json::Object{{"code", "USAGE"}, {"message", message}}}})
+                     .dump()
+              << "\n";
+  }
+  return kExitUsage;
+}
+
+int runCommand(Context& ctx, const Args& args) {
+  const Command* best = nullptr;
+  for (const Command& c : commands()) {
+    if (c.path.size() > args.words().size()) continue;
+    if (!std::equal(c.path.begin(), c.path.end(), args.words().begin())) continue;
+    if (best == nullptr || c.path.size() > best->path.size()) best = &c;
+  }
+  if (best == nullptr || best->path.size() != args.words().size()) {
+    std::string said;
+    for (const auto& w : args.words()) said += (said.empty() ? "" : " ") + w;
+    return usageError(ctx, "unknown command '" + said + "'");
+  }
+  if (auto unknown = args.unknown(best->flags); !unknown.empty()) {
+    return usageError(ctx, "unknown flag " + unknown.front() + " for '" + args.word(0) +
+                               (best->path.size() > 1 ? " " + args.word(1) : "") + "'");
+  }
+  try {
+    return best->run(ctx, args);
+  } catch (const Usage& u) {
+    return usageError(ctx, u.message);
+  }
+}
+
+std::string helpText() {
+  return R"(eropaf: the eropaf device on a terminal (a wijkcoach's or coordinator's phone).
+
+Usage: eropaf [--home DIR] [--json] COMMAND [FLAGS]
+
+  --home DIR   where this device keeps its store (device.db) and key (device.key);
+               default $EROPAF_HOME, else ~/.eropaf. The key is 32 random bytes made on first
+               use (mode 0600); on a phone the platform key store (Android Keystore, iOS
+               Keychain) holds it instead.
+  --json       machine-readable output on every command (errors too).
+
+Who works here:
+  init --worker ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk WK..
+  whoami
+Signals:
+  signal add --wijk WK015301 --postcode 1234AB --number 12 [--addition A] [--street S]
+             [--city C] --category CODE [--category CODE...] [--urgency laag|normaal|hoog|acuut]
+             --text TEXT --informed yes|later|risk [--observed-at YYYY-MM-DDTHH:MM]
+  signals                        signals I reported, with their triage state
+  untriaged [--wijk WK]          signals waiting for a coordinator
+Cases:
+  case open --wijk WK --postcode P --number N [...address] --title T --category C [...]
+            [--priority acuut|hoog|normaal|laag] [--signal ID...]
+  case link --signal ID --case ID          (also: link)
+  case assign --case ID --to WORKER        (also: assign)
+  case pickup --case ID
+  case priority --case ID --to PRIORITY
+  case move --case ID --to STATE [--reason TEXT] [--online]
+  case resolve --case ID [--state STATE] --reason TEXT   (also: resolve)
+  case show --case ID
+  visit add --case ID --outcome gesprek|niet_thuis|deur_niet_geopend|weigert_contact|doorverwezen
+            [--kind huisbezoek|telefoon|bericht|overleg] [--note TEXT] [--corrects ID]
+Lists:
+  cases                          open cases assigned to me, by priority then due date
+  queue [--wijk WK]              open unassigned cases of my wijken
+  conflicts                      cases on the conflict list, with both moves
+  household --postcode P --number N [--addition A]
+  outbox                         changes not yet accepted by the server
+
+Exit codes: 0 ok; 1 refused (validation, permission, transition not allowed, not found);
+2 usage; 3 storage, key or I/O; 4 server unreachable or refused the device.
+)";
+}
+
+}  // namespace eropaf::cli
