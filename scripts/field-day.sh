@@ -62,7 +62,8 @@ say "18:05  Mevrouw calls back. A first conversation: she wants help with the le
 run --home "$team" visit add --case "$case_id" --kind telefoon --outcome gesprek --note "Wil hulp bij de brieven, afspraak morgen 10:00"
 run --home "$team" case move --case "$case_id" --to in_behandeling
 
-say "18:10  Anna would like to mark it done. The state table says no: a case goes through nazorg or a referral\n       first, and closing is the coordinator's call, made online:"
+say "18:10  Anna would like to mark it done. The state table says no: a case goes through nazorg"
+say "       or a referral first, and closing is the coordinator's call, made online:"
 "$cli" --home "$team" case move --case "$case_id" --to afgesloten --reason "Loopt" || true
 
 say "End of the day: what the tablet holds"
