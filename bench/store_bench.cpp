@@ -67,7 +67,7 @@ struct Remote {
 
   Case makeCase(int i, int coaches, int wijken) {
     Case c;
-    c.id = newUuidV7(now - 1000 + i % 1000);
+    c.id = newUuidV7(now - 86'400'000 + i);  // time-ordered, as real ids are
     const Version ver = v();
     c.created = ver;
     c.opened_by = "co-1";
@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::create_directories(dir);
   const int n_single = quick ? 100 : 2000;
-  const int n_apply = quick ? 5000 : 200'000;
+  const int n_apply = quick ? 5000 : 100'000;
   const int n_cases = quick ? 5000 : 100'000;
   const int n_queries = quick ? 20 : 200;
 
@@ -171,7 +171,8 @@ int main(int argc, char** argv) {
   std::vector<Case> made;
   made.reserve(static_cast<std::size_t>(n_apply));
   for (int i = 0; i < n_apply; ++i) made.push_back(remote.makeCase(i, 200, 20));
-  constexpr std::size_t kBatch = 1000;
+  // 5000 = the sync client's pull page (see SyncOptions); BATCH=N measures another size.
+  const std::size_t kBatch = std::getenv("BATCH") ? std::stoul(std::getenv("BATCH")) : 5000;
   auto applyAll = [&](const std::vector<Case>& cases) {
     const auto t0 = Steady::now();
     for (std::size_t i = 0; i < cases.size(); i += kBatch) {
@@ -182,11 +183,14 @@ int main(int argc, char** argv) {
     return std::chrono::duration<double>(Steady::now() - t0).count();
   };
   const double insert_s = applyAll(made);
-  for (Case& c : made) c.priority.set(Priority::kHoog, remote.v());  // a newer field each
+  for (Case& c : made) c.priority.set(Priority::kHoog, remote.v());  // an indexed field
   const double merge_s = applyAll(made);
-  std::printf("2. applyRemote in batches of %zu, %d case states:\n", kBatch, n_apply);
+  for (Case& c : made) c.title.set("Bijgewerkt: " + c.title.value, remote.v());  // body only
+  const double body_s = applyAll(made);
+  std::printf("2. applyRemote in batches of %zu, %d case states (BATCH=N to change):\n", kBatch, n_apply);
   std::printf("   new records        %.0f records/s\n", n_apply / insert_s);
-  std::printf("   merge onto known   %.0f records/s\n", n_apply / merge_s);
+  std::printf("   merge, index field %.0f records/s\n", n_apply / merge_s);
+  std::printf("   merge, body only   %.0f records/s\n", n_apply / body_s);
   target.reset();
 
   // 3. lists over 100,000 cases
@@ -224,10 +228,10 @@ int main(int argc, char** argv) {
   std::printf(
       "json: {\"single_create_p50_ms\":%.3f,\"single_create_p99_ms\":%.3f,"
       "\"single_moment_p50_ms\":%.3f,\"single_moment_p99_ms\":%.3f,\"apply_insert_per_s\":%.0f,"
-      "\"apply_merge_per_s\":%.0f,\"my_cases_p50_ms\":%.3f,\"my_cases_p99_ms\":%.3f,"
+      "\"apply_merge_per_s\":%.0f,\"apply_merge_body_per_s\":%.0f,\"apply_batch\":%zu,\"my_cases_p50_ms\":%.3f,\"my_cases_p99_ms\":%.3f,"
       "\"my_cases_rows\":%zu,\"wijk_queue_p50_ms\":%.3f,\"wijk_queue_p99_ms\":%.3f,"
       "\"wijk_queue_rows\":%zu,\"cases\":%d}\n",
-      sig.p50, sig.p99, mom.p50, mom.p99, n_apply / insert_s, n_apply / merge_s, mq.p50, mq.p99,
+      sig.p50, sig.p99, mom.p50, mom.p99, n_apply / insert_s, n_apply / merge_s, n_apply / body_s, kBatch, mq.p50, mq.p99,
       mine_rows, qq.p50, qq.p99, queue_rows, n_cases);
   std::filesystem::remove_all(dir);
   return 0;
