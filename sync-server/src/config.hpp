@@ -1,0 +1,27 @@
+// eropaf-server configuration. The server starts with no config file at all: defaults, then a
+// config file (--config FILE: `key = value` lines, # comments), then flags override.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "eropaf/status.hpp"
+#include "http/http_server.hpp"
+
+namespace eropaf::server {
+
+struct Config {
+  std::string data_dir;  ///< $EROPAF_DATA, else ./eropaf-data; the database is <data>/server.db
+  HttpOptions http;
+  std::int64_t max_skew_ms = 5 * 60 * 1000;
+
+  std::string databasePath() const { return data_dir + "/server.db"; }
+};
+
+/// Parses flags (argv[first..]) and the config file they name. `rest` receives words that are
+/// not flags (admin subcommands and their arguments). kInvalidArgument says what was wrong.
+Result<Config> loadConfig(int argc, char** argv, int first, std::vector<std::string>& rest);
+
+std::string configHelp();
+
+}  // namespace eropaf::server
