@@ -166,6 +166,21 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> last_seq{0};
   std::atomic<std::uint64_t> ref_version{0};
 
+  // Categories change only through admin commands (reference_version); the writer caches them
+  // instead of reading them for every change.
+  std::vector<Category> categories_cache;
+  std::uint64_t categories_version = ~std::uint64_t{0};
+
+  Result<const std::vector<Category>*> knownCategories(StoreSession& s) {
+    if (categories_version != ref_version.load()) {
+      Result<std::vector<Category>> cats = s.categories();
+      if (!cats.ok()) return cats.status();
+      categories_cache = std::move(cats).value();
+      categories_version = ref_version.load();
+    }
+    return &categories_cache;
+  }
+
   std::atomic<std::uint64_t> c_pushes{0}, c_applied{0}, c_refused{0}, c_commits{0}, c_pulls{0},
       c_sent{0};
 
@@ -391,9 +406,9 @@ struct Engine::Impl {
         return refuse(ErrorCode::kPermissionDenied, "source_role is not your role",
                       "content.source_role");
       }
-      Result<std::vector<Category>> known = s.categories();
+      Result<const std::vector<Category>*> known = knownCategories(s);
       if (!known.ok()) return known.status();
-      Status cats = checkCategories("content.categories", in.content.categories, *known, false);
+      Status cats = checkCategories("content.categories", in.content.categories, **known, false);
       if (!cats.ok()) return Verdict{cats};
     } else if (!cur) {
       return refuse(ErrorCode::kNotFound, "unknown signal " + in.id, "id");
@@ -520,9 +535,9 @@ struct Engine::Impl {
     for (const auto& [code, entry] : in.categories) {
       if (entry.present) codes.push_back(code);
     }
-    Result<std::vector<Category>> known = s.categories();
+    Result<const std::vector<Category>*> known = knownCategories(s);
     if (!known.ok()) return known.status();
-    Status cats = checkCategories("categories", codes, *known, false);
+    Status cats = checkCategories("categories", codes, **known, false);
     if (!cats.ok()) return Verdict{cats};
 
     Case merged = cur.value_or(in);
@@ -750,25 +765,54 @@ struct Engine::Impl {
 
   // --- pull ------------------------------------------------------------------------------
 
+  // Reference data changes only through admin commands (reference_version). It is built once
+  // per version and set of wijken, not read from the database for every first pull.
+  std::mutex ref_mu;
+  std::uint64_t ref_built_for = ~std::uint64_t{0};
+  std::vector<Worker> ref_workers;
+  v1::ReferenceData ref_common;  // wijken and categories
+  std::map<std::string, v1::ReferenceData> ref_by_wijken;
+
   Status fillReference(StoreSession& s, const Worker& w, v1::ReferenceData& ref) {
-    Result<std::vector<Worker>> workers = s.workers();
-    if (!workers.ok()) return workers.status();
-    for (const Worker& other : *workers) {
-      // Colleagues of my wijken, by name and role: whom to assign, who did what.
-      const bool shared = std::any_of(other.wijken.begin(), other.wijken.end(),
-                                      [&](const std::string& x) { return inWijk(w, x); });
-      if (other.id == w.id || shared) wire::toProto(other, *ref.add_workers());
+    std::lock_guard lock(ref_mu);
+    const std::uint64_t version = ref_version.load();
+    if (ref_built_for != version) {
+      Result<std::vector<Worker>> workers = s.workers();
+      if (!workers.ok()) return workers.status();
+      Result<std::vector<Wijk>> wijken = s.wijken();
+      if (!wijken.ok()) return wijken.status();
+      Result<std::vector<Category>> cats = s.categories();
+      if (!cats.ok()) return cats.status();
+      ref_workers = std::move(workers).value();
+      ref_common.Clear();
+      for (const Wijk& x : *wijken) {
+        v1::Wijk* out = ref_common.add_wijken();
+        out->set_code(x.code);
+        out->set_name(x.name);
+      }
+      for (const Category& c : *cats) wire::toProto(c, *ref_common.add_categories());
+      ref_by_wijken.clear();
+      ref_built_for = version;
     }
-    Result<std::vector<Wijk>> wijken = s.wijken();
-    if (!wijken.ok()) return wijken.status();
-    for (const Wijk& x : *wijken) {
-      v1::Wijk* out = ref.add_wijken();
-      out->set_code(x.code);
-      out->set_name(x.name);
+    std::vector<std::string> key_parts = w.wijken;
+    std::sort(key_parts.begin(), key_parts.end());
+    std::string key;
+    for (const auto& k : key_parts) key += k + ",";
+    auto it = ref_by_wijken.find(key);
+    if (it == ref_by_wijken.end()) {
+      v1::ReferenceData built = ref_common;
+      // Colleagues of the same wijken, by name and role: whom to assign, who did what.
+      for (const Worker& other : ref_workers) {
+        const bool shared = std::any_of(other.wijken.begin(), other.wijken.end(),
+                                        [&](const std::string& x) { return inWijk(w, x); });
+        if (shared) wire::toProto(other, *built.add_workers());
+      }
+      it = ref_by_wijken.emplace(key, std::move(built)).first;
     }
-    Result<std::vector<Category>> cats = s.categories();
-    if (!cats.ok()) return cats.status();
-    for (const Category& c : *cats) wire::toProto(c, *ref.add_categories());
+    ref = it->second;
+    const bool has_self = std::any_of(ref.workers().begin(), ref.workers().end(),
+                                      [&](const v1::Worker& x) { return x.id() == w.id; });
+    if (!has_self) wire::toProto(w, *ref.add_workers());
     return {};
   }
 
@@ -793,9 +837,24 @@ struct Engine::Impl {
       ~EndRead() { s.rollback(); }
     } end_read{s};
 
-    Result<std::vector<StoredRecord>> rows = s.scan(after, limit);
+    // Candidates through the index columns; scope.hpp then decides exactly. The snapshot's
+    // last sequence bounds the page when fewer rows match than the limit.
+    StoreSession::ScanFilter filter;
+    filter.owner = w.id;
+    if (w.role == Role::kCoordinator) {
+      filter.wijken = w.wijken;
+    } else if (w.role == Role::kWijkcoach) {
+      filter.wijken = w.wijken;
+      filter.wijk_cases_only = true;
+      filter.children_of_owned_cases = true;
+    }
+    Result<std::uint64_t> snapshot_last = s.lastSeq();
+    if (!snapshot_last.ok()) return snapshot_last.status();
+    Result<std::vector<StoredRecord>> rows = s.scanFor(after, limit, filter);
     if (!rows.ok()) return rows.status();
-    const std::uint64_t upto = rows->empty() ? after : rows->back().seq;
+    const bool full_page = rows->size() == limit;
+    const std::uint64_t upto =
+        full_page ? rows->back().seq : std::max(after, *snapshot_last);
     const std::vector<std::string> mine = audiencesOf(w);
     Result<std::vector<ScopeChange>> changes = s.scopeChanges(after, upto, mine);
     if (!changes.ok()) return changes.status();
@@ -873,7 +932,7 @@ struct Engine::Impl {
       if (view != View::kNone) send(r, view);
     }
     resp.set_next_cursor(makeCursor(upto, scope, ref_now));
-    resp.set_more(rows->size() == limit);
+    resp.set_more(full_page);
     resp.set_reset(reset);
     if (req.cursor().empty() || reset || cursor.ref != ref_now) {
       EROPAF_RETURN_IF_ERROR(fillReference(s, w, *resp.mutable_reference()));

@@ -2,6 +2,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +14,10 @@
 
 int main(int argc, char** argv) {
   using namespace eropaf::server;
+  // Each SQLite connection is used by one thread at a time (the engine's writer, pooled
+  // readers), and memory statistics would put a global mutex on every allocation.
+  sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {

@@ -85,6 +85,17 @@ class StoreSession {
   virtual Result<std::uint64_t> putRecord(const Record& record, const RecordIndex& index) = 0;
   /// Records with sequence > after_seq, in sequence order, at most `limit`.
   virtual Result<std::vector<StoredRecord>> scan(std::uint64_t after_seq, std::size_t limit) = 0;
+  /// Which rows can be in a principal's scope, by index columns (scope.hpp decides exactly).
+  struct ScanFilter {
+    std::string owner;                ///< rows owned by this worker
+    std::vector<std::string> wijken;  ///< rows of these wijken...
+    bool wijk_cases_only = false;     ///< ...of kind case only (a coach's queue)
+    bool children_of_owned_cases = false;  ///< rows whose parent is a case owned by `owner`
+  };
+  /// Like scan(), but only rows the filter admits; found through indexes, so the cost follows
+  /// the rows that match, not all changes.
+  virtual Result<std::vector<StoredRecord>> scanFor(std::uint64_t after_seq, std::size_t limit,
+                                                    const ScanFilter& filter) = 0;
   /// Contact moments, transitions and signals whose parent is `case_id`.
   virtual Result<std::vector<StoredRecord>> children(std::string_view case_id) = 0;
   /// The greatest committed sequence number (0 when empty).

@@ -6,7 +6,6 @@
 // reader that saw N committed never later finds a change ≤ N.
 #include <algorithm>
 #include <map>
-#include <sstream>
 
 #include "eropaf/wire.hpp"
 #include "server_store.hpp"
@@ -32,7 +31,9 @@ CREATE TABLE records(
   owner TEXT NOT NULL,
   parent TEXT NOT NULL,
   body BLOB NOT NULL);
-CREATE INDEX records_parent ON records(parent) WHERE parent != '';
+CREATE INDEX records_by_parent ON records(parent, seq) WHERE parent != '';
+CREATE INDEX records_by_owner ON records(owner, seq) WHERE owner != '';
+CREATE INDEX records_by_wijk ON records(wijk, kind, seq) WHERE wijk != '';
 CREATE TABLE scope_changes(
   seq INTEGER NOT NULL,
   record_id TEXT NOT NULL,
@@ -94,10 +95,11 @@ std::string joinWijken(const std::vector<std::string>& w) {
 
 std::vector<std::string> splitWijken(const std::string& s) {
   std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) out.push_back(item);
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const std::size_t comma = std::min(s.find(',', start), s.size());
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
   }
   return out;
 }
@@ -167,6 +169,48 @@ class SqliteSession final : public StoreSession {
     Stmt* q = stmt("SELECT body, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
+    return readAll(*q);
+  }
+
+  Result<std::vector<StoredRecord>> scanFor(std::uint64_t after_seq, std::size_t limit,
+                                            const ScanFilter& f) override {
+    // A UNION of index range scans, each bounded by seq > after; built per call because the
+    // number of wijken varies (statements are cheap to prepare next to the scan).
+    std::string sql;
+    std::vector<std::string> texts;
+    auto unite = [&](const std::string& part) { sql += (sql.empty() ? "" : " UNION ") + part; };
+    if (!f.owner.empty()) {
+      unite("SELECT body, seq FROM records WHERE owner = ? AND owner != '' AND seq > ?1");
+      texts.push_back(f.owner);
+    }
+    for (const auto& w : f.wijken) {
+      unite(std::string("SELECT body, seq FROM records WHERE wijk = ? AND wijk != '' AND ") +
+            (f.wijk_cases_only ? "kind = 2" : "kind IN (1, 2, 3, 4)") + " AND seq > ?1");
+      texts.push_back(w);
+    }
+    if (f.children_of_owned_cases && !f.owner.empty()) {
+      unite("SELECT body, seq FROM records WHERE parent IN (SELECT id FROM records WHERE "
+            "owner = ? AND owner != '' AND kind = 2) AND parent != '' AND seq > ?1");
+      texts.push_back(f.owner);
+    }
+    if (sql.empty()) return std::vector<StoredRecord>{};
+    sql += " ORDER BY seq LIMIT ?";
+    // ?1 is the cursor; the text parameters follow in order, then the limit.
+    std::string numbered;
+    int next = 2;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+      if (sql[i] == '?' && (i + 1 >= sql.size() || sql[i + 1] != '1')) {
+        numbered += "?" + std::to_string(next++);
+      } else {
+        numbered.push_back(sql[i]);
+      }
+    }
+    Result<Stmt> q = db_->prepare(numbered);
+    if (!q.ok()) return q.status();
+    q->bind(1, static_cast<std::int64_t>(after_seq));
+    int i = 2;
+    for (const auto& t : texts) q->bind(i++, t);
+    q->bind(i, static_cast<std::int64_t>(limit));
     return readAll(*q);
   }
 

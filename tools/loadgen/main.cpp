@@ -232,9 +232,12 @@ std::vector<Device> enrollDevices(const Options& o, int count, eropaf::Role role
   }
   std::vector<std::string> codes;
   std::vector<Device> devices(static_cast<std::size_t>(count));
+  std::string lower = prefix;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (int i = 0; i < count; ++i) {
     Device& d = devices[static_cast<std::size_t>(i)];
-    d.worker_id = prefix + std::to_string(i);
+    d.worker_id = lower + std::to_string(i);
     d.rng.seed(static_cast<std::uint64_t>(i) * 7919 + 1);
     d.node = d.rng();
     if (auto st = (*engine)->addWorker({d.worker_id, "Load " + d.worker_id, role, {wijk}, true});
