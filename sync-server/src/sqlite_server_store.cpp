@@ -33,7 +33,8 @@ CREATE TABLE records(
   body BLOB NOT NULL);
 CREATE INDEX records_by_parent ON records(parent, seq) WHERE parent != '';
 CREATE INDEX records_by_owner ON records(owner, seq) WHERE owner != '';
-CREATE INDEX records_by_wijk ON records(wijk, kind, seq) WHERE wijk != '';
+CREATE INDEX records_by_wijk ON records(wijk, seq) WHERE wijk != '';
+CREATE INDEX records_cases_by_wijk ON records(wijk, seq) WHERE kind = 2 AND wijk != '';
 CREATE TABLE scope_changes(
   seq INTEGER NOT NULL,
   record_id TEXT NOT NULL,
@@ -174,44 +175,45 @@ class SqliteSession final : public StoreSession {
 
   Result<std::vector<StoredRecord>> scanFor(std::uint64_t after_seq, std::size_t limit,
                                             const ScanFilter& f) override {
-    // A UNION of index range scans, each bounded by seq > after; built per call because the
-    // number of wijken varies (statements are cheap to prepare next to the scan).
-    std::string sql;
-    std::vector<std::string> texts;
-    auto unite = [&](const std::string& part) { sql += (sql.empty() ? "" : " UNION ") + part; };
+    // Each part walks one index in sequence order and stops at `limit`; the parts are merged
+    // here. (A single UNION ... ORDER BY would sort every remaining candidate for each page.)
+    std::map<std::uint64_t, StoredRecord> merged;
+    auto part = [&](const char* sql, const std::string& text) -> Status {
+      Stmt* q = stmt(sql);
+      if (q == nullptr) return prepare_error_;
+      q->bind(1, text)
+          .bind(2, static_cast<std::int64_t>(after_seq))
+          .bind(3, static_cast<std::int64_t>(limit));
+      Result<std::vector<StoredRecord>> rows = readAll(*q);
+      if (!rows.ok()) return rows.status();
+      for (auto& r : *rows) merged.emplace(r.seq, std::move(r));
+      return {};
+    };
     if (!f.owner.empty()) {
-      unite("SELECT body, seq FROM records WHERE owner = ? AND owner != '' AND seq > ?1");
-      texts.push_back(f.owner);
+      EROPAF_RETURN_IF_ERROR(part("SELECT body, seq FROM records WHERE owner = ?1 AND owner != '' "
+                                  "AND seq > ?2 ORDER BY seq LIMIT ?3",
+                                  f.owner));
     }
     for (const auto& w : f.wijken) {
-      unite(std::string("SELECT body, seq FROM records WHERE wijk = ? AND wijk != '' AND ") +
-            (f.wijk_cases_only ? "kind = 2" : "kind IN (1, 2, 3, 4)") + " AND seq > ?1");
-      texts.push_back(w);
+      EROPAF_RETURN_IF_ERROR(part(
+          f.wijk_cases_only ? "SELECT body, seq FROM records WHERE wijk = ?1 AND wijk != '' AND "
+                              "kind = 2 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                            : "SELECT body, seq FROM records WHERE wijk = ?1 AND wijk != '' AND "
+                              "seq > ?2 ORDER BY seq LIMIT ?3",
+          w));
     }
     if (f.children_of_owned_cases && !f.owner.empty()) {
-      unite("SELECT body, seq FROM records WHERE parent IN (SELECT id FROM records WHERE "
-            "owner = ? AND owner != '' AND kind = 2) AND parent != '' AND seq > ?1");
-      texts.push_back(f.owner);
+      EROPAF_RETURN_IF_ERROR(part(
+          "SELECT body, seq FROM records WHERE parent IN (SELECT id FROM records WHERE owner = ?1 "
+          "AND owner != '' AND kind = 2) AND parent != '' AND seq > ?2 ORDER BY seq LIMIT ?3",
+          f.owner));
     }
-    if (sql.empty()) return std::vector<StoredRecord>{};
-    sql += " ORDER BY seq LIMIT ?";
-    // ?1 is the cursor; the text parameters follow in order, then the limit.
-    std::string numbered;
-    int next = 2;
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-      if (sql[i] == '?' && (i + 1 >= sql.size() || sql[i + 1] != '1')) {
-        numbered += "?" + std::to_string(next++);
-      } else {
-        numbered.push_back(sql[i]);
-      }
+    std::vector<StoredRecord> out;
+    for (auto& [seq, r] : merged) {
+      if (out.size() == limit) break;
+      out.push_back(std::move(r));
     }
-    Result<Stmt> q = db_->prepare(numbered);
-    if (!q.ok()) return q.status();
-    q->bind(1, static_cast<std::int64_t>(after_seq));
-    int i = 2;
-    for (const auto& t : texts) q->bind(i++, t);
-    q->bind(i, static_cast<std::int64_t>(limit));
-    return readAll(*q);
+    return out;
   }
 
   Result<std::vector<StoredRecord>> children(std::string_view case_id) override {
