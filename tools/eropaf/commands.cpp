@@ -11,10 +11,16 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <atomic>
+#include <csignal>
+#include <mutex>
 #include <sstream>
+#include <thread>
+#include <unistd.h>
 
 #include "eropaf/model.hpp"
 #include "eropaf/state_table.hpp"
+#include "eropaf/sync.hpp"
 #include "json.hpp"
 
 namespace eropaf::cli {
@@ -646,6 +652,104 @@ int cmdOutbox(Context& ctx, const Args&) {
   return kExitOk;
 }
 
+int cmdEnroll(Context& ctx, const Args& a) {
+  const std::string server = required(a, "--server");
+  const std::string code = required(a, "--code");
+  std::string name = a.get("--name").value_or("");
+  if (name.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    name = std::string("eropaf CLI on ") + host;
+  }
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  sync::CurlOptions co;
+  co.base_url = server;
+  auto transport = sync::makeCurlTransport(co);
+  if (!transport.ok()) return fail(ctx, transport.status());
+  auto id = sync::enroll(*ctx.store, **transport, server, code, name);
+  if (!id.ok()) return fail(ctx, id.status());
+  return ok(ctx, identityJson(*id),
+            "Enrolled: this device works as " + id->name + " (" + id->worker_id + ", " +
+                std::string(toString(id->role)) + ") with " + server + ".");
+}
+
+Json syncResultJson(const sync::SyncResult& r) {
+  return Json::Object{{"pushed", static_cast<std::uint64_t>(r.pushed)},
+                      {"refused", static_cast<std::uint64_t>(r.refused)},
+                      {"restamped", static_cast<std::uint64_t>(r.restamped)},
+                      {"pulled", static_cast<std::uint64_t>(r.pulled)},
+                      {"evicted", static_cast<std::uint64_t>(r.evicted)},
+                      {"revoked", r.revoked}};
+}
+
+std::string syncSummary(const sync::SyncResult& r) {
+  if (r.revoked) return "This device was revoked by the administrator; its data has been wiped.";
+  std::string s = "Synced: " + std::to_string(r.pushed) + " change(s) accepted";
+  if (r.refused > 0) s += ", " + std::to_string(r.refused) + " refused (see `eropaf outbox`)";
+  if (r.restamped > 0) s += ", " + std::to_string(r.restamped) + " re-sent after a clock correction";
+  s += "; " + std::to_string(r.pulled) + " record(s) received";
+  if (r.evicted > 0) s += ", " + std::to_string(r.evicted) + " removed from this device";
+  return s + ".";
+}
+
+std::atomic<bool> g_interrupted{false};
+
+int cmdSync(Context& ctx, const Args& a) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto state = ctx.store->syncState();
+  if (!state.ok()) return fail(ctx, state.status());
+  if (state->token.empty()) {
+    return fail(ctx, Status(ErrorCode::kFailedPrecondition,
+                            "this device is not enrolled: eropaf enroll --server URL --code CODE"));
+  }
+  sync::CurlOptions co;
+  co.base_url = state->server_url;
+  auto transport = sync::makeCurlTransport(co);
+  if (!transport.ok()) return fail(ctx, transport.status());
+  sync::SyncClient client(*ctx.store, std::move(transport).value());
+  const bool tty = !ctx.json && ::isatty(2) != 0;
+  auto progress = [tty](const sync::SyncProgress& p) {
+    if (!tty) return;
+    std::fprintf(stderr, "\r  %s: pushed %zu/%zu, received %zu   ",
+                 p.phase == sync::SyncProgress::Phase::kPush ? "pushing" : "pulling", p.pushed,
+                 p.to_push, p.pulled);
+    if (p.phase == sync::SyncProgress::Phase::kDone) std::fprintf(stderr, "\r%60s\r", "");
+  };
+  if (!a.has("--watch")) {
+    auto r = client.syncBlocking(progress);
+    if (!r.ok()) return fail(ctx, r.status());
+    ok(ctx, syncResultJson(*r), syncSummary(*r));
+    return r->revoked ? kExitNetwork : kExitOk;
+  }
+  std::signal(SIGINT, [](int) { g_interrupted = true; });
+  std::signal(SIGTERM, [](int) { g_interrupted = true; });
+  std::mutex mu;
+  bool revoked = false;
+  client.startWatch([&](Result<sync::SyncResult> r) {
+    std::lock_guard lock(mu);
+    if (!r.ok()) {
+      std::cerr << "eropaf: sync: " << r.status().toString() << " (retrying)\n";
+      return;
+    }
+    if (r->revoked) revoked = true;
+    if (r->pushed + r->pulled + r->evicted + r->refused > 0 || r->revoked) {
+      if (ctx.json) {
+        std::cout << syncResultJson(*r).dump() << std::endl;
+      } else {
+        std::cout << syncSummary(*r) << std::endl;
+      }
+    }
+  });
+  if (!ctx.json) std::cerr << "Watching for changes (Ctrl-C to stop)...\n";
+  while (!g_interrupted.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mu);
+    if (revoked) break;
+  }
+  client.stop();
+  return revoked ? kExitNetwork : kExitOk;
+}
+
 struct Command {
   std::vector<std::string> path;
   std::set<std::string> flags;
@@ -682,6 +786,8 @@ const std::vector<Command>& commands() {
       {{"conflicts"}, {}, &cmdConflicts},
       {{"household"}, {"--postcode", "--number", "--addition"}, &cmdHousehold},
       {{"outbox"}, {}, &cmdOutbox},
+      {{"enroll"}, {"--server", "--code", "--name"}, &cmdEnroll},
+      {{"sync"}, {"--watch"}, &cmdSync},
   };
   return kCommands;
 }
@@ -745,6 +851,7 @@ Usage: eropaf [--home DIR] [--json] COMMAND [FLAGS]
   --json       machine-readable output on every command (errors too).
 
 Who works here:
+  enroll --server URL --code CODE [--name DEVICE]   (one-time code from the administrator)
   init --worker ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk WK..
   whoami
 Signals:
@@ -765,6 +872,8 @@ Cases:
   case show --case ID
   visit add --case ID --outcome gesprek|niet_thuis|deur_niet_geopend|weigert_contact|doorverwezen
             [--kind huisbezoek|telefoon|bericht|overleg] [--note TEXT] [--corrects ID]
+Sync:
+  sync [--watch]                 push the outbox, receive what changed; --watch stays live
 Lists:
   cases                          open cases assigned to me, by priority then due date
   queue [--wijk WK]              open unassigned cases of my wijken

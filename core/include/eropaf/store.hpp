@@ -237,6 +237,9 @@ class Store {
   /// Replaces the cached reference data (workers, wijken); categories via setCategories.
   Status setReference(std::span<const Worker> workers, std::span<const Wijk> wijken);
   std::vector<Worker> workers() const;
+  /// The server said the worker's scope changed (pull `reset`): every record goes; the outbox,
+  /// identity and sync state stay, and the next pull brings the new scope.
+  Status dropRecords();
   /// A revoked device: every record, the outbox, the access log, the identity and the sync
   /// state go. The file stays usable (enroll again).
   Status wipe();

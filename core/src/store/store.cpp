@@ -1458,6 +1458,18 @@ std::vector<Worker> Store::workers() const {
   return out;
 }
 
+Status Store::dropRecords() {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  return s.inTransaction([&]() -> Status {
+    for (const char* sql : {"DELETE FROM signals", "DELETE FROM cases",
+                            "DELETE FROM contact_moments", "DELETE FROM transitions"}) {
+      EROPAF_RETURN_IF_ERROR(s.db->exec(sql));
+    }
+    return {};
+  });
+}
+
 Status Store::wipe() {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
