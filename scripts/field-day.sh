@@ -1,74 +1,135 @@
 #!/usr/bin/env bash
-# An offline field day with the eropaf CLI, narrated for a reader who knows the work, not the
-# code. Usage: scripts/field-day.sh [BUILD_DIR]   (default: build)
+# A field day with eropaf, narrated for a reader who knows the work, not the code.
+# Usage: scripts/field-day.sh [BUILD_DIR]   (default: build)
 #
-# Every "device" here is the CLI with its own store. Until the sync server is part of the run,
-# the coordinator's and the coach's work happen on ONE device whose identity is switched with
-# `eropaf init`; the home-care worker has a device of her own.
+# It starts eropaf-server on loopback with a fresh data directory (no config file), lets the
+# administrator enroll four workers, and plays their day with the eropaf CLI as their phones:
+# offline work in stairwells, syncs, two conflicting edits, and the coordinator's queue and
+# conflict list at the end. Every device keeps its own encrypted store.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-build}"
 [[ "$build" = /* ]] || build="$root/$build"
 cli="$build/tools/eropaf/eropaf"
-[[ -x "$cli" ]] || { echo "field-day: $cli is missing; run ./scripts/setup first" >&2; exit 1; }
+server="$build/sync-server/eropaf-server"
+for bin in "$cli" "$server"; do
+  [[ -x "$bin" ]] || { echo "field-day: $bin is missing; run ./scripts/setup first" >&2; exit 1; }
+done
 
 day="$(mktemp -d "${TMPDIR:-/tmp}/eropaf-field-day.XXXXXX")"
-trap 'rm -rf "$day"' EXIT
-zm="$day/fatima-phone"   # zorgmedewerker
-team="$day/team-tablet"  # coordinator Jan, then wijkcoach Anna
+server_pid=""
+cleanup() {
+  [[ -n "$server_pid" ]] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$day"
+}
+trap cleanup EXIT
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '  $ eropaf %s\n' "$*" | sed "s|--home $day/||"; "$cli" "$@" | sed 's/^/    /'; }
+# run WHO ARGS...: one CLI call on WHO's phone, shown as the worker would type it.
+run() {
+  local who=$1
+  shift
+  printf '  %s$ eropaf %s\n' "$who" "$*"
+  "$cli" --home "$day/$who" "$@" 2>&1 | sed 's/^/      /'
+}
+quiet() { local who=$1; shift; "$cli" --home "$day/$who" "$@"; }
+admin() { "$server" admin --data "$day/server" "$@"; }
 
-say "08:30  Fatima (home care, zorgmedewerker) starts her round in wijk WK015301, offline."
-run --home "$zm" init --worker zm-fatima --name "Fatima El Amrani" --role zorgmedewerker --wijk WK015301
+say "07:45  The server starts with no configuration: data in a fresh folder, listening on loopback."
+"$server" --data "$day/server" --listen 127.0.0.1:0 --quiet >"$day/server.out" 2>"$day/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q "listening on" "$day/server.out" 2>/dev/null && break
+  sleep 0.05
+done
+url="http://$(sed -n 's/^eropaf-server listening on //p' "$day/server.out")"
+[[ "$url" != "http://" ]] || { echo "field-day: the server did not start:"; cat "$day/server.err"; exit 1; }
+echo "      $(cat "$day/server.out")"
 
-say "09:10  At Dorpsstraat 12 the fridge is empty and letters from a bailiff lie unopened. She flags it in seconds."
-s1=$("$cli" --home "$zm" signal add --wijk WK015301 --postcode "1234 AB" --number 12 --street Dorpsstraat \
+say "07:50  The administrator (functioneel beheer) sets up wijk WK015301 and enrolls four workers."
+admin add-wijk WK015301 "Binnenstad" | sed 's/^/      /'
+admin add-worker --id co-jan --name "Jan Visser" --role coordinator --wijk WK015301 | sed 's/^/      /'
+admin add-worker --id wc-anna --name "Anna de Vries" --role wijkcoach --wijk WK015301 | sed 's/^/      /'
+admin add-worker --id wc-bram --name "Bram Jansen" --role wijkcoach --wijk WK015301 | sed 's/^/      /'
+admin add-worker --id zm-fatima --name "Fatima El Amrani" --role zorgmedewerker --wijk WK015301 | sed 's/^/      /'
+for who in co-jan wc-anna wc-bram zm-fatima; do
+  code=$(admin enroll-code "$who")
+  echo "      one-time code for $who: $code"
+  run "$who" enroll --server "$url" --code "$code" --name "phone of $who"
+done
+
+say "09:10  Fatima (home care) finds an empty fridge and unopened bailiff letters at Dorpsstraat 12."
+s1=$(quiet zm-fatima signal add --wijk WK015301 --postcode "1234 AB" --number 12 --street Dorpsstraat \
   --city Utrecht --category schulden --category verwaarlozing --urgency hoog \
   --text "Koelkast leeg, ongeopende brieven van de deurwaarder. Mevrouw zegt dat het wel gaat." \
   --informed later)
-echo "    signal $s1 saved on her phone (and in its outbox)"
-
+echo "      signal ${s1:0:8}… saved on her phone, offline"
 say "11:40  Two doors further, neighbours complain about noise and a smell from nr. 16."
-"$cli" --home "$zm" signal add --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat \
-  --city Utrecht --category overlast --text "Buren klagen over geluid en stank, al weken." --informed yes >/dev/null
-run --home "$zm" signals
+quiet zm-fatima signal add --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat --city Utrecht \
+  --category overlast --text "Buren klagen over geluid en stank, al weken." --informed yes >/dev/null
+run zm-fatima signals
+say "12:30  Back in signal range, her phone syncs."
+run zm-fatima sync
 
-say "13:00  Jan (coordinator) triages on the team tablet. (Sync between devices comes with the"
-say "       server; here Jan re-types Fatima's first signal on the tablet.)"
-run --home "$team" init --worker co-jan --name "Jan Visser" --role coordinator --wijk WK015301
-s1t=$("$cli" --home "$team" signal add --wijk WK015301 --postcode 1234AB --number 12 --street Dorpsstraat \
-  --city Utrecht --category schulden --category verwaarlozing --urgency hoog \
-  --text "Koelkast leeg, ongeopende brieven van de deurwaarder (melding Fatima)." --informed later)
-run --home "$team" untriaged
-case_id=$("$cli" --home "$team" case open --wijk WK015301 --postcode 1234AB --number 12 --street Dorpsstraat \
-  --city Utrecht --title "Mevrouw Dorpsstraat 12: schulden, zelfverwaarlozing" \
-  --category dreigende_huisuitzetting --signal "$s1t")
-echo "    case $case_id opened; the eviction threat sets priority acuut and first contact within 2 days"
-run --home "$team" queue
-run --home "$team" case assign --case "$case_id" --to wc-anna
+say "13:00  Jan (coordinator) syncs: two new signals wait for triage."
+run co-jan sync
+run co-jan untriaged
+s2=$(quiet co-jan --json untriaged | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin) if s["address"]["house_number"]=="16"][0])')
+case_a=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 12 --street Dorpsstraat --city Utrecht \
+  --title "Mevrouw Dorpsstraat 12: schulden, zelfverwaarlozing" --category dreigende_huisuitzetting --signal "$s1")
+case_b=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat --city Utrecht \
+  --title "Overlast en stank Dorpsstraat 16" --category overlast --signal "$s2")
+echo "      case ${case_a:0:8}… (eviction threat: priority acuut, first contact within 2 days)"
+echo "      case ${case_b:0:8}… (overlast), left in the queue for a coach to pick up"
+run co-jan assign --case "$case_a" --to wc-anna
+run co-jan sync
 
-say "14:15  Anna (wijkcoach) takes the tablet and goes to the door, in a stairwell without signal."
-run --home "$team" init --worker wc-anna --name "Anna de Vries" --role wijkcoach --wijk WK015301
-run --home "$team" cases
-run --home "$team" visit add --case "$case_id" --outcome niet_thuis --note "Niemand thuis, post op de mat"
-run --home "$team" case move --case "$case_id" --to contact_zoeken
+say "14:00  Anna syncs and gets the whole case; Bram sees case B in the queue, without personal detail."
+run wc-anna sync
+run wc-anna cases
+run wc-bram sync
+run wc-bram queue
 
-say "16:30  Second try: the door stays shut, but the curtain moves."
-run --home "$team" visit add --case "$case_id" --outcome deur_niet_geopend --note "Gordijn bewoog, briefje met 06-nummer achtergelaten"
+say "14:15  Anna at the door, in a stairwell without signal."
+run wc-anna visit add --case "$case_a" --outcome niet_thuis --note "Niemand thuis, post op de mat"
+run wc-anna case move --case "$case_a" --to contact_zoeken
+run wc-anna visit add --case "$case_a" --outcome deur_niet_geopend --note "Gordijn bewoog, briefje met 06-nummer achtergelaten"
+say "15:30  Mevrouw calls back; Anna starts working with her, and syncs on the way out."
+run wc-anna visit add --case "$case_a" --kind telefoon --outcome gesprek --note "Wil hulp bij de brieven"
+run wc-anna case move --case "$case_a" --to in_behandeling
+run wc-anna sync
 
-say "18:05  Mevrouw calls back. A first conversation: she wants help with the letters."
-run --home "$team" visit add --case "$case_id" --kind telefoon --outcome gesprek --note "Wil hulp bij de brieven, afspraak morgen 10:00"
-run --home "$team" case move --case "$case_id" --to in_behandeling
+say "16:00  Two things happen at once, without a connection between them:"
+echo "      - Anna, offline again, puts case A on hold: she waits for the debt counsellor."
+run wc-anna case move --case "$case_a" --to wacht --reason "Wacht op intake schuldhulpverlening"
+echo "      - Jan, at his desk, refers the same case to social work."
+run co-jan sync
+run co-jan case move --case "$case_a" --to doorverwezen --reason "Doorverwezen naar maatschappelijk werk" --online
+echo "      - Anna and Bram both pick up case B from the queue, each offline."
+run wc-anna case pickup --case "$case_b"
+run wc-bram case pickup --case "$case_b"
 
-say "18:10  Anna would like to mark it done. The state table says no: a case goes through nazorg"
-say "       or a referral first, and closing is the coordinator's call, made online:"
-"$cli" --home "$team" case move --case "$case_id" --to afgesloten --reason "Loopt" || true
+say "17:30  Everyone syncs. Nothing anyone wrote is lost; contradictions go to Jan's conflict list."
+run co-jan sync
+run wc-bram sync
+run wc-anna sync
+run co-jan sync
+run zm-fatima sync
 
-say "End of the day: what the tablet holds"
-run --home "$team" case show --case "$case_id"
-run --home "$team" household --postcode 1234AB --number 12
-run --home "$team" outbox
-echo
-echo "Fatima's phone still holds $("$cli" --home "$zm" --json outbox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') unsent change(s); nothing is lost while offline."
+say "17:45  Fatima sees only that her signals were picked up — not the case files."
+run zm-fatima signals
+
+say "18:00  Jan's queue and conflict list"
+run co-jan queue
+run co-jan conflicts
+
+say "18:10  Jan resolves the conflict on case A: the referral stands."
+run co-jan resolve --case "$case_a" --reason "Doorverwijzing gaat voor; Anna volgt de schuldhulp mee op"
+run co-jan sync
+run co-jan conflicts
+run wc-anna sync
+run wc-anna case show --case "$case_a"
+
+say "End of the day"
+echo "      Outboxes: $(for w in co-jan wc-anna wc-bram zm-fatima; do printf '%s %s  ' "$w" "$(quiet "$w" --json outbox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done)"
+echo "      Server: $(curl -s "$url/v1/health" 2>/dev/null || echo '(curl not installed)')"
