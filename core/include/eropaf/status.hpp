@@ -64,11 +64,14 @@ class [[nodiscard]] Result {
   Status status() const { return ok() ? Status() : std::get<Status>(v_); }
   T& value() & { return std::get<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  /// On a temporary the value is moved out by value, so `for (auto& x : *store.list())` and
+  /// `auto v = f().value()` never refer into a Result that is already gone.
+  T value() && { return std::get<T>(std::move(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
+  T operator*() && { return std::move(*this).value(); }
 
  private:
   std::variant<T, Status> v_;

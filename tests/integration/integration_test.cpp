@@ -1,0 +1,380 @@
+// Integration: the real eropaf-server process on port 0, real device stores, the real libcurl
+// transport over loopback. The user scenarios of the sync issue, a push whose answer was cut,
+// kill -9 during a push storm, concurrent pushes and pulls, what a pull reveals to whom, and
+// bad input answered while the server keeps serving.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <thread>
+
+#include "eropaf/id.hpp"
+#include "eropaf/v1/sync.pb.h"
+#include "integration/server_process.hpp"
+#include "store/store_fixture.hpp"
+#include "wire/wire_mapping.hpp"
+
+using namespace eropaf;
+using test::Device;
+using test::ServerProcess;
+
+namespace {
+
+/// A raw POST through the device's transport: status and body, nothing interpreted.
+sync::HttpResponse raw(Device& d, const std::string& path, const std::string& body,
+                       const std::string& content_type = "application/x-protobuf",
+                       std::optional<std::string> token = std::nullopt) {
+  sync::HttpRequest r;
+  r.path = path;
+  r.content_type = content_type;
+  r.bearer_token = token ? *token : d.db->syncState()->token;
+  r.body = body;
+  auto res = d.transport->send(r);
+  REQUIRE(res.ok());
+  return *res;
+}
+
+v1::ErrorCode errorCodeOf(const sync::HttpResponse& r) {
+  v1::ErrorResponse e;
+  if (r.content_type.find("json") != std::string::npos) {
+    // {"error":{"code":"ERROR_CODE_X",...}}
+    const auto p = r.body.find("ERROR_CODE_");
+    if (p == std::string::npos) return v1::ERROR_CODE_OK;
+    const auto end = r.body.find('"', p);
+    v1::ErrorCode code = v1::ERROR_CODE_OK;
+    v1::ErrorCode_Parse(r.body.substr(p, end - p), &code);
+    return code;
+  }
+  REQUIRE(e.ParseFromString(r.body));
+  return e.error().code();
+}
+
+std::set<std::string> ids(Device& d) {
+  std::set<std::string> out;
+  for (const auto& r : *d.db->allRecords()) out.insert(recordId(r));
+  return out;
+}
+
+/// Fails the first push's answer after the server has applied it: a cut connection.
+class CutFirstPushAnswer final : public sync::Transport {
+ public:
+  explicit CutFirstPushAnswer(std::unique_ptr<sync::Transport> inner) : inner_(std::move(inner)) {}
+  Result<sync::HttpResponse> send(const sync::HttpRequest& r) override {
+    auto res = inner_->send(r);
+    if (r.path == "/v1/push" && !cut_) {
+      cut_ = true;
+      return Status(ErrorCode::kNetwork, "connection reset by peer (cut after the request)");
+    }
+    return res;
+  }
+  void cancel() override { inner_->cancel(); }
+
+ private:
+  std::unique_ptr<sync::Transport> inner_;
+  bool cut_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a signal becomes a case; the coach gets it whole; reassigned, it moves with its history",
+          "[integration]") {
+  ServerProcess server;
+  auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto anna = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
+  auto bram = test::enrollDevice(server, "wc-bram", Role::kWijkcoach);
+
+  auto sig = zm->db->createSignal(test::aSignal("Koelkast leeg, brieven van de deurwaarder"));
+  REQUIRE(sig.ok());
+  REQUIRE(zm->sync().ok());
+  REQUIRE(co->sync().ok());
+  REQUIRE(co->db->untriagedSignals("WK015301")->size() == 1);
+  store::NewCase nc = test::aCase("Schulden Dorpsstraat 12", {"schulden"});
+  nc.signal_ids = {sig->id};
+  auto c = co->db->openCase(nc);
+  REQUIRE(c.ok());
+  REQUIRE(co->db->assignCase(c->id, "wc-anna").ok());
+  REQUIRE(co->sync().ok());
+
+  REQUIRE(anna->sync().ok());
+  REQUIRE(anna->db->myCases()->size() == 1);
+  CHECK(anna->db->signal(sig->id).has_value());  // the whole case: its signal too
+  store::NewContactMoment m;
+  m.case_id = c->id;
+  m.outcome = ContactOutcome::kNietThuis;
+  REQUIRE(anna->db->addContactMoment(m).ok());
+  m.outcome = ContactOutcome::kDeurNietGeopend;
+  REQUIRE(anna->db->addContactMoment(m).ok());
+  REQUIRE(anna->db->moveCase({c->id, CaseState::kContactZoeken, "", false}).ok());
+  REQUIRE(anna->sync().ok());
+  REQUIRE(co->sync().ok());
+  CHECK(co->db->contactMoments(c->id).size() == 2);
+  CHECK(co->db->getCase(c->id)->state.value == CaseState::kContactZoeken);
+
+  REQUIRE(co->db->assignCase(c->id, "wc-bram").ok());
+  REQUIRE(co->sync().ok());
+  auto evicted = anna->sync();
+  REQUIRE(evicted.ok());
+  CHECK(evicted->evicted >= 1);
+  CHECK_FALSE(anna->db->getCase(c->id));
+  CHECK(anna->db->contactMoments(c->id).empty());
+  CHECK_FALSE(anna->db->signal(sig->id));
+  REQUIRE(bram->sync().ok());
+  REQUIRE(bram->db->getCase(c->id));
+  CHECK(bram->db->contactMoments(c->id).size() == 2);
+
+  REQUIRE(zm->sync().ok());
+  auto mine = zm->db->signal(sig->id);
+  REQUIRE(mine);
+  CHECK(mine->triage_state.value == TriageState::kGekoppeld);
+  CHECK(mine->case_id.value.empty());
+  CHECK_FALSE(zm->db->getCase(c->id));
+}
+
+TEST_CASE("two coaches pick up the same case offline: one gets it, the coordinator sees the conflict",
+          "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto anna = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
+  auto bram = test::enrollDevice(server, "wc-bram", Role::kWijkcoach);
+  auto c = co->db->openCase(test::aCase());
+  REQUIRE(co->sync().ok());
+  REQUIRE(anna->sync().ok());
+  REQUIRE(bram->sync().ok());
+  REQUIRE(anna->db->pickUpCase(c->id).ok());
+  REQUIRE(bram->db->pickUpCase(c->id).ok());
+  REQUIRE(anna->sync().ok());
+  REQUIRE(bram->sync().ok());
+  REQUIRE(anna->sync().ok());
+  REQUIRE(co->sync().ok());
+  const bool anna_has = anna->db->getCase(c->id).has_value();
+  const bool bram_has = bram->db->getCase(c->id).has_value();
+  CHECK(anna_has != bram_has);
+  auto conflicts = co->db->conflictCases();
+  REQUIRE(conflicts->size() == 1);
+  REQUIRE(co->db->resolveConflict(c->id, std::nullopt, "Anna neemt het over").ok());
+  REQUIRE(co->sync().ok());
+  REQUIRE(co->sync().ok());
+  CHECK(co->db->conflictCases()->empty());
+}
+
+TEST_CASE("a push whose answer was cut is retried and applies once", "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
+  for (int i = 0; i < 20; ++i) REQUIRE(zm->db->createSignal(test::aSignal("nr " + std::to_string(i))).ok());
+  zm->transport = std::make_unique<CutFirstPushAnswer>(std::move(zm->transport));
+  auto r = zm->sync();
+  REQUIRE(r.ok());
+  CHECK(zm->db->outboxSize() == 0);
+  REQUIRE(co->sync().ok());
+  CHECK(co->db->untriagedSignals("WK015301")->size() == 20);
+  CHECK(ids(*co).size() == 20);
+}
+
+TEST_CASE("kill -9 during a push storm: every acknowledged change is there exactly once",
+          "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  std::vector<std::unique_ptr<Device>> coaches;
+  for (int i = 0; i < 3; ++i) {
+    coaches.push_back(test::enrollDevice(server, "wc-" + std::to_string(i), Role::kWijkcoach));
+  }
+  constexpr int kPerDevice = 150;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> writers;
+  for (auto& d : coaches) {
+    writers.emplace_back([&go, dev = d.get()] {
+      while (!go) std::this_thread::yield();
+      for (int i = 0; i < kPerDevice; ++i) {
+        REQUIRE(dev->db->createSignal(test::aSignal("storm " + std::to_string(i))).ok());
+        if (i % 10 == 9) static_cast<void>(dev->sync());  // fails while the server is down
+      }
+    });
+  }
+  go = true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  server.kill9();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.restart();
+  for (auto& t : writers) t.join();
+  for (auto& d : coaches) {
+    d->moveTo(server.url());
+    for (int round = 0; round < 5 && d->db->outboxSize() > 0; ++round) static_cast<void>(d->sync());
+    CHECK(d->db->outboxSize() == 0);
+  }
+  co->moveTo(server.url());
+  REQUIRE(co->sync().ok());
+  std::set<std::string> expected;
+  for (auto& d : coaches) {
+    for (const auto& s : *d->db->mySignals()) expected.insert(s.id);
+    REQUIRE(d->sync().ok());
+  }
+  CHECK(expected.size() == 3 * kPerDevice);
+  const auto seen = ids(*co);
+  CHECK(seen == expected);  // each exactly once (a set of ids, and no extra records)
+}
+
+TEST_CASE("concurrent pushes and pulls: no cursor skips a change", "[integration]") {
+  ServerProcess server;
+  std::vector<std::unique_ptr<Device>> writers, readers;
+  for (int i = 0; i < 3; ++i) {
+    writers.push_back(test::enrollDevice(server, "zm-" + std::to_string(i), Role::kZorgmedewerker));
+  }
+  for (int i = 0; i < 2; ++i) {
+    readers.push_back(test::enrollDevice(server, "co-" + std::to_string(i), Role::kCoordinator));
+  }
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (auto& w : writers) {
+    threads.emplace_back([dev = w.get()] {
+      for (int i = 0; i < 60; ++i) {
+        REQUIRE(dev->db->createSignal(test::aSignal("c " + std::to_string(i))).ok());
+        REQUIRE(dev->sync().ok());
+      }
+    });
+  }
+  for (auto& r : readers) {
+    threads.emplace_back([&done, dev = r.get()] {
+      while (!done) REQUIRE(dev->sync().ok());
+    });
+  }
+  for (std::size_t i = 0; i < writers.size(); ++i) threads[i].join();
+  done = true;
+  for (std::size_t i = writers.size(); i < threads.size(); ++i) threads[i].join();
+  std::set<std::string> written;
+  for (auto& w : writers) {
+    for (const auto& s : *w->db->mySignals()) written.insert(s.id);
+  }
+  CHECK(written.size() == 180);
+  for (auto& r : readers) {
+    REQUIRE(r->sync().ok());
+    CHECK(ids(*r) == written);
+  }
+}
+
+TEST_CASE("a pull shows nothing outside the principal's scope, not even an id", "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
+  auto other = test::enrollDevice(server, "zm-other", Role::kZorgmedewerker);
+  auto far = test::enrollDevice(server, "wc-far", Role::kWijkcoach, "WK036301");
+  auto theirs = other->db->createSignal(test::aSignal("Geheim-van-een-ander", "1234AB", "77"));
+  REQUIRE(other->sync().ok());
+  auto sig = zm->db->createSignal(test::aSignal("Mijn-eigen-melding"));
+  REQUIRE(zm->sync().ok());
+  REQUIRE(co->sync().ok());
+  store::NewCase nc = test::aCase("Casus-titel-geheim");
+  nc.address.street = "Geheimstraat";
+  nc.signal_ids = {sig->id, theirs->id};
+  auto c = co->db->openCase(nc);
+  REQUIRE(co->db->assignCase(c->id, "wc-somebody").ok());
+  REQUIRE(co->sync().ok());
+
+  v1::PullRequest first;
+  const std::string body = first.SerializeAsString();
+  for (Device* d : {zm.get(), far.get()}) {
+    const auto res = raw(*d, "/v1/pull", body);
+    REQUIRE(res.status == 200);
+    INFO("pull of " << d->db->identity()->worker_id);
+    CHECK(res.body.find(c->id) == std::string::npos);
+    CHECK(res.body.find(theirs->id) == std::string::npos);
+    CHECK(res.body.find("Geheim-van-een-ander") == std::string::npos);
+    CHECK(res.body.find("Casus-titel-geheim") == std::string::npos);
+    CHECK(res.body.find("Geheimstraat") == std::string::npos);
+  }
+  // The far coach sees nothing of WK015301 at all; the reporter sees her own signal only.
+  CHECK(raw(*far, "/v1/pull", body).body.find(sig->id) == std::string::npos);
+  CHECK(raw(*zm, "/v1/pull", body).body.find(sig->id) != std::string::npos);
+}
+
+TEST_CASE("bad input gets a clear error while the server keeps serving", "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto wc = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
+  auto c = co->db->openCase(test::aCase());
+  REQUIRE(co->db->assignCase(c->id, "wc-anna").ok());
+  REQUIRE(co->sync().ok());
+  REQUIRE(wc->sync().ok());
+
+  auto bad = raw(*wc, "/v1/push", std::string("\xff\xff\xff\xff\x0f", 5));
+  CHECK(bad.status == 400);
+  CHECK(errorCodeOf(bad) == v1::ERROR_CODE_DECODE_ERROR);
+  auto big = raw(*wc, "/v1/push", std::string(9 * 1024 * 1024, 'x'));
+  CHECK(big.status == 413);
+  CHECK(errorCodeOf(big) == v1::ERROR_CODE_TOO_LARGE);
+  auto type = raw(*wc, "/v1/push", "x", "text/plain");
+  CHECK(type.status == 415);
+  auto route = raw(*wc, "/v1/nothing", "");
+  CHECK(route.status == 404);
+  auto missing = raw(*wc, "/v1/pull", "", "application/x-protobuf", std::string());
+  CHECK(missing.status == 401);
+  CHECK(errorCodeOf(missing) == v1::ERROR_CODE_UNAUTHENTICATED);
+  auto forged = raw(*wc, "/v1/pull", "", "application/x-protobuf",
+                    wc->db->syncState()->token.substr(0, 40) + "0000");
+  CHECK(forged.status == 401);
+
+  // Refused per change: a field the role may not write, a transition the role may not make,
+  // a version far in the future.
+  const std::uint64_t node = wc->db->node();
+  v1::PushRequest push;
+  Case delta;
+  delta.id = c->id;
+  delta.priority.set(Priority::kAcuut, {wc->db->hlcLast() + 1, node});
+  auto* ch = push.add_changes();
+  ch->set_change_id(newUuidV7(test::kStart));
+  wire::toProto(Record(delta), *ch->mutable_record());
+  Transition t;
+  t.id = newUuidV7(test::kStart);
+  t.created = {wc->db->hlcLast() + 2, node};
+  t.case_id = c->id;
+  t.from = CaseState::kToegewezen;
+  t.to = CaseState::kGeannuleerd;
+  t.actor_id = "wc-anna";
+  t.actor_role = Role::kWijkcoach;
+  t.at_ms = test::kStart;
+  t.reason = "zelf gestopt";
+  ch = push.add_changes();
+  ch->set_change_id(newUuidV7(test::kStart));
+  wire::toProto(Record(t), *ch->mutable_record());
+  Signal future;
+  future.id = newUuidV7(test::kStart);
+  future.created = {hlcPack(SystemClock().nowMs() + 3'600'000, 0), node};
+  future.content = {"wc-anna", Role::kWijkcoach, "WK015301", {"1234AB", "1", "", "", ""},
+                    "1234AB|1|", {"overig"}, Urgency::kLaag, test::kStart, "uit de toekomst",
+                    Informed::kYes};
+  ch = push.add_changes();
+  ch->set_change_id(newUuidV7(test::kStart));
+  wire::toProto(Record(future), *ch->mutable_record());
+  auto answered = raw(*wc, "/v1/push", push.SerializeAsString());
+  REQUIRE(answered.status == 200);
+  v1::PushResponse pr;
+  REQUIRE(pr.ParseFromString(answered.body));
+  REQUIRE(pr.results_size() == 3);
+  CHECK(pr.results(0).error().code() == v1::ERROR_CODE_PERMISSION_DENIED);
+  CHECK(pr.results(0).error().field() == "priority");
+  CHECK(pr.results(1).error().code() == v1::ERROR_CODE_TRANSITION_NOT_ALLOWED);
+  CHECK(pr.results(2).error().code() == v1::ERROR_CODE_CLOCK_SKEW);
+
+  // Still serving: a normal sync works.
+  REQUIRE(wc->db->addContactMoment({c->id, ContactKind::kHuisbezoek, ContactOutcome::kGesprek,
+                                    "na alle fouten", std::nullopt, ""})
+              .ok());
+  auto ok = wc->sync();
+  REQUIRE(ok.ok());
+  CHECK(ok->pushed == 1);
+
+  // A revoked device is told so, and wipes itself.
+  auto devices = server.admin({"devices", "--json"});
+  REQUIRE(devices.exit_code == 0);
+  const std::string device_id = wc->db->identity()->device_id;
+  REQUIRE(server.admin({"revoke", device_id}).exit_code == 0);
+  auto revoked = raw(*wc, "/v1/pull", "");
+  CHECK(revoked.status == 403);
+  CHECK(errorCodeOf(revoked) == v1::ERROR_CODE_DEVICE_REVOKED);
+  auto wiped = wc->sync();
+  REQUIRE(wiped.ok());
+  CHECK(wiped->revoked);
+  CHECK_FALSE(wc->db->identity());
+
+  CHECK(server.terminate() == 0);  // SIGTERM drains and exits cleanly
+}
