@@ -276,6 +276,7 @@ struct SyncClient::Impl {
   bool stopping = false;
   bool watching = false;
   bool local_change = false;
+  bool in_watch_round = false;  ///< a long poll may be waiting: queued work cancels it
   Done on_each;
   std::atomic<bool> cancelled{false};
 
@@ -296,6 +297,8 @@ struct SyncClient::Impl {
         } else {
           watch_round = true;
           local_change = false;
+          in_watch_round = true;
+          cancelled = false;  // under the lock: a syncNow() from now on interrupts this round
         }
       }
       if (task) {
@@ -304,7 +307,6 @@ struct SyncClient::Impl {
         continue;
       }
       if (watch_round) {
-        cancelled = false;
         Result<SyncResult> r =
             syncOnce(store, *transport, options, cancelled, {}, options.watch_wait_ms);
         const bool interrupted = !r.ok() && r.status().code() == ErrorCode::kCancelled;
@@ -313,6 +315,7 @@ struct SyncClient::Impl {
         if (!r.ok() && r.status().code() == ErrorCode::kUnauthenticated) stop_watching = true;
         {
           std::lock_guard lock(mu);
+          in_watch_round = false;
           if (stopping) break;
           if (stop_watching) watching = false;
         }
@@ -346,21 +349,30 @@ void SyncClient::syncNow(Done done, Progress progress) {
       if (done) done(std::move(r));
     });
   }
+  bool interrupt = false;
+  {
+    std::lock_guard lock(impl->mu);
+    interrupt = impl->in_watch_round;
+  }
   impl->cv.notify_all();
-  impl->transport->cancel();  // a long poll in progress yields to the queued sync
+  // A watch round's long poll yields to the queued sync; a sync in progress is never cut short.
+  if (interrupt) {
+    impl->cancelled = true;
+    impl->transport->cancel();
+  }
 }
 
 Result<SyncResult> SyncClient::syncBlocking(Progress progress) {
-  std::promise<Result<SyncResult>> p;
-  auto f = p.get_future();
-  bool queued = false;
-  {
-    std::lock_guard lock(impl_->mu);
-    queued = !impl_->stopping;
+  // The promise lives in the task: a task dropped by stop() breaks it, and the wait ends.
+  auto p = std::make_shared<std::promise<Result<SyncResult>>>();
+  auto f = p->get_future();
+  syncNow([p](Result<SyncResult> r) { p->set_value(std::move(r)); }, std::move(progress));
+  p.reset();
+  try {
+    return f.get();
+  } catch (const std::future_error&) {
+    return Status(ErrorCode::kCancelled, "the sync client is stopped");
   }
-  if (!queued) return Status(ErrorCode::kCancelled, "the sync client is stopped");
-  syncNow([&p](Result<SyncResult> r) { p.set_value(std::move(r)); }, std::move(progress));
-  return f.get();
 }
 
 void SyncClient::startWatch(Done on_each) {
