@@ -14,6 +14,7 @@ EROPAF_PACKAGES=(
   libsqlite3-dev sqlite3 libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libcurl4-openssl-dev libsodium-dev libssl-dev
   catch2
+  openjdk-17-jdk-headless junit4 libprotobuf-java
 )
 
 EROPAF_SCRIPT_START=$SECONDS

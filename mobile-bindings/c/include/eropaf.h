@@ -279,7 +279,9 @@ EROPAF_API void eropaf_sync_release(eropaf_sync_t* sync);
 
 /* Queues one full sync (push the outbox, pull until done). `progress` (may be NULL) and `done`
  * (required) run on the sync thread; `ctx_free` (may be NULL) is called once, when the library
- * no longer needs ctx: after `done`, or in eropaf_sync_release() for a sync that never ran. */
+ * no longer needs ctx: after `done` (on the sync thread, or on the calling thread when the sync
+ * ended before this call returned), or in eropaf_sync_release() for a sync that never ran.
+ * When the call fails, ctx_free is not called: the caller still owns ctx. */
 EROPAF_API bool eropaf_sync_run(eropaf_sync_t* sync, eropaf_sync_progress_fn progress,
                                 eropaf_sync_done_fn done, void* ctx, void (*ctx_free)(void*),
                                 eropaf_error* out_error);
@@ -289,7 +291,9 @@ EROPAF_API bool eropaf_sync_run_blocking(eropaf_sync_t* sync, eropaf_buffer* out
                                          eropaf_error* out_error);
 
 /* Keeps syncing (long poll) until eropaf_sync_release(), a revocation or a lost enrollment;
- * `on_each` runs after every round with its result. `ctx_free` runs in eropaf_sync_release(). */
+ * `on_each` runs after every round with its result. `ctx_free` runs in eropaf_sync_release(),
+ * or when a later eropaf_sync_start_watch() replaces this callback. When the call fails,
+ * ctx_free is not called: the caller still owns ctx. */
 EROPAF_API bool eropaf_sync_start_watch(eropaf_sync_t* sync, eropaf_sync_done_fn on_each,
                                         void* ctx, void (*ctx_free)(void*),
                                         eropaf_error* out_error);

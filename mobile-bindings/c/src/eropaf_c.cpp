@@ -810,7 +810,8 @@ bool eropaf_sync_run(eropaf_sync_t* s, eropaf_sync_progress_fn progress, eropaf_
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkSync(s)) return f;
     if (done == nullptr) return abiError(ErrorCode::kInvalidArgument, "done callback is NULL", "done");
-    auto holder = std::make_shared<CallbackContext>(ctx, ctx_free);
+    // ctx_free is armed only once the sync is queued: on failure the caller still owns ctx.
+    auto holder = std::make_shared<CallbackContext>(ctx, nullptr);
     sync::SyncClient::Progress on_progress;
     if (progress != nullptr) {
       on_progress = [holder, progress](const sync::SyncProgress& p) {
@@ -827,6 +828,8 @@ bool eropaf_sync_run(eropaf_sync_t* s, eropaf_sync_progress_fn progress, eropaf_
     s->client->syncNow(
         [holder, done](Result<sync::SyncResult> r) { deliverDone(done, holder->ctx, r); },
         std::move(on_progress));
+    // Our `holder` keeps the context alive until here, so ctx_free runs after this, once.
+    holder->ctx_free = ctx_free;
     return std::nullopt;
   });
 }
@@ -853,9 +856,11 @@ bool eropaf_sync_start_watch(eropaf_sync_t* s, eropaf_sync_done_fn on_each, void
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkSync(s)) return f;
     if (on_each == nullptr) return abiError(ErrorCode::kInvalidArgument, "on_each callback is NULL", "on_each");
-    auto holder = std::make_shared<CallbackContext>(ctx, ctx_free);
+    // As in eropaf_sync_run: ctx_free is armed only once the watch is in place.
+    auto holder = std::make_shared<CallbackContext>(ctx, nullptr);
     s->client->startWatch(
         [holder, on_each](Result<sync::SyncResult> r) { deliverDone(on_each, holder->ctx, r); });
+    holder->ctx_free = ctx_free;
     return std::nullopt;
   });
 }

@@ -1,0 +1,223 @@
+package nl.eropaf;
+
+import static nl.eropaf.Messages.limit;
+import static nl.eropaf.Messages.parse;
+import static nl.eropaf.Messages.utf8;
+
+import java.util.List;
+import java.util.Objects;
+import nl.eropaf.proto.v1.Address;
+import nl.eropaf.proto.v1.Case;
+import nl.eropaf.proto.v1.CaseList;
+import nl.eropaf.proto.v1.CaseState;
+import nl.eropaf.proto.v1.ContactMoment;
+import nl.eropaf.proto.v1.ContactMomentList;
+import nl.eropaf.proto.v1.EnrollDeviceRequest;
+import nl.eropaf.proto.v1.Household;
+import nl.eropaf.proto.v1.Identity;
+import nl.eropaf.proto.v1.MoveCaseRequest;
+import nl.eropaf.proto.v1.NewCaseRequest;
+import nl.eropaf.proto.v1.NewContactMomentRequest;
+import nl.eropaf.proto.v1.NewSignalRequest;
+import nl.eropaf.proto.v1.Outbox;
+import nl.eropaf.proto.v1.OutboxEntry;
+import nl.eropaf.proto.v1.Priority;
+import nl.eropaf.proto.v1.Signal;
+import nl.eropaf.proto.v1.SignalList;
+import nl.eropaf.proto.v1.Transition;
+
+/**
+ * One worker's encrypted device store: signals, cases, contact moments and transitions, usable
+ * fully offline. Every write is validated, durable when the call returns, and queued in the
+ * outbox for the next sync. Failures throw {@link EropafException}.
+ *
+ * <p>Thread-safety: may be used from several threads at once (calls are serialised inside);
+ * {@link #close()} waits for calls in progress and makes later calls fail.
+ */
+public final class EropafStore implements AutoCloseable {
+  private final Handle handle;
+
+  private EropafStore(long h) {
+    handle = new Handle("store", h, NativeBridge::storeRelease);
+  }
+
+  /**
+   * Opens (creating when missing) the store at {@code path} with the 32-byte key from the
+   * platform key store. CRYPTO: the key is not the one the file was made with.
+   */
+  public static EropafStore open(String path, byte[] key) {
+    Objects.requireNonNull(key, "key is null");
+    return new EropafStore(NativeBridge.storeOpen(utf8(path, "path"), key));
+  }
+
+  /** Sets who works on this device, for a device that does not enroll (tests, demos). */
+  public void setIdentity(Identity identity) {
+    byte[] b = identity.toByteArray();
+    handle.call(h -> {
+      NativeBridge.setIdentity(h, b);
+      return null;
+    });
+  }
+
+  /** The identity, or null before enrollment. */
+  public Identity identity() {
+    return parse(Identity.parser(), handle.call(NativeBridge::identity));
+  }
+
+  /** Enrolls this device with a one-time code (one HTTP round trip on the calling thread). */
+  public Identity enroll(EnrollDeviceRequest request) {
+    byte[] b = request.toByteArray();
+    return parse(Identity.parser(), handle.call(h -> NativeBridge.enroll(h, b)));
+  }
+
+  public Signal createSignal(NewSignalRequest request) {
+    byte[] b = request.toByteArray();
+    return parse(Signal.parser(), handle.call(h -> NativeBridge.createSignal(h, b)));
+  }
+
+  public Case openCase(NewCaseRequest request) {
+    byte[] b = request.toByteArray();
+    return parse(Case.parser(), handle.call(h -> NativeBridge.openCase(h, b)));
+  }
+
+  public void linkSignal(String signalId, String caseId) {
+    byte[] s = utf8(signalId, "signalId");
+    byte[] c = utf8(caseId, "caseId");
+    handle.call(h -> {
+      NativeBridge.linkSignal(h, s, c);
+      return null;
+    });
+  }
+
+  public void assignCase(String caseId, String workerId) {
+    byte[] c = utf8(caseId, "caseId");
+    byte[] w = utf8(workerId, "workerId");
+    handle.call(h -> {
+      NativeBridge.assignCase(h, c, w);
+      return null;
+    });
+  }
+
+  public void pickUpCase(String caseId) {
+    byte[] c = utf8(caseId, "caseId");
+    handle.call(h -> {
+      NativeBridge.pickUpCase(h, c);
+      return null;
+    });
+  }
+
+  public void setPriority(String caseId, Priority priority) {
+    setPriorityValue(caseId, priority == Priority.UNRECOGNIZED ? -1 : priority.getNumber());
+  }
+
+  /** As {@link #setPriority}, with the enum number (an unknown one is refused). */
+  public void setPriorityValue(String caseId, int priority) {
+    byte[] c = utf8(caseId, "caseId");
+    handle.call(h -> {
+      NativeBridge.setPriority(h, c, priority);
+      return null;
+    });
+  }
+
+  public ContactMoment addContactMoment(NewContactMomentRequest request) {
+    byte[] b = request.toByteArray();
+    return parse(ContactMoment.parser(), handle.call(h -> NativeBridge.addContactMoment(h, b)));
+  }
+
+  /** TRANSITION_NOT_ALLOWED or REASON_REQUIRED when the state table says no for this role. */
+  public Transition moveCase(MoveCaseRequest request) {
+    byte[] b = request.toByteArray();
+    return parse(Transition.parser(), handle.call(h -> NativeBridge.moveCase(h, b)));
+  }
+
+  /** Coordinator: takes a case off the conflict list, optionally moving it ({@code to} null). */
+  public void resolveConflict(String caseId, CaseState to, String reason) {
+    byte[] c = utf8(caseId, "caseId");
+    byte[] r = utf8(reason, "reason");
+    int state = to == null ? 0 : to.getNumber();
+    handle.call(h -> {
+      NativeBridge.resolveConflict(h, c, state, r);
+      return null;
+    });
+  }
+
+  /** The signal, or null when this device does not hold it. */
+  public Signal getSignal(String id) {
+    byte[] i = utf8(id, "id");
+    return parse(Signal.parser(), handle.call(h -> NativeBridge.getSignal(h, i)));
+  }
+
+  /** The case, or null when this device does not hold it. */
+  public Case getCase(String id) {
+    byte[] i = utf8(id, "id");
+    return parse(Case.parser(), handle.call(h -> NativeBridge.getCase(h, i)));
+  }
+
+  public List<ContactMoment> contactMoments(String caseId) {
+    byte[] c = utf8(caseId, "caseId");
+    return parse(ContactMomentList.parser(), handle.call(h -> NativeBridge.contactMoments(h, c)))
+        .getContactMomentsList();
+  }
+
+  /** Signals I reported, newest first; {@code limit} 0 means all. */
+  public List<Signal> mySignals(int limit) {
+    int l = limit(limit);
+    return parse(SignalList.parser(), handle.call(h -> NativeBridge.mySignals(h, l)))
+        .getSignalsList();
+  }
+
+  /** Open cases assigned to me, by priority then first-contact due date. */
+  public List<Case> myCases(int limit) {
+    int l = limit(limit);
+    return parse(CaseList.parser(), handle.call(h -> NativeBridge.myCases(h, l))).getCasesList();
+  }
+
+  /** Open unassigned cases of a wijk, by priority then due date. */
+  public List<Case> wijkQueue(String wijk, int limit) {
+    byte[] w = utf8(wijk, "wijk");
+    int l = limit(limit);
+    return parse(CaseList.parser(), handle.call(h -> NativeBridge.wijkQueue(h, w, l)))
+        .getCasesList();
+  }
+
+  /** Signals of a wijk not yet triaged, oldest first. */
+  public List<Signal> untriagedSignals(String wijk, int limit) {
+    byte[] w = utf8(wijk, "wijk");
+    int l = limit(limit);
+    return parse(SignalList.parser(), handle.call(h -> NativeBridge.untriagedSignals(h, w, l)))
+        .getSignalsList();
+  }
+
+  public List<Case> conflictCases(int limit) {
+    int l = limit(limit);
+    return parse(CaseList.parser(), handle.call(h -> NativeBridge.conflictCases(h, l)))
+        .getCasesList();
+  }
+
+  /** Everything this device knows about the household at an address. */
+  public Household household(Address address) {
+    byte[] b = address.toByteArray();
+    return parse(Household.parser(), handle.call(h -> NativeBridge.household(h, b)));
+  }
+
+  /** Changes the server has not accepted yet, oldest first (refused ones say why). */
+  public List<OutboxEntry> outbox(int limit) {
+    int l = limit(limit);
+    return parse(Outbox.parser(), handle.call(h -> NativeBridge.outbox(h, l))).getEntriesList();
+  }
+
+  public long outboxSize() {
+    return handle.call(NativeBridge::outboxSize);
+  }
+
+  /** For EropafSync: runs a call with the native store handle held open. */
+  <T> T withHandle(Handle.Call<T> call) {
+    return handle.call(call);
+  }
+
+  /** Closes the store. Idempotent. An {@link EropafSync} made from it keeps working. */
+  @Override
+  public void close() {
+    handle.close();
+  }
+}
