@@ -698,7 +698,7 @@ static void test_enroll_and_sync(void) {
     if (!found) sleep_ms(25);
   }
   CHECK(found);
-  CHECK(atomic_load(&w.done_calls) >= 1);
+  CHECK(wait_for(&w.done_calls, 1, 10000)); /* on_each runs after the round has applied */
   /* A local write on the coach is pushed by the watching client. */
   msg cm = {{0}, 0};
   put_str(&cm, 1, case_id);

@@ -104,6 +104,13 @@ void crashRounds(int rounds) {
       ssize_t n;
       while ((n = ::read(fds[0], buf, sizeof buf)) > 0) reported.append(buf, static_cast<std::size_t>(n));
     };
+    // The kill comes a random 50-300 ms after the child's first reported write (a slow start,
+    // under a sanitizer say, must not turn into a round with nothing to check).
+    const auto first_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (reported.empty() && std::chrono::steady_clock::now() < first_deadline) {
+      drain();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(50 + static_cast<int>(rng() % 250));
     while (std::chrono::steady_clock::now() < deadline) {

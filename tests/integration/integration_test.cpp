@@ -14,13 +14,13 @@
 #include "wire/wire_mapping.hpp"
 
 using namespace eropaf;
-using test::Device;
+using test::RemoteDevice;
 using test::ServerProcess;
 
 namespace {
 
 /// A raw POST through the device's transport: status and body, nothing interpreted.
-sync::HttpResponse raw(Device& d, const std::string& path, const std::string& body,
+sync::HttpResponse raw(RemoteDevice& d, const std::string& path, const std::string& body,
                        const std::string& content_type = "application/x-protobuf",
                        std::optional<std::string> token = std::nullopt) {
   sync::HttpRequest r;
@@ -48,7 +48,7 @@ v1::ErrorCode errorCodeOf(const sync::HttpResponse& r) {
   return e.error().code();
 }
 
-std::set<std::string> ids(Device& d) {
+std::set<std::string> ids(RemoteDevice& d) {
   std::set<std::string> out;
   for (const auto& r : *d.db->allRecords()) out.insert(recordId(r));
   return out;
@@ -175,7 +175,7 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
           "[integration]") {
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
-  std::vector<std::unique_ptr<Device>> coaches;
+  std::vector<std::unique_ptr<RemoteDevice>> coaches;
   for (int i = 0; i < 3; ++i) {
     coaches.push_back(test::enrollDevice(server, "wc-" + std::to_string(i), Role::kWijkcoach));
   }
@@ -216,7 +216,7 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
 
 TEST_CASE("concurrent pushes and pulls: no cursor skips a change", "[integration]") {
   ServerProcess server;
-  std::vector<std::unique_ptr<Device>> writers, readers;
+  std::vector<std::unique_ptr<RemoteDevice>> writers, readers;
   for (int i = 0; i < 3; ++i) {
     writers.push_back(test::enrollDevice(server, "zm-" + std::to_string(i), Role::kZorgmedewerker));
   }
@@ -272,7 +272,7 @@ TEST_CASE("a pull shows nothing outside the principal's scope, not even an id", 
 
   v1::PullRequest first;
   const std::string body = first.SerializeAsString();
-  for (Device* d : {zm.get(), far.get()}) {
+  for (RemoteDevice* d : {zm.get(), far.get()}) {
     const auto res = raw(*d, "/v1/pull", body);
     REQUIRE(res.status == 200);
     INFO("pull of " << d->db->identity()->worker_id);

@@ -97,14 +97,14 @@ ServerProcess::AdminResult ServerProcess::admin(const std::vector<std::string>& 
   return {WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out};
 }
 
-Device::~Device() {
+RemoteDevice::~RemoteDevice() {
   transport.reset();
   db.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
 
-void Device::moveTo(const std::string& url) {
+void RemoteDevice::moveTo(const std::string& url) {
   auto st = db->syncState();
   if (!st.ok()) throw std::runtime_error(st.status().toString());
   st->server_url = url;
@@ -114,7 +114,7 @@ void Device::moveTo(const std::string& url) {
   transport = std::move(sync::makeCurlTransport(o)).value();
 }
 
-Result<sync::SyncResult> Device::sync() {
+Result<sync::SyncResult> RemoteDevice::sync() {
   static const std::atomic<bool> never{false};
   sync::SyncOptions o;
   o.backoff_base = std::chrono::milliseconds(20);
@@ -122,7 +122,7 @@ Result<sync::SyncResult> Device::sync() {
   return sync::syncOnce(*db, *transport, o, never, {});
 }
 
-std::unique_ptr<Device> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
+std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
                                      const std::string& wijk) {
   server.admin({"add-wijk", wijk, "Wijk " + wijk});
   auto added = server.admin({"add-worker", "--id", worker, "--name", "Name " + worker, "--role",
@@ -130,7 +130,7 @@ std::unique_ptr<Device> enrollDevice(ServerProcess& server, const std::string& w
   if (added.exit_code != 0) throw std::runtime_error("add-worker " + worker);
   auto code = server.admin({"enroll-code", worker});
   if (code.exit_code != 0) throw std::runtime_error("enroll-code " + worker);
-  auto d = std::make_unique<Device>();
+  auto d = std::make_unique<RemoteDevice>();
   d->dir = makeTempDir("eropaf-device");
   store::OpenOptions o;
   o.path = (d->dir / "device.db").string();

@@ -43,18 +43,18 @@ class ServerProcess {
 };
 
 /// A device: its own store (temp dir) and a libcurl transport to the server.
-struct Device {
+struct RemoteDevice {
   std::filesystem::path dir;
   std::unique_ptr<store::Store> db;
   std::unique_ptr<sync::Transport> transport;
-  ~Device();
+  ~RemoteDevice();
   /// Points the device at a (restarted) server's URL, keeping its token and cursor.
   void moveTo(const std::string& url);
   Result<sync::SyncResult> sync();
 };
 
 /// Adds the worker (wijk WK015301 unless given) and enrolls a fresh device for it.
-std::unique_ptr<Device> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
+std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
                                      const std::string& wijk = "WK015301");
 
 }  // namespace eropaf::test
