@@ -35,7 +35,7 @@ bool sleepFor(std::chrono::milliseconds d, const std::atomic<bool>& cancelled) {
 /// Network and 5xx failures are retried with exponential backoff and full jitter.
 Status call(Transport& t, const SyncOptions& o, const std::atomic<bool>& cancelled,
             const std::string& path, const std::string& token,
-            const google::protobuf::Message& request, google::protobuf::Message& response,
+            const google::protobuf::MessageLite& request, google::protobuf::MessageLite& response,
             std::chrono::milliseconds timeout) {
   static thread_local std::mt19937_64 rng(std::random_device{}());
   HttpRequest req;
