@@ -285,6 +285,10 @@ Result<Record> lift(const Msg& m) {
 }  // namespace
 
 void toProto(const Version& in, v1::Version& out) { putVersion(in, &out); }
+void toProto(const Signal& in, v1::Signal& out) { encode(in, &out); }
+void toProto(const Case& in, v1::Case& out) { encode(in, &out); }
+void toProto(const ContactMoment& in, v1::ContactMoment& out) { encode(in, &out); }
+void toProto(const Transition& in, v1::Transition& out) { encode(in, &out); }
 
 Version fromProto(const v1::Version& in) { return {in.hlc(), in.node()}; }
 

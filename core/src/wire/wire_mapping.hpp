@@ -10,6 +10,11 @@
 namespace eropaf::wire {
 
 void toProto(const Record& in, v1::Record& out);
+/// One record kind, without wrapping it in a Record (the C ABI's lists).
+void toProto(const Signal& in, v1::Signal& out);
+void toProto(const Case& in, v1::Case& out);
+void toProto(const ContactMoment& in, v1::ContactMoment& out);
+void toProto(const Transition& in, v1::Transition& out);
 /// Checks enum numbers; kDecodeError names the field of an unknown value.
 Result<Record> fromProto(const v1::Record& in);
 

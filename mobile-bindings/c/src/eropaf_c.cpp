@@ -179,32 +179,7 @@ eropaf::Address fromProto(const v1::Address& a) {
   return {a.postcode(), a.house_number(), a.addition(), a.street(), a.city()};
 }
 
-template <class T>
-void addRecord(const T& r, v1::Record& scratch) {
-  scratch.Clear();
-  eropaf::wire::toProto(eropaf::Record(r), scratch);
-}
-
-void toProto(const eropaf::Signal& s, v1::Signal& out) {
-  v1::Record r;
-  addRecord(s, r);
-  out.Swap(r.mutable_signal());
-}
-void toProto(const eropaf::Case& c, v1::Case& out) {
-  v1::Record r;
-  addRecord(c, r);
-  out.Swap(r.mutable_case_());
-}
-void toProto(const eropaf::ContactMoment& m, v1::ContactMoment& out) {
-  v1::Record r;
-  addRecord(m, r);
-  out.Swap(r.mutable_contact_moment());
-}
-void toProto(const eropaf::Transition& t, v1::Transition& out) {
-  v1::Record r;
-  addRecord(t, r);
-  out.Swap(r.mutable_transition());
-}
+using eropaf::wire::toProto;
 
 void toProto(const store::Identity& i, v1::Identity& out) {
   out.set_worker_id(i.worker_id);
