@@ -11,8 +11,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.25.0"),
   ],
   targets: [
-    // liberopaf.a (core + the C ABI) for device and simulator, built with the CMake iOS
-    // toolchain and packed with `xcodebuild -create-xcframework`.
+    // The C ABI, core and protobuf code as one static library per platform (device, simulator),
+    // built with the CMake iOS toolchain and packed with `xcodebuild -create-xcframework`.
     .binaryTarget(name: "EropafNative", path: "Eropaf.xcframework"),
     .target(name: "CEropaf", dependencies: ["EropafNative"], path: "Sources/CEropaf"),
     // Eropaf.swift plus the messages protoc-gen-swift generates from ../../proto into
