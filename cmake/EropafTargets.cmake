@@ -11,6 +11,12 @@ endfunction()
 # eropaf_target_sanitize(<target>): sanitizers only, for targets whose own code we do not warn
 # about (generated protobuf code) but which must be instrumented like the rest.
 function(eropaf_target_sanitize target)
+  # A fuzzing build instruments every eropaf target for coverage, so libFuzzer is guided by the
+  # library's branches and not only the harness's.
+  if(EROPAF_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+    target_link_options(${target} PUBLIC -fsanitize=address,undefined)
+  endif()
   if(EROPAF_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${EROPAF_SANITIZE} -fno-omit-frame-pointer
       -fno-sanitize-recover=all)

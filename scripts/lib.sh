@@ -10,7 +10,7 @@ export EROPAF_ROOT
 # The Debian bookworm packages eropaf builds and tests with.
 # shellcheck disable=SC2034  # used by scripts/setup
 EROPAF_PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git python3
+  build-essential cmake ninja-build ccache pkg-config git python3 curl
   libsqlite3-dev sqlite3 libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libcurl4-openssl-dev libsodium-dev libssl-dev
   catch2
