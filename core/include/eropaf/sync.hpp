@@ -57,11 +57,6 @@ struct CurlOptions {
 /// The libcurl transport: one connection kept alive between requests, HTTP/1.1.
 Result<std::unique_ptr<Transport>> makeCurlTransport(CurlOptions options);
 
-/// Turns a one-time enrollment code into this device's identity and token (stored in the
-/// store's sync state, encrypted). kUnauthenticated for an unknown, used or expired code.
-Result<store::Identity> enroll(store::Store& store, Transport& transport,
-                               std::string_view server_url, std::string_view code,
-                               std::string_view device_name);
 
 struct SyncOptions {
   std::size_t push_batch = 200;      ///< changes per push request
@@ -71,6 +66,13 @@ struct SyncOptions {
   std::chrono::milliseconds backoff_cap{30'000};
   std::uint32_t watch_wait_ms = 25'000;  ///< long-poll wait in watch mode
 };
+
+/// Turns a one-time enrollment code into this device's identity and token (stored in the
+/// store's sync state, encrypted). kUnauthenticated for an unknown, used or expired code.
+/// Network failures are retried as `options` says (max_attempts, backoff).
+Result<store::Identity> enroll(store::Store& store, Transport& transport,
+                               std::string_view server_url, std::string_view code,
+                               std::string_view device_name, const SyncOptions& options = {});
 
 struct SyncProgress {
   enum class Phase { kPush, kPull, kDone };

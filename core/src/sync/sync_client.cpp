@@ -120,14 +120,13 @@ Status applyReference(store::Store& s, const v1::ReferenceData& ref) {
 
 Result<store::Identity> enroll(store::Store& store, Transport& transport,
                                std::string_view server_url, std::string_view code,
-                               std::string_view device_name) {
+                               std::string_view device_name, const SyncOptions& options) {
   v1::EnrollRequest req;
   req.set_code(std::string(code));
   req.set_device_name(std::string(device_name));
   v1::EnrollResponse resp;
   const std::atomic<bool> never{false};
-  SyncOptions o;
-  EROPAF_RETURN_IF_ERROR(call(transport, o, never, "/v1/enroll", "", req, resp,
+  EROPAF_RETURN_IF_ERROR(call(transport, options, never, "/v1/enroll", "", req, resp,
                               std::chrono::milliseconds(30'000)));
   Result<Worker> w = wire::fromProto(resp.worker());
   if (!w.ok()) return w.status();

@@ -731,12 +731,12 @@ bool eropaf_enroll(eropaf_store_t* s, const uint8_t* request, size_t request_len
     if (auto f = parse(request, request_len, m, "request")) return f;
     if (m.code().empty()) return abiError(ErrorCode::kRequiredFieldMissing, "code is required", "code");
     sync::CurlOptions curl;
-    sync::SyncOptions ignored;
-    if (auto f = toOptions(m.config(), "", curl, ignored)) return f;
+    sync::SyncOptions opts;
+    if (auto f = toOptions(m.config(), "", curl, opts)) return f;
     const std::string url = curl.base_url;
     auto transport = sync::makeCurlTransport(std::move(curl));
     if (!transport.ok()) return syncFailure(transport.status());
-    auto id = sync::enroll(*s->store, **transport, url, m.code(), m.device_name());
+    auto id = sync::enroll(*s->store, **transport, url, m.code(), m.device_name(), opts);
     if (!id.ok()) return syncFailure(id.status());
     v1::Identity out;
     toProto(*id, out);
