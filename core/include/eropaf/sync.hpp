@@ -110,9 +110,12 @@ class SyncClient {
   SyncClient(const SyncClient&) = delete;
   SyncClient& operator=(const SyncClient&) = delete;
 
-  /// Enqueues a full sync; `done` gets its result.
+  /// Enqueues a full sync; `done` gets its result. It runs after the sync in progress (which
+  /// is never cut short), except that it ends a watch round's long poll so it runs at once.
+  /// A sync still queued when stop() runs is dropped: its `done` is destroyed, never called.
   void syncNow(Done done, Progress progress = {});
-  /// Enqueues a sync and waits for it. Not from a callback (that would wait for itself).
+  /// Enqueues a sync and waits for it; kCancelled when stop() drops it. Not from a callback
+  /// (that would wait for itself).
   Result<SyncResult> syncBlocking(Progress progress = {});
   /// Keeps syncing: long-polls for changes, pushes whenever notifyLocalChange() is called,
   /// and calls on_each after every round, until stop() or a revoked/unauthenticated answer.
