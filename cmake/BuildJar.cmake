@@ -1,6 +1,7 @@
 # cmake -P BuildJar.cmake: compiles Java sources (and, with PROTO_FILES, the protobuf-java code
 # protoc generates from them) into one jar.
 #   PROTOC, PROTO_DIR, PROTO_FILES  optional: generate Java from these .proto files
+#                                   ('|'- or ';'-separated)
 #   JAVAC, JAR                      the JDK tools
 #   SRC_DIR                         folder of .java sources (searched recursively)
 #   CLASSPATH                       ':'-separated jars to compile against
@@ -8,6 +9,7 @@
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR}/gen ${WORK_DIR}/classes)
 if(PROTO_FILES)
+  string(REPLACE "|" ";" PROTO_FILES "${PROTO_FILES}")
   execute_process(COMMAND ${PROTOC} --java_out=${WORK_DIR}/gen -I ${PROTO_DIR} ${PROTO_FILES}
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)

@@ -23,3 +23,31 @@ function(eropaf_target_sanitize target)
     target_link_options(${target} PUBLIC -fsanitize=${EROPAF_SANITIZE})
   endif()
 endfunction()
+
+# eropaf_add_jar(<target> OUTPUT <jar> SOURCE_DIR <dir> CLASSPATH <jar:jar...>
+#                [PROTO_FILES <abs .proto...>] [DEPENDS <files...>])
+# Compiles every .java file under SOURCE_DIR (plus, with PROTO_FILES, the protobuf-java code
+# protoc generates from them) into OUTPUT through cmake/BuildJar.cmake, as an ALL target.
+# Needs find_package(Java) to have run (its executables are cached).
+function(eropaf_add_jar target)
+  cmake_parse_arguments(J "" "OUTPUT;SOURCE_DIR;CLASSPATH" "PROTO_FILES;DEPENDS" ${ARGN})
+  file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${J_SOURCE_DIR}/*.java)
+  set(proto_args)
+  if(J_PROTO_FILES)
+    # '|'-separated: a ';' list would split into separate arguments here.
+    string(REPLACE ";" "|" protos "${J_PROTO_FILES}")
+    set(proto_args -DPROTOC=${Protobuf_PROTOC_EXECUTABLE} -DPROTO_DIR=${PROJECT_SOURCE_DIR}/proto
+      -DPROTO_FILES=${protos})
+  endif()
+  get_filename_component(name ${J_OUTPUT} NAME_WE)
+  add_custom_command(OUTPUT ${J_OUTPUT}
+    COMMAND ${CMAKE_COMMAND} ${proto_args}
+      -DJAVAC=${Java_JAVAC_EXECUTABLE} -DJAR=${Java_JAR_EXECUTABLE}
+      -DSRC_DIR=${J_SOURCE_DIR} "-DCLASSPATH=${J_CLASSPATH}"
+      -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/${name}-build -DOUT=${J_OUTPUT}
+      -P ${PROJECT_SOURCE_DIR}/cmake/BuildJar.cmake
+    DEPENDS ${sources} ${J_PROTO_FILES} ${J_DEPENDS} ${PROJECT_SOURCE_DIR}/cmake/BuildJar.cmake
+    COMMENT "Building ${name}.jar"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS ${J_OUTPUT})
+endfunction()

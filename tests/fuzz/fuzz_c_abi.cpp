@@ -29,6 +29,21 @@ void fail(const char* what) {
   std::abort();
 }
 
+/// Makes the store's worker the coordinator co-fuzz, so fuzzed writes can succeed.
+bool setCoordinator(eropaf_store_t* s) {
+  eropaf::v1::Identity id;
+  id.set_worker_id("co-fuzz");
+  id.set_name("Fuzz");
+  id.set_role(eropaf::v1::SOURCE_ROLE_COORDINATOR);
+  id.add_wijken("WK015301");
+  const std::string bytes = id.SerializeAsString();
+  eropaf_error e = EROPAF_ERROR_INIT;
+  const bool ok = eropaf_store_set_identity(s, reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                            bytes.size(), &e);
+  eropaf_error_clear(&e);
+  return ok;
+}
+
 eropaf_store_t* store() {
   if (g_store != nullptr) return g_store;
   char tmpl[] = "/tmp/eropaf-fuzz-c-abi.XXXXXX";
@@ -39,16 +54,7 @@ eropaf_store_t* store() {
   eropaf_error e = EROPAF_ERROR_INIT;
   g_store = eropaf_store_open(path.data(), path.size(), key, sizeof key, &e);
   if (g_store == nullptr) fail("cannot open the store");
-  eropaf::v1::Identity id;
-  id.set_worker_id("co-fuzz");
-  id.set_name("Fuzz");
-  id.set_role(eropaf::v1::SOURCE_ROLE_COORDINATOR);
-  id.add_wijken("WK015301");
-  const std::string bytes = id.SerializeAsString();
-  if (!eropaf_store_set_identity(g_store, reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                 bytes.size(), &e)) {
-    fail("cannot set the identity");
-  }
+  if (!setCoordinator(g_store)) fail("cannot set the identity");
   g_baseline = eropaf_live_object_count();
   return g_store;
 }
@@ -128,14 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       // Identity: parse and validate, then put the coordinator back so later inputs can write.
       ok = eropaf_store_set_identity(s, p, n, &e);
       checkError(ok, e);
-      eropaf::v1::Identity id;
-      id.set_worker_id("co-fuzz");
-      id.set_name("Fuzz");
-      id.set_role(eropaf::v1::SOURCE_ROLE_COORDINATOR);
-      id.add_wijken("WK015301");
-      const std::string bytes = id.SerializeAsString();
-      ok = eropaf_store_set_identity(s, reinterpret_cast<const std::uint8_t*>(bytes.data()),
-                                     bytes.size(), &e);
+      ok = setCoordinator(s);
       if (!ok) fail("cannot restore the identity");
       break;
     }

@@ -151,6 +151,15 @@ jbyteArray idCall(JNIEnv* env, jlong h, jbyteArray id, F f) {
   return toJava(env, out);
 }
 
+/// Calls a "wijk and limit in, list out" function.
+template <class F>
+jbyteArray wijkListCall(JNIEnv* env, jlong h, jbyteArray wijk, jint limit, F f) {
+  if (!checkLimit(env, limit)) return nullptr;
+  return idCall(env, h, wijk,
+                [limit, f](eropaf_store_t* s, const char* w, size_t n, eropaf_buffer* out,
+                           eropaf_error* e) { return f(s, w, n, static_cast<uint32_t>(limit), out, e); });
+}
+
 void check(JNIEnv* env, bool ok, eropaf_error& e) {
   if (!ok) throwError(env, e);
 }
@@ -394,23 +403,12 @@ EROPAF_JNI(jbyteArray, myCases)(JNIEnv* env, jclass, jlong h, jint limit) noexce
 
 EROPAF_JNI(jbyteArray, wijkQueue)(JNIEnv* env, jclass, jlong h, jbyteArray wijk,
                                   jint limit) noexcept {
-  if (!checkLimit(env, limit)) return nullptr;
-  return idCall(env, h, wijk,
-                [limit](eropaf_store_t* s, const char* w, size_t n, eropaf_buffer* out,
-                        eropaf_error* e) {
-                  return eropaf_store_wijk_queue(s, w, n, static_cast<uint32_t>(limit), out, e);
-                });
+  return wijkListCall(env, h, wijk, limit, eropaf_store_wijk_queue);
 }
 
 EROPAF_JNI(jbyteArray, untriagedSignals)(JNIEnv* env, jclass, jlong h, jbyteArray wijk,
                                          jint limit) noexcept {
-  if (!checkLimit(env, limit)) return nullptr;
-  return idCall(env, h, wijk,
-                [limit](eropaf_store_t* s, const char* w, size_t n, eropaf_buffer* out,
-                        eropaf_error* e) {
-                  return eropaf_store_untriaged_signals(s, w, n, static_cast<uint32_t>(limit), out,
-                                                        e);
-                });
+  return wijkListCall(env, h, wijk, limit, eropaf_store_untriaged_signals);
 }
 
 EROPAF_JNI(jbyteArray, conflictCases)(JNIEnv* env, jclass, jlong h, jint limit) noexcept {
