@@ -117,7 +117,7 @@ TEST_CASE("checkText enforces the byte limit, exactly", "[unit][validate]") {
   }
 }
 
-TEST_CASE("checkText: required means not blank; invalid UTF-8 is refused", "[unit][validate]") {
+TEST_CASE("checkText: required means not blank, invalid UTF-8 is refused", "[unit][validate]") {
   for (const char* blank : {"", " ", "   ", "\t", "\n", " \r\n\t "}) {
     INFO("'" << blank << "'");
     const eropaf::Status s = eropaf::checkText("content.text", blank, 100, true);

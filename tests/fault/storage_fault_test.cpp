@@ -140,7 +140,7 @@ bool isStorageError(ErrorCode c) {
 
 }  // namespace
 
-TEST_CASE("a failed write or sync refuses the change whole; the store goes on working",
+TEST_CASE("a failed write or sync refuses the change whole, the store goes on working",
           "[fault][storage]") {
   const auto dir = test::makeTempDir("eropaf-vfs");
   const std::string path = (dir / "device.db").string();

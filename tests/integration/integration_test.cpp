@@ -75,7 +75,7 @@ class CutFirstPushAnswer final : public sync::Transport {
 
 }  // namespace
 
-TEST_CASE("a signal becomes a case; the coach gets it whole; reassigned, it moves with its history",
+TEST_CASE("a signal becomes a case, the coach gets it whole, reassigned, it moves with its history",
           "[integration]") {
   ServerProcess server;
   auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);

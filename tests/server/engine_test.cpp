@@ -29,7 +29,7 @@ Status answerOf(const v1::PushResponse& r, int i) {
 
 }  // namespace
 
-TEST_CASE("enrollment codes are one-time; tokens authenticate; revoked devices are told",
+TEST_CASE("enrollment codes are one-time, tokens authenticate, revoked devices are told",
           "[server][engine]") {
   EngineFixture s;
   REQUIRE(s.engine->addWorker({"wc-anna", "Anna", Role::kWijkcoach, {"WK015301"}, true}).ok());
@@ -96,7 +96,7 @@ TEST_CASE("a signal travels from a home-care worker to the coordinator and back 
   CHECK(raw.find("koelkast") == std::string::npos);
 }
 
-TEST_CASE("assigned coaches get the whole case with its history; reassigned away, it leaves",
+TEST_CASE("assigned coaches get the whole case with its history, reassigned away, it leaves",
           "[server][engine][scope]") {
   EngineFixture s;
   auto co = s.device("co-jan", Role::kCoordinator);
@@ -154,7 +154,7 @@ TEST_CASE("assigned coaches get the whole case with its history; reassigned away
   CHECK(bram->db().transitions(c->id).size() == 2);
 }
 
-TEST_CASE("contradicting offline transitions put the case on the conflict list; both kept",
+TEST_CASE("contradicting offline transitions put the case on the conflict list, both kept",
           "[server][engine][conflict]") {
   EngineFixture s;
   auto co = s.device("co-jan", Role::kCoordinator);
@@ -217,7 +217,7 @@ TEST_CASE("contradicting offline transitions put the case on the conflict list; 
         ErrorCode::kFailedPrecondition);
 }
 
-TEST_CASE("a retried push applies once; refusals are per change and say why",
+TEST_CASE("a retried push applies once, refusals are per change and say why",
           "[server][engine][push]") {
   EngineFixture s;
   auto co = s.device("co-jan", Role::kCoordinator);

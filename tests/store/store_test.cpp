@@ -124,7 +124,7 @@ TEST_CASE("every bad input is refused with its code and field, and changes nothi
   CHECK(f.db->createSignal(aSignal(std::string(4000, 'x'))).ok());
 }
 
-TEST_CASE("a coordinator triages signals into a case; the wijk queue orders by priority, due",
+TEST_CASE("a coordinator triages signals into a case, the wijk queue orders by priority, due",
           "[store][unit]") {
   StoreFixture f;
   f.become("zm-fatima", Role::kZorgmedewerker);
@@ -423,7 +423,7 @@ TEST_CASE("eviction removes a case and its children", "[store][unit]") {
   CHECK(f.db->contactMoments(c->id).empty());
 }
 
-TEST_CASE("the file holds no address or text in plain form; the wrong key is refused",
+TEST_CASE("the file holds no address or text in plain form, the wrong key is refused",
           "[store][unit][crypto]") {
   StoreFixture f;
   f.become("zm-fatima", Role::kZorgmedewerker);
@@ -468,7 +468,7 @@ TEST_CASE("writes survive a reopen and the clock never runs backwards across it"
   CHECK(f.db->outboxSize() == 2);
 }
 
-TEST_CASE("sync state is kept encrypted across a reopen; wipe forgets everything",
+TEST_CASE("sync state is kept encrypted across a reopen, wipe forgets everything",
           "[store][unit][sync]") {
   StoreFixture f;
   f.become("wc-anna", Role::kWijkcoach);

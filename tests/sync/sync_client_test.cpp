@@ -132,7 +132,7 @@ TEST_CASE("sync survives failed sends and cut responses, and applies each change
   }
 }
 
-TEST_CASE("progress is reported; a revoked device wipes itself", "[sync][client]") {
+TEST_CASE("progress is reported, a revoked device wipes itself", "[sync][client]") {
   Fixture f;
   RouterTransport t(f.router);
   auto zm = f.enrolled("zm-fatima", Role::kZorgmedewerker, t);
@@ -156,7 +156,7 @@ TEST_CASE("progress is reported; a revoked device wipes itself", "[sync][client]
   CHECK(zm->db->mySignals().status().code() == ErrorCode::kFailedPrecondition);
 }
 
-TEST_CASE("the actor: watch delivers live changes; cancel and stop are prompt and final",
+TEST_CASE("the actor: watch delivers live changes, cancel and stop are prompt and final",
           "[sync][client]") {
   Fixture f;
   RouterTransport tc(f.router), tz(f.router);
