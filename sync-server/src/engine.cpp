@@ -31,6 +31,7 @@
 
 #include "eropaf/id.hpp"
 #include "eropaf/merge.hpp"
+#include "eropaf/permissions.hpp"
 #include "eropaf/state_table.hpp"
 #include "eropaf/validate.hpp"
 #include "scope.hpp"
@@ -39,8 +40,13 @@
 namespace eropaf::server {
 namespace {
 
+using permissions::Hold;
+using permissions::Origin;
+
 constexpr std::size_t kMaxChangesPerPush = 5000;
 constexpr std::uint32_t kDefaultPage = 500;
+/// A change whose versions are this far below what its device was already served is refused.
+constexpr std::int64_t kStaleVersionMarginMs = 30LL * 24 * 3600 * 1000;
 
 std::string hashHex(std::string_view text) {
   unsigned char h[16];
@@ -66,6 +72,7 @@ bool inWijk(const Worker& w, std::string_view wijk) {
 /// refusal can never be mistaken for a storage failure, which aborts the whole push.
 struct Verdict {
   Status status;
+  bool wrote = false;  ///< accepted and stored (an accepted no-op stores and logs nothing)
 };
 
 Verdict refuse(ErrorCode code, std::string message, std::string field = {}) {
@@ -118,18 +125,6 @@ std::string householdOf(const Record& r) {
   return {};
 }
 
-template <class T>
-bool newer(const Lww<T>& in, const Lww<T>& cur) {
-  return in.isSet() && in.version > cur.version;
-}
-
-/// A write that would change what the field says. Re-writing the value a field already has
-/// (two people set the same assignee) changes nothing and needs no permission.
-template <class T>
-bool changes(const Lww<T>& in, const Lww<T>& cur) {
-  return newer(in, cur) && !(in.value == cur.value);
-}
-
 }  // namespace
 
 struct Engine::Impl {
@@ -139,6 +134,8 @@ struct Engine::Impl {
   };
   struct Waiter {
     std::uint64_t seq;
+    std::string device_id;
+    std::string worker_id;
     std::function<void(bool)> fn;
   };
 
@@ -154,10 +151,19 @@ struct Engine::Impl {
 
   std::unique_ptr<StoreSession> writer_session;
   std::thread writer;
+
+  // Admin commands may run in another process on the same database (`eropaf-server admin`):
+  // the watcher sees their commits (reference_version, admin_version in meta) and applies them
+  // here: caches follow, waiting long polls re-authenticate.
+  std::unique_ptr<StoreSession> watch_session;
+  std::thread watcher;
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  bool watch_stop = false;  // GUARDED_BY(watch_mu)
+  std::uint64_t admin_version = 0;
   std::mutex q_mu;
   std::condition_variable q_cv;
   std::deque<Job> queue;
-  std::vector<AccessEntry> pending_access;
   bool stopping = false;
 
   std::mutex w_mu;
@@ -259,16 +265,14 @@ struct Engine::Impl {
   void writerLoop() {
     for (;;) {
       std::vector<Job> jobs;
-      std::vector<AccessEntry> access;
       {
         std::unique_lock lock(q_mu);
-        q_cv.wait(lock, [&] { return stopping || !queue.empty() || !pending_access.empty(); });
-        if (queue.empty() && pending_access.empty() && stopping) break;
+        q_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty() && stopping) break;
         while (!queue.empty() && jobs.size() < opts.max_group) {
           jobs.push_back(std::move(queue.front()));
           queue.pop_front();
         }
-        access.swap(pending_access);
       }
       std::vector<Status> results(jobs.size());
       StoreSession& s = *writer_session;
@@ -279,10 +283,6 @@ struct Engine::Impl {
           if (!st.ok()) break;
           results[i] = jobs[i].apply(s);
           st = results[i].ok() ? s.releaseSavepoint() : s.rollbackToSavepoint();
-        }
-        for (const AccessEntry& e : access) {
-          if (!st.ok()) break;
-          st = s.appendAccess(e);
         }
         if (st.ok()) {
           std::uint64_t h;
@@ -297,22 +297,86 @@ struct Engine::Impl {
       if (!st.ok()) {
         s.rollback();
         for (auto& r : results) r = st;
-        if (!access.empty()) {
-          // Keep the access entries for the next commit: the log must not lose a line.
-          std::lock_guard lock(q_mu);
-          pending_access.insert(pending_access.begin(), access.begin(), access.end());
-        }
       } else {
         ++c_commits;
         Result<std::uint64_t> last = s.lastSeq();
         if (last.ok()) publishSeq(*last);
       }
       for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].finish(results[i]);
-      if (!st.ok() && jobs.empty()) {
-        // Only access entries and the commit failed: back off instead of spinning.
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  /// Wakes (with true) the waiters of one device or one worker at once: revocation and worker
+  /// changes take effect on long polls already waiting.
+  void wakeWho(std::string_view device_id, std::string_view worker_id) {
+    std::vector<std::function<void(bool)>> wake;
+    {
+      std::lock_guard lock(w_mu);
+      for (auto it = waiters.begin(); it != waiters.end();) {
+        if ((!device_id.empty() && it->second.device_id == device_id) ||
+            (!worker_id.empty() && it->second.worker_id == worker_id)) {
+          wake.push_back(std::move(it->second.fn));
+          it = waiters.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
+    for (auto& fn : wake) fn(true);
+  }
+
+  Result<std::uint64_t> metaNumber(StoreSession& s, std::string_view key) {
+    Result<std::optional<std::string>> v = s.meta(key);
+    if (!v.ok()) return v.status();
+    if (!v->has_value()) return std::uint64_t{0};
+    try {
+      return static_cast<std::uint64_t>(std::stoull(**v));
+    } catch (const std::exception&) {
+      return Status(ErrorCode::kStorageCorrupt, "meta " + std::string(key) + " is not a number");
+    }
+  }
+
+  void watchLoop() {
+    std::unique_lock lock(watch_mu);
+    while (!watch_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return watch_stop; })) {
+      lock.unlock();
+      StoreSession& s = *watch_session;
+      Result<std::uint64_t> ref = Status();
+      Result<std::uint64_t> adm = Status();
+      if (s.begin(false).ok()) {
+        ref = metaNumber(s, "reference_version");
+        adm = metaNumber(s, "admin_version");
+        s.rollback();
+      }
+      bool wake = false;
+      if (ref.ok() && *ref > ref_version.load()) {
+        ref_version = *ref;
+        wake = true;
+      }
+      if (adm.ok() && *adm != admin_version) {
+        admin_version = *adm;
+        wake = true;
+      }
+      if (wake) wakeAll();
+      lock.lock();
+    }
+  }
+
+  /// Bumps admin_version (in the caller's write transaction): other processes' watchers wake.
+  Status bumpAdminVersion(StoreSession& s) {
+    Result<std::uint64_t> v = metaNumber(s, "admin_version");
+    if (!v.ok()) return v.status();
+    return s.setMeta("admin_version", std::to_string(*v + 1));
+  }
+
+  void wakeAll() {
+    std::vector<std::function<void(bool)>> wake;
+    {
+      std::lock_guard lock(w_mu);
+      for (auto& [ticket, waiter] : waiters) wake.push_back(std::move(waiter.fn));
+      waiters.clear();
+    }
+    for (auto& fn : wake) fn(true);
   }
 
   void publishSeq(std::uint64_t seq) {
@@ -330,11 +394,6 @@ struct Engine::Impl {
       }
     }
     for (auto& fn : wake) fn(true);
-  }
-
-  void logAccess(AccessEntry e) {
-    std::lock_guard lock(q_mu);
-    pending_access.push_back(std::move(e));
   }
 
   // --- push ------------------------------------------------------------------------------
@@ -367,6 +426,28 @@ struct Engine::Impl {
         EROPAF_RETURN_IF_ERROR(s.addScopeChange({*seq, recordId(r), a, false}));
       }
     }
+    // A case's assignee is an audience of its linked signals too: their history follows, so
+    // "who held this signal" stays a server fact even though the signals are not rewritten.
+    const auto* now_case = std::get_if<Case>(&r);
+    const auto* was_case = before != nullptr ? std::get_if<Case>(before) : nullptr;
+    if (now_case != nullptr && was_case != nullptr &&
+        now_case->assignee.value != was_case->assignee.value) {
+      Result<std::vector<StoredRecord>> kids = s.children(now_case->id);
+      if (!kids.ok()) return kids.status();
+      for (const StoredRecord& k : *kids) {
+        const auto* sig = std::get_if<Signal>(&k.record);
+        if (sig == nullptr) continue;
+        const std::string& reporter = sig->content.reporter_id;
+        if (!was_case->assignee.value.empty() && was_case->assignee.value != reporter) {
+          EROPAF_RETURN_IF_ERROR(
+              s.addScopeChange({*seq, sig->id, "w:" + was_case->assignee.value, false}));
+        }
+        if (!now_case->assignee.value.empty() && now_case->assignee.value != reporter) {
+          EROPAF_RETURN_IF_ERROR(
+              s.addScopeChange({*seq, sig->id, "w:" + now_case->assignee.value, true}));
+        }
+      }
+    }
     return {};
   }
 
@@ -380,156 +461,118 @@ struct Engine::Impl {
     return std::optional<Case>(std::get<Case>((*r)->record));
   }
 
-  // A coach may act on a case assigned to them, or on work that predates the case's
-  // reassignment (their offline work from before is kept).
-  static bool coachMayWork(const Worker& w, const Case& c, const Version& write) {
-    if (c.assignee.value == w.id) return true;
-    return inWijk(w, c.wijk.value) && write < c.assignee.version;
+  // --- authorisation facts ---------------------------------------------------------------
+  // What the principal holds, from the server's stored state and its own history of who held
+  // a case (scope changes). permissions.hpp decides on these facts; nothing here looks at a
+  // version, time or cursor the device chose.
+
+  Result<Hold> caseHold(StoreSession& s, const Principal& p, const Case& c) {
+    const Worker& w = p.worker;
+    const Hold now_hold = permissions::caseHoldOnDevice(w, c);
+    if (w.role != Role::kWijkcoach || now_hold != Hold::kWasAssigned) return now_hold;
+    // Not theirs now. Offline work counts when the server's history shows they held it: as
+    // assignee, or in their queue (they may have picked it up offline). A coach who never
+    // held it gets the answer for an unknown id. ("Ever", not "when last served": work made
+    // before an eviction may reach the server after it, and a note is never lost; what it can
+    // do is bounded by permissions.hpp: a contact moment is kept, a move becomes a conflict.)
+    const std::vector<std::string> self{"w:" + w.id};
+    Result<bool> was_assigned = s.everHeld(c.id, self);
+    if (!was_assigned.ok()) return was_assigned.status();
+    if (*was_assigned) return Hold::kWasAssigned;
+    std::vector<std::string> queues;
+    for (const auto& x : w.wijken) queues.push_back("q:" + x);
+    Result<bool> was_queued = s.everHeld(c.id, queues);
+    if (!was_queued.ok()) return was_queued.status();
+    return *was_queued ? Hold::kWasQueued : Hold::kNone;
   }
 
-  /// Outer Result: storage failure (aborts the push). Inner Status: the change's answer.
-  Result<Verdict> applySignal(StoreSession& s, const Worker& w, Signal in,
-                             std::optional<Signal> cur) {
-    const bool has_content = !in.created.isZero();
-    const bool cur_content = cur && !cur->created.isZero();
-    if (has_content && cur_content) {
-      if (cur->created != in.created || cur->content != in.content) {
-        return refuse(ErrorCode::kFailedPrecondition, "a signal's content is fixed once synced",
-                      "content");
-      }
-    } else if (has_content) {
-      if (in.content.reporter_id != w.id) {
-        return refuse(ErrorCode::kPermissionDenied, "a signal is reported in your own name",
-                      "content.reporter_id");
-      }
-      if (in.content.source_role != w.role) {
-        return refuse(ErrorCode::kPermissionDenied, "source_role is not your role",
-                      "content.source_role");
+  Result<Hold> caseHoldById(StoreSession& s, const Principal& p, const std::string& id) {
+    Result<std::optional<Case>> c = loadCase(s, id);
+    if (!c.ok()) return c.status();
+    if (!c->has_value()) return Hold::kNone;
+    return caseHold(s, p, **c);
+  }
+
+  Result<Hold> signalHold(StoreSession& s, const Principal& p, const Signal& sig) {
+    Result<std::optional<Case>> linked = loadCase(s, sig.case_id.value);
+    if (!linked.ok()) return linked.status();
+    const Case* parent = linked->has_value() ? &**linked : nullptr;
+    const Worker& w = p.worker;
+    switch (viewOf(w, sig, parent)) {
+      case View::kNone:
+        return Hold::kNone;
+      case View::kRedacted:
+        return Hold::kOwn;
+      case View::kFull:
+        if (w.role == Role::kCoordinator && inWijk(w, sig.content.wijk)) return Hold::kFull;
+        return sig.content.reporter_id == w.id ? Hold::kOwn : Hold::kReadOnly;
+    }
+    return Hold::kNone;
+  }
+
+  Result<Hold> signalHoldById(StoreSession& s, const Principal& p, const std::string& id) {
+    if (id.empty()) return Hold::kNone;
+    Result<std::optional<StoredRecord>> r = s.getRecord(id);
+    if (!r.ok()) return r.status();
+    if (!r->has_value()) return Hold::kNone;
+    const auto* sig = std::get_if<Signal>(&(*r)->record);
+    if (sig == nullptr) return Hold::kNone;
+    return signalHold(s, p, *sig);
+  }
+
+  // --- apply -----------------------------------------------------------------------------
+  // Outer Result: storage failure (aborts the push). Inner Verdict: the change's answer.
+
+  Result<Verdict> applySignal(StoreSession& s, const Principal& p, const Signal& in,
+                             const std::optional<Signal>& cur) {
+    const Worker& w = p.worker;
+    Result<Hold> link = caseHoldById(s, p, in.case_id.value);
+    if (!link.ok()) return link.status();
+    Result<Hold> dup = signalHoldById(s, p, in.duplicate_of.value);
+    if (!dup.ok()) return dup.status();
+    if (!cur) {
+      if (in.created.isZero()) return Verdict{permissions::unknownRecord()};
+      if (Status st = permissions::mayCreateSignal(w, in, *link, *dup); !st.ok()) {
+        return Verdict{st};
       }
       Result<const std::vector<Category>*> known = knownCategories(s);
       if (!known.ok()) return known.status();
       Status cats = checkCategories("content.categories", in.content.categories, **known, false);
       if (!cats.ok()) return Verdict{cats};
-    } else if (!cur) {
-      return refuse(ErrorCode::kNotFound, "unknown signal " + in.id, "id");
-    }
-    const SignalContent& content = cur_content ? cur->content : in.content;
-    const bool coordinator = w.role == Role::kCoordinator && inWijk(w, content.wijk);
-    const Signal base = cur.value_or(Signal{});
-    const bool triage =
-        changes(in.case_id, base.case_id) || changes(in.triage_state, base.triage_state) ||
-        changes(in.duplicate_of, base.duplicate_of);
-    if (triage && !coordinator) {
-      const bool creation = !cur && in.triage_state.value == TriageState::kNieuw &&
-                            !in.case_id.isSet() && !in.duplicate_of.isSet();
-      bool own_link = false;
-      if (!creation && w.role == Role::kWijkcoach && content.reporter_id == w.id &&
-          in.case_id.isSet() && !in.duplicate_of.isSet()) {
-        Result<std::optional<Case>> target = loadCase(s, in.case_id.value);
-        if (!target.ok()) return target.status();
-        own_link = target->has_value() && (*target)->assignee.value == w.id;
+    } else {
+      Result<Hold> hold = signalHold(s, p, *cur);
+      if (!hold.ok()) return hold.status();
+      if (Status st = permissions::mayWriteSignal(w, *hold, *cur, in, *link, *dup); !st.ok()) {
+        return Verdict{st};
       }
-      if (!creation && !own_link) {
-        return refuse(ErrorCode::kPermissionDenied,
-                      "only a coordinator of the wijk triages signals", "triage_state");
-      }
-    }
-    if (changes(in.deleted, base.deleted) && !coordinator) {
-      return refuse(ErrorCode::kPermissionDenied, "only a coordinator deletes a signal",
-                    "deleted");
     }
     Signal merged = cur.value_or(in);
     if (cur) mergeInto(merged, in);
+    if (cur && merged == *cur) return Verdict{};  // nothing changes: nothing is stored
     Result<std::optional<Case>> linked = loadCase(s, merged.case_id.value);
     if (!linked.ok()) return linked.status();
     const Record before = cur ? Record(*cur) : Record(Signal{});
     EROPAF_RETURN_IF_ERROR(put(s, merged, cur ? &before : nullptr,
                                linked->has_value() ? &**linked : nullptr));
-    return Verdict{};
+    return Verdict{Status(), true};
   }
 
-  Result<Verdict> applyCase(StoreSession& s, const Worker& w, const Case& in,
-                           std::optional<Case> cur) {
+  Result<Verdict> applyCase(StoreSession& s, const Principal& p, Case in,
+                           const std::optional<Case>& cur) {
+    const Worker& w = p.worker;
     if (!cur) {
-      if (in.created.isZero()) return refuse(ErrorCode::kNotFound, "unknown case " + in.id, "id");
-      if (w.role != Role::kCoordinator && w.role != Role::kWijkcoach) {
-        return refuse(ErrorCode::kPermissionDenied, "only a coordinator or wijkcoach opens a case");
-      }
-      if (in.opened_by != w.id) {
-        return refuse(ErrorCode::kPermissionDenied, "a case is opened in your own name",
-                      "opened_by");
-      }
-      if (!in.wijk.isSet() || !inWijk(w, in.wijk.value)) {
-        return refuse(ErrorCode::kPermissionDenied, "the case's wijk is not one of yours", "wijk");
-      }
-      if (in.state.value != CaseState::kNieuw) {
-        return refuse(ErrorCode::kFailedPrecondition, "a new case starts in state nieuw", "state");
-      }
-      if (!in.assignee.value.empty()) {
-        return refuse(ErrorCode::kFailedPrecondition,
-                      "a new case starts unassigned; assign it afterwards", "assignee");
-      }
+      if (in.created.isZero()) return Verdict{permissions::unknownRecord()};
+      if (Status st = permissions::mayCreateCase(w, in); !st.ok()) return Verdict{st};
     } else {
-      const Case& c = *cur;
-      const bool coordinator = w.role == Role::kCoordinator && inWijk(w, c.wijk.value);
-      if (changes(in.state, c.state)) {
-        return refuse(ErrorCode::kPermissionDenied, "a case's state changes through transitions",
-                      "state");
+      Result<Hold> hold = caseHold(s, p, *cur);
+      if (!hold.ok()) return hold.status();
+      if (Status st = permissions::mayWriteCase(w, *hold, *cur, in); !st.ok()) {
+        return Verdict{st};
       }
-      if (coordinator) {
-        if (changes(in.wijk, c.wijk) && !inWijk(w, in.wijk.value)) {
-          return refuse(ErrorCode::kPermissionDenied, "the new wijk is not one of yours", "wijk");
-        }
-      } else if (w.role == Role::kWijkcoach) {
-        struct F {
-          bool changed;
-          const char* name;
-        };
-        const Version write = maxVersion(Record(in));
-        const bool may_work = coachMayWork(w, c, write);
-        if (changes(in.assignee, c.assignee)) {
-          const bool pickup = c.assignee.value.empty() && in.assignee.value == w.id &&
-                              isOpenState(c.state.value) && inWijk(w, c.wijk.value);
-          if (!pickup) {
-            return refuse(ErrorCode::kPermissionDenied,
-                          "a wijkcoach only picks up an unassigned case of their wijk",
-                          "assignee");
-          }
-        }
-        bool cats_changed = false;
-        for (const auto& [code, entry] : in.categories) {
-          auto it = c.categories.find(code);
-          const bool was = it != c.categories.end() && it->second.present;
-          const bool newer_entry = it == c.categories.end() || entry.version > it->second.version;
-          if (newer_entry && entry.present != was) cats_changed = true;
-        }
-        if ((changes(in.title, c.title) || cats_changed) && !may_work) {
-          return refuse(ErrorCode::kPermissionDenied,
-                        "a wijkcoach edits only cases assigned to them", "title");
-        }
-        for (const F& f : {F{changes(in.wijk, c.wijk), "wijk"},
-                           F{changes(in.household_key, c.household_key), "household_key"},
-                           F{changes(in.address, c.address), "address"},
-                           F{changes(in.priority, c.priority), "priority"},
-                           F{changes(in.first_contact_due_ms, c.first_contact_due_ms),
-                             "first_contact_due_ms"},
-                           F{changes(in.resolution_code, c.resolution_code), "resolution_code"},
-                           F{changes(in.merged_into, c.merged_into), "merged_into"},
-                           F{changes(in.conflict, c.conflict), "conflict"},
-                           F{changes(in.deleted, c.deleted), "deleted"}}) {
-          if (f.changed) {
-            return refuse(ErrorCode::kPermissionDenied,
-                          std::string("a wijkcoach may not change a case's ") + f.name, f.name);
-          }
-        }
-        // resolution_text comes with a close or cancel, which only coordinators make.
-        if (changes(in.resolution_text, c.resolution_text)) {
-          return refuse(ErrorCode::kPermissionDenied, "a wijkcoach does not close cases",
-                        "resolution_text");
-        }
-      } else {
-        return refuse(ErrorCode::kPermissionDenied, "you may not change cases");
-      }
+      // Creation facts are the stored ones (checked equal or absent above).
+      in.created = {};
+      in.opened_by.clear();
+      in.opened_at_ms = 0;
     }
     std::vector<std::string> codes;
     for (const auto& [code, entry] : in.categories) {
@@ -542,6 +585,16 @@ struct Engine::Impl {
 
     Case merged = cur.value_or(in);
     if (cur) mergeInto(merged, in);
+    if (cur && merged == *cur) return Verdict{};  // nothing changes: nothing is stored
+    const bool assignee_changed = !cur || merged.assignee.value != cur->assignee.value ||
+                                  merged.wijk.value != cur->wijk.value;
+    if (assignee_changed && !merged.assignee.value.empty()) {
+      Result<std::optional<Worker>> a = s.worker(merged.assignee.value);
+      if (!a.ok()) return a.status();
+      Status valid = permissions::mayAssign(merged.assignee.value,
+                                            a->has_value() ? &**a : nullptr, merged.wijk.value);
+      if (!valid.ok()) return Verdict{valid};
+    }
     // Clearing the conflict flag resolves the conflicting transitions.
     const bool resolved = cur && cur->conflict.value && !merged.conflict.value;
     const Record before = cur ? Record(*cur) : Record(Case{});
@@ -557,119 +610,73 @@ struct Engine::Impl {
         EROPAF_RETURN_IF_ERROR(put(s, *t, nullptr, &merged));
       }
     }
-    return Verdict{};
+    return Verdict{Status(), true};
   }
 
-  Result<Verdict> applyMoment(StoreSession& s, const Worker& w, const ContactMoment& in,
-                             std::optional<ContactMoment> cur) {
-    const std::string case_id = cur && !cur->created.isZero() ? cur->case_id : in.case_id;
-    if (in.created.isZero() && !cur) {
-      return refuse(ErrorCode::kNotFound, "unknown contact moment " + in.id, "id");
-    }
+  Result<Verdict> applyMoment(StoreSession& s, const Principal& p, const ContactMoment& in,
+                             const std::optional<ContactMoment>& cur) {
+    if (!cur && in.created.isZero()) return Verdict{permissions::unknownRecord()};
+    const std::string& case_id = cur ? cur->case_id : in.case_id;
     Result<std::optional<Case>> c = loadCase(s, case_id);
     if (!c.ok()) return c.status();
-    if (!c->has_value()) {
-      return refuse(ErrorCode::kNotFound, "the contact moment's case is unknown", "case_id");
+    Hold hold = Hold::kNone;
+    if (c->has_value()) {
+      Result<Hold> h = caseHold(s, p, **c);
+      if (!h.ok()) return h.status();
+      hold = *h;
     }
-    const Case& parent = **c;
-    const bool coordinator = w.role == Role::kCoordinator && inWijk(w, parent.wijk.value);
-    if (!in.created.isZero()) {
-      if (cur && !cur->created.isZero()) {
-        ContactMoment a = *cur, b = in;
-        a.deleted = b.deleted = {};
-        if (a != b) {
-          return refuse(ErrorCode::kFailedPrecondition,
-                        "a contact moment is never edited: record a correction", "id");
-        }
-      } else {
-        if (in.author_id != w.id) {
-          return refuse(ErrorCode::kPermissionDenied, "a contact moment is recorded in your own name",
-                        "author_id");
-        }
-        // A note is never lost: a coach of the wijk who knows the case (ids are unguessable)
-        // keeps a contact moment even when the case was reassigned while they were offline.
-        const bool coach = w.role == Role::kWijkcoach && inWijk(w, parent.wijk.value);
-        if (!coordinator && !coach) {
-          return refuse(ErrorCode::kPermissionDenied,
-                        "contact moments are recorded by the case's wijkcoach or a coordinator",
-                        "case_id");
-        }
+    if (cur) {
+      if (Status st = permissions::mayWriteMoment(p.worker, hold, *cur, in); !st.ok()) {
+        return Verdict{st};
       }
-    }
-    const ContactMoment base = cur.value_or(ContactMoment{});
-    if (newer(in.deleted, base.deleted) && !coordinator) {
-      return refuse(ErrorCode::kPermissionDenied, "only a coordinator removes a contact moment",
-                    "deleted");
+    } else if (Status st = permissions::mayCreateMoment(p.worker, hold, in, Origin::kServer);
+               !st.ok()) {
+      return Verdict{st};
     }
     ContactMoment merged = cur.value_or(in);
     if (cur) mergeInto(merged, in);
-    EROPAF_RETURN_IF_ERROR(put(s, merged, nullptr, &parent));
-    return Verdict{};
+    if (cur && merged == *cur) return Verdict{};  // nothing changes: nothing is stored
+    EROPAF_RETURN_IF_ERROR(put(s, merged, nullptr, &**c));
+    return Verdict{Status(), true};
   }
 
-  Result<Verdict> applyTransition(StoreSession& s, const Worker& w, Transition in,
-                                 std::optional<Transition> cur) {
-    if (in.created.isZero()) {
-      return refuse(ErrorCode::kPermissionDenied, "a transition's outcome is set by the server",
-                    "outcome");
+  Result<Verdict> applyTransition(StoreSession& s, const Principal& p, Transition in,
+                                 const std::optional<Transition>& cur) {
+    if (!cur && in.created.isZero()) return Verdict{permissions::unknownRecord()};
+    const std::string& case_id = cur ? cur->case_id : in.case_id;
+    Result<std::optional<Case>> loaded = loadCase(s, case_id);
+    if (!loaded.ok()) return loaded.status();
+    Hold hold = Hold::kNone;
+    if (loaded->has_value()) {
+      Result<Hold> h = caseHold(s, p, **loaded);
+      if (!h.ok()) return h.status();
+      hold = *h;
     }
-    in.outcome = {};  // server-owned
-    if (cur && !cur->created.isZero()) {
-      Transition a = *cur, b = in;
+    if (cur) {
+      // Known already: the same transition again changes nothing; anything else is an edit.
+      if (!permissions::visible(hold)) return Verdict{permissions::unknownRecord()};
+      Transition a = *cur;
+      Transition b = in;
       a.outcome = b.outcome = {};
       a.deleted = b.deleted = {};
-      if (a != b) {
-        return refuse(ErrorCode::kFailedPrecondition, "a transition is never edited", "id");
-      }
-      return Verdict{};  // already known: nothing to do
+      if (in.created.isZero() || a != b) return Verdict{permissions::refused(RecordKind::kTransition)};
+      return Verdict{};
     }
-    if (in.actor_id != w.id || in.actor_role != w.role) {
-      return refuse(ErrorCode::kPermissionDenied, "a transition is made in your own name and role",
-                    "actor_id");
-    }
-    Result<std::optional<Case>> loaded = loadCase(s, in.case_id);
-    if (!loaded.ok()) return loaded.status();
-    if (!loaded->has_value()) {
-      return refuse(ErrorCode::kNotFound, "the transition's case is unknown", "case_id");
-    }
-    Case c = std::move(**loaded);
-    const bool pickup = in.to == CaseState::kToegewezen &&
-                        (in.from == CaseState::kNieuw || in.from == CaseState::kHeropend);
-    if (!inWijk(w, c.wijk.value)) {
-      return refuse(ErrorCode::kPermissionDenied, "you may not move this case", "case_id");
-    }
-    // A coach of the wijk who is not (or no longer) the assignee: the move is kept, but as a
-    // conflict for the coordinator, never applied and never silently dropped.
-    const bool stale_coach = w.role == Role::kWijkcoach && !pickup &&
-                             !coachMayWork(w, c, in.created);
-    Status rule = checkTransition(in.from, in.to, w.role, in.reason, in.made_offline);
-    if (!rule.ok()) return Verdict{rule};
-
-    const CaseState current = c.state.value;
-    bool applied = false;
-    CaseState next = current;
-    if (stale_coach) {
-      applied = false;
-    } else if (pickup && w.role == Role::kWijkcoach && c.assignee.value != w.id) {
-      applied = false;  // someone else has it: two coaches picked it up
-    } else if (in.from == current) {
-      applied = true;
-      next = in.to;
-    } else if (in.to == current) {
-      applied = true;  // the case is already where this move wanted it
-    } else if (checkTransition(current, in.to, w.role, in.reason, in.made_offline).ok()) {
-      applied = true;
-      next = in.to;
-    }
+    in.outcome = {};  // server-owned
+    Case c = loaded->has_value() ? **loaded : Case{};
+    const permissions::TransitionDecision d =
+        permissions::decideTransition(p.worker, hold, c, in, Origin::kServer);
+    if (d.verdict == permissions::TransitionVerdict::kRefused) return Verdict{d.status};
+    const bool applied = d.verdict == permissions::TransitionVerdict::kApplied;
     const Version v = serverVersion();
     in.outcome.set(applied ? TransitionOutcome::kApplied : TransitionOutcome::kConflict, v);
     const Record before(c);
-    c.state.set(next, v);  // re-stamped either way: the server's state is the truth
+    c.state.set(d.next, v);  // re-stamped either way: the server's state is the truth
     if (!applied) c.conflict.set(true, v);
-    if (applied && pickup && c.assignee.value.empty()) c.assignee.set(w.id, v);
+    if (d.assign_actor) c.assignee.set(p.worker.id, v);
     EROPAF_RETURN_IF_ERROR(put(s, c, &before, nullptr));
     EROPAF_RETURN_IF_ERROR(put(s, in, nullptr, &c));
-    return Verdict{};
+    return Verdict{Status(), true};
   }
 
   Result<Verdict> applyChange(StoreSession& s, const Principal& p, const v1::Change& change) {
@@ -681,17 +688,28 @@ struct Engine::Impl {
     if (w.role == Role::kAdmin || w.role == Role::kUnspecified) {
       return refuse(ErrorCode::kPermissionDenied, "an admin does not write case content");
     }
+    const std::uint64_t newest = maxVersion(incoming).hlc;
     {
+      // Before applying: the server's own stamps (a transition's re-stamped state) must be
+      // newer than every version this change carries.
       std::lock_guard lock(hlc_mu);
-      const std::uint64_t newest = maxVersion(incoming).hlc;
       if (hlc.tooFarAhead(newest)) return Verdict{hlc.receive(newest)};  // kClockSkew
       static_cast<void>(hlc.receive(newest));
+    }
+    // Far below what this device was already served: not work made since (its clock went
+    // back, or the version was chosen to look old). Judged on the device's own served mark;
+    // the margin is wide because offline work may wait for its push while a pull gets through.
+    const std::uint64_t stale_margin = hlcPack(kStaleVersionMarginMs, 0);
+    if (p.served_hlc > stale_margin && newest < p.served_hlc - stale_margin) {
+      return refuse(ErrorCode::kFailedPrecondition,
+                    "this change is older than what this device was already sent; its clock "
+                    "went back",
+                    "version");
     }
     Result<std::optional<StoredRecord>> existing = s.getRecord(recordId(incoming));
     if (!existing.ok()) return existing.status();
     if (existing->has_value() && (*existing)->record.index() != incoming.index()) {
-      return refuse(ErrorCode::kInvalidArgument, "that id belongs to a record of another kind",
-                    "id");
+      return Verdict{permissions::unknownRecord()};  // another kind: as unknown
     }
     auto cur = [&](auto tag) {
       using T = decltype(tag);
@@ -702,25 +720,39 @@ struct Engine::Impl {
         [&](auto& rec) -> Result<Verdict> {
           using T = std::decay_t<decltype(rec)>;
           if constexpr (std::is_same_v<T, Signal>) {
-            return applySignal(s, w, rec, cur(Signal{}));
+            return applySignal(s, p, rec, cur(Signal{}));
           } else if constexpr (std::is_same_v<T, Case>) {
-            return applyCase(s, w, rec, cur(Case{}));
+            return applyCase(s, p, rec, cur(Case{}));
           } else if constexpr (std::is_same_v<T, ContactMoment>) {
-            return applyMoment(s, w, rec, cur(ContactMoment{}));
+            return applyMoment(s, p, rec, cur(ContactMoment{}));
           } else {
-            return applyTransition(s, w, rec, cur(Transition{}));
+            return applyTransition(s, p, rec, cur(Transition{}));
           }
         },
         incoming);
     if (r.ok() && r->status.ok()) {
-      logAccess({now(), "push:" + std::string(toString(recordKind(incoming))),
-                 recordId(incoming), householdOf(incoming), w.id, "", p.device_id});
+      // Only a write is logged as theirs: a refusal or an accepted no-op leaves no line.
+      if (r->wrote) {
+        // In the push's own transaction: the log line commits with the write, or neither does.
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({now(),
+                                               "push:" + std::string(toString(recordKind(incoming))),
+                                               recordId(incoming), householdOf(incoming), w.id, "",
+                                               p.device_id}));
+      }
     }
     return r;
   }
 
-  Status applyPush(StoreSession& s, const Principal& p, const v1::PushRequest& req,
+  Status applyPush(StoreSession& s, const Principal& authenticated, const v1::PushRequest& req,
                    v1::PushResponse& resp) {
+    // What this device was served, read in the writer's transaction: the freshest server fact.
+    Principal p = authenticated;
+    Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device(p.device_id);
+    if (!dev.ok()) return dev.status();
+    if (dev->has_value()) {
+      p.served_seq = (*dev)->first.served_seq;
+      p.served_hlc = (*dev)->first.served_hlc;
+    }
     for (const v1::Change& change : req.changes()) {
       v1::ChangeResult* out = resp.add_results();
       out->set_change_id(change.change_id());
@@ -732,7 +764,8 @@ struct Engine::Impl {
         ++c_refused;
         continue;
       }
-      Result<std::optional<AppliedChange>> prior = s.appliedChange(change.change_id());
+      Result<std::optional<AppliedChange>> prior =
+          s.appliedChange(p.device_id, change.change_id());
       if (!prior.ok()) return prior.status();
       AppliedChange result;
       if (prior->has_value()) {
@@ -816,12 +849,20 @@ struct Engine::Impl {
     return {};
   }
 
-  Result<v1::PullResponse> pull(const Principal& p, const v1::PullRequest& req) {
+  /// A page and the reads it makes, which must be durable before the page leaves the server.
+  struct Page {
+    v1::PullResponse resp;
+    std::vector<AccessEntry> reads;
+    std::uint64_t upto = 0;
+  };
+
+  Result<Page> buildPage(const Principal& p, const v1::PullRequest& req) {
     ++c_pulls;
+    Page page;
+    v1::PullResponse& resp = page.resp;
     const Worker& w = p.worker;
     const std::string scope = scopeFingerprint(w);
     const std::uint64_t ref_now = ref_version.load();
-    v1::PullResponse resp;
     Cursor cursor = parseCursor(req.cursor());
     const bool reset = !req.cursor().empty() && (!cursor.valid || cursor.scope != scope);
     const std::uint64_t after = reset ? 0 : cursor.seq;
@@ -875,22 +916,58 @@ struct Engine::Impl {
       if (const auto* t = std::get_if<Transition>(&r)) return caseById(t->case_id);
       return static_cast<const Case*>(nullptr);
     };
+    // Link ids are sent only when the principal may see what they point at.
+    auto seesCase = [&](const std::string& id) -> Result<bool> {
+      Result<const Case*> c = caseById(id);
+      if (!c.ok()) return c.status();
+      return *c != nullptr && viewOf(w, **c, nullptr) != View::kNone;
+    };
+    auto seesSignal = [&](const std::string& id) -> Result<bool> {
+      Result<std::optional<StoredRecord>> r = s.getRecord(id);
+      if (!r.ok()) return r.status();
+      if (!r->has_value() || !std::holds_alternative<Signal>((*r)->record)) return false;
+      Result<const Case*> parent = parentOf((*r)->record);
+      if (!parent.ok()) return parent.status();
+      return viewOf(w, (*r)->record, *parent) != View::kNone;
+    };
+    auto stripLinks = [&](Record& r) -> Status {
+      if (auto* sig = std::get_if<Signal>(&r)) {
+        if (!sig->case_id.value.empty()) {
+          Result<bool> ok = seesCase(sig->case_id.value);
+          if (!ok.ok()) return ok.status();
+          if (!*ok) sig->case_id = {};
+        }
+        if (!sig->duplicate_of.value.empty()) {
+          Result<bool> ok = seesSignal(sig->duplicate_of.value);
+          if (!ok.ok()) return ok.status();
+          if (!*ok) sig->duplicate_of = {};
+        }
+      } else if (auto* c = std::get_if<Case>(&r); c && !c->merged_into.value.empty()) {
+        Result<bool> ok = seesCase(c->merged_into.value);
+        if (!ok.ok()) return ok.status();
+        if (!*ok) c->merged_into = {};
+      }
+      return {};
+    };
     std::set<std::string> sent, evicted;
-    auto send = [&](const Record& r, View view) {
-      if (!sent.insert(recordId(r)).second) return;
-      wire::toProto(view == View::kRedacted ? redact(r) : r, *resp.add_records());
+    auto send = [&](const Record& r, View view) -> Status {
+      if (!sent.insert(recordId(r)).second) return {};
+      Record out = view == View::kRedacted ? redact(r) : r;
+      EROPAF_RETURN_IF_ERROR(stripLinks(out));
+      wire::toProto(out, *resp.add_records());
       ++c_sent;
       if (view == View::kFull) {
-        logAccess({now(), "pull:" + std::string(toString(recordKind(r))), recordId(r),
-                   householdOf(r), w.id, "", p.device_id});
+        page.reads.push_back({now(), "pull:" + std::string(toString(recordKind(r))), recordId(r),
+                              householdOf(r), w.id, "", p.device_id});
       }
+      return {};
     };
     auto sendWithChildren = [&](const Case& c) -> Status {
       Result<std::vector<StoredRecord>> kids = s.children(c.id);
       if (!kids.ok()) return kids.status();
       for (const StoredRecord& k : *kids) {
         const View kv = viewOf(w, k.record, &c);
-        if (kv != View::kNone) send(k.record, kv);
+        if (kv != View::kNone) EROPAF_RETURN_IF_ERROR(send(k.record, kv));
       }
       return {};
     };
@@ -914,11 +991,17 @@ struct Engine::Impl {
         left = left || !c.entered;
         entered_full = entered_full || (c.entered && c.audience[0] != 'q');
       }
-      if (left && view != View::kFull && evicted.insert(id).second) {
-        resp.add_evictions()->set_record_id(id);
+      if (left && view != View::kFull && !evicted.count(id)) {
+        // Evict only what the device held at its cursor: never name a record it was not sent.
+        Result<bool> held = after == 0 ? Result<bool>(false) : s.heldAt(id, mine, after);
+        if (!held.ok()) return held.status();
+        if (*held) {
+          evicted.insert(id);
+          resp.add_evictions()->set_record_id(id);
+        }
       }
       if (view == View::kNone) continue;
-      send(r, view);
+      EROPAF_RETURN_IF_ERROR(send(r, view));
       if (const auto* c = std::get_if<Case>(&r); c && view == View::kFull && entered_full) {
         EROPAF_RETURN_IF_ERROR(sendWithChildren(*c));
       }
@@ -929,8 +1012,9 @@ struct Engine::Impl {
       Result<const Case*> parent = parentOf(r);
       if (!parent.ok()) return parent.status();
       const View view = viewOf(w, r, *parent);
-      if (view != View::kNone) send(r, view);
+      if (view != View::kNone) EROPAF_RETURN_IF_ERROR(send(r, view));
     }
+    page.upto = upto;
     resp.set_next_cursor(makeCursor(upto, scope, ref_now));
     resp.set_more(full_page);
     resp.set_reset(reset);
@@ -938,7 +1022,35 @@ struct Engine::Impl {
       EROPAF_RETURN_IF_ERROR(fillReference(s, w, *resp.mutable_reference()));
     }
     wire::toProto(serverVersion(), *resp.mutable_server_version());
-    return resp;
+    return page;
+  }
+
+  /// Builds the page on the caller's thread; a page that carries anything is answered only
+  /// after its reads are in the access log and the device's served marks are raised, in one
+  /// commit of the writer (grouped with whatever else is queued).
+  void pull(const Principal& p, const v1::PullRequest& req, PullDone done) {
+    Result<Page> built = buildPage(p, req);
+    if (!built.ok()) return done(built.status());
+    auto page = std::make_shared<Page>(std::move(built).value());
+    const v1::PullResponse& r = page->resp;
+    if (r.records_size() == 0 && r.evictions_size() == 0 && !r.reset()) {
+      return done(std::move(page->resp));
+    }
+    auto shared_done = std::make_shared<PullDone>(std::move(done));
+    const std::string device = p.device_id;
+    const bool queued = enqueue(Job{
+        [page, device](StoreSession& s) -> Status {
+          for (const AccessEntry& e : page->reads) EROPAF_RETURN_IF_ERROR(s.appendAccess(e));
+          return s.markServed(device, page->upto, page->resp.server_version().hlc());
+        },
+        [page, shared_done](Status st) {
+          if (st.ok()) {
+            (*shared_done)(std::move(page->resp));
+          } else {
+            (*shared_done)(st);
+          }
+        }});
+    if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
   }
 };
 
@@ -991,8 +1103,14 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   Result<std::uint64_t> last = s.lastSeq();
   if (!last.ok()) return last.status();
   impl->last_seq = *last;
+  Result<std::optional<std::string>> adm = s.meta("admin_version");
+  if (adm.ok() && adm->has_value()) impl->admin_version = std::stoull(**adm);
+  Result<std::unique_ptr<StoreSession>> watch = impl->store->openSession();
+  if (!watch.ok()) return watch.status();
+  impl->watch_session = std::move(watch).value();
   Impl* raw = impl.get();
   impl->writer = std::thread([raw] { raw->writerLoop(); });
+  impl->watcher = std::thread([raw] { raw->watchLoop(); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
@@ -1019,7 +1137,8 @@ Result<Principal> Engine::authenticate(std::string_view token) {
   Result<std::optional<Worker>> worker = lease->s->worker((*dev)->first.worker_id);
   if (!worker.ok()) return worker.status();
   if (!worker->has_value() || !(*worker)->active) return bad;
-  return Principal{std::string(device_id), std::move(**worker)};
+  return Principal{std::string(device_id), std::move(**worker), (*dev)->first.served_seq,
+                   (*dev)->first.served_hlc};
 }
 
 void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
@@ -1106,16 +1225,26 @@ void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
   if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
 }
 
-Result<v1::PullResponse> Engine::pull(const Principal& principal, const v1::PullRequest& request) {
-  return impl_->pull(principal, request);
+void Engine::pull(const Principal& principal, const v1::PullRequest& request, PullDone done) {
+  impl_->pull(principal, request, std::move(done));
 }
 
-std::uint64_t Engine::waitForChange(std::uint64_t seq, std::function<void(bool)> fn) {
+Result<v1::PullResponse> Engine::pull(const Principal& principal, const v1::PullRequest& request) {
+  std::promise<Result<v1::PullResponse>> answer;
+  auto fut = answer.get_future();
+  impl_->pull(principal, request,
+              [&answer](Result<v1::PullResponse> r) { answer.set_value(std::move(r)); });
+  return fut.get();
+}
+
+std::uint64_t Engine::waitForChange(std::uint64_t seq, const Principal& who,
+                                    std::function<void(bool)> fn) {
   {
     std::lock_guard lock(impl_->w_mu);
     if (impl_->last_seq.load() <= seq && !impl_->stopping) {
       const std::uint64_t ticket = ++impl_->next_ticket;
-      impl_->waiters.emplace(ticket, Impl::Waiter{seq, std::move(fn)});
+      impl_->waiters.emplace(ticket,
+                             Impl::Waiter{seq, who.device_id, who.worker.id, std::move(fn)});
       return ticket;
     }
   }
@@ -1174,6 +1303,7 @@ Status Engine::addWorker(const Worker& worker) {
     impl->ref_version = v;
     return true;
   });
+  if (r.ok()) impl->wakeWho({}, worker.id);  // a changed role or wijk applies at once
   return r.status();
 }
 
@@ -1214,9 +1344,11 @@ Status Engine::revokeDevice(std::string_view device_id) {
   const std::string id(device_id);
   Result<bool> r = impl->runBlocking<bool>([impl, id](StoreSession& s) -> Result<bool> {
     EROPAF_RETURN_IF_ERROR(s.revokeDevice(id));
+    EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
     EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", id}));
     return true;
   });
+  if (r.ok()) impl->wakeWho(id, {});  // its waiting long polls re-authenticate: 403
   return r.status();
 }
 
@@ -1248,6 +1380,12 @@ void Engine::stop() {
   }
   impl_->q_cv.notify_all();
   if (impl_->writer.joinable()) impl_->writer.join();
+  {
+    std::lock_guard lock(impl_->watch_mu);
+    impl_->watch_stop = true;
+  }
+  impl_->watch_cv.notify_all();
+  if (impl_->watcher.joinable()) impl_->watcher.join();
   std::vector<std::function<void(bool)>> wake;
   {
     std::lock_guard lock(impl_->w_mu);

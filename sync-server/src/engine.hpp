@@ -26,6 +26,10 @@ namespace eropaf::server {
 struct Principal {
   std::string device_id;
   Worker worker;
+  /// Server facts about the device (DeviceInfo::served_seq/served_hlc) when authenticated;
+  /// a push re-reads them in the writer's transaction.
+  std::uint64_t served_seq = 0;
+  std::uint64_t served_hlc = 0;
 };
 
 struct EngineOptions {
@@ -41,6 +45,7 @@ class Engine {
  public:
   using PushDone = std::function<void(Result<v1::PushResponse>)>;
   using EnrollDone = std::function<void(Result<v1::EnrollResponse>)>;
+  using PullDone = std::function<void(Result<v1::PullResponse>)>;
 
   static Result<std::unique_ptr<Engine>> open(EngineOptions options);
   ~Engine();  ///< stops the writer (see stop())
@@ -57,14 +62,22 @@ class Engine {
   /// One-time enrollment code → device token.
   void enroll(v1::EnrollRequest request, EnrollDone done);
 
-  /// One page of what changed for the principal since the request's cursor. Never waits;
-  /// long poll is the caller's (see waitForChange).
+  /// One page of what changed for the principal since the request's cursor. Never waits for
+  /// changes (long poll is the caller's, see waitForChange). A page that carries anything is
+  /// answered only after the reads it makes are committed to the access log (the audit cannot
+  /// be lost) and the device's served marks are raised; `done` then runs on the writer thread,
+  /// and at once on the caller's thread for an empty page or an error.
+  void pull(const Principal& principal, const v1::PullRequest& request, PullDone done);
+  /// The same, waiting for the answer (tests and tools).
   Result<v1::PullResponse> pull(const Principal& principal, const v1::PullRequest& request);
 
   /// Calls `fn` once (on the writer thread) as soon as a commit raises the last sequence above
   /// `seq`, at once if it is already above; returns a ticket for cancelWait. fn also runs (with
   /// false) at stop().
-  std::uint64_t waitForChange(std::uint64_t seq, std::function<void(bool changed)> fn);
+  /// Revoking the device or changing its worker also wakes it (with true), so a long poll
+  /// re-authenticates before it answers.
+  std::uint64_t waitForChange(std::uint64_t seq, const Principal& who,
+                              std::function<void(bool changed)> fn);
   void cancelWait(std::uint64_t ticket);
   /// The sequence encoded in a cursor (0 for empty or unreadable).
   static std::uint64_t cursorSeq(std::string_view cursor);

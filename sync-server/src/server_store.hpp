@@ -54,6 +54,11 @@ struct DeviceInfo {
   bool revoked = false;
   std::int64_t created_ms = 0;
   std::int64_t last_seen_ms = 0;
+  /// What the server has served this device: the sequence of the last non-empty pull page and
+  /// the server clock then. Authorisation judges offline work against these, never against
+  /// versions the device chose.
+  std::uint64_t served_seq = 0;
+  std::uint64_t served_hlc = 0;
 };
 
 /// One line of the server's append-only access log (NEN 7513 fields).
@@ -106,7 +111,18 @@ class StoreSession {
   virtual Result<std::vector<ScopeChange>> scopeChanges(std::uint64_t after, std::uint64_t upto,
                                                         std::span<const std::string> audiences) = 0;
 
-  virtual Result<std::optional<AppliedChange>> appliedChange(std::string_view change_id) = 0;
+  /// Was `record_id` in any of `audiences` right after sequence `seq` (the last scope change
+  /// at or before `seq` for that audience says "entered")?
+  virtual Result<bool> heldAt(std::string_view record_id, std::span<const std::string> audiences,
+                              std::uint64_t seq) = 0;
+
+  /// Was `record_id` ever in any of `audiences` (a scope change "entered" at any sequence)?
+  virtual Result<bool> everHeld(std::string_view record_id,
+                                std::span<const std::string> audiences) = 0;
+
+  /// Change ids are the device's: (device_id, change_id) names one change.
+  virtual Result<std::optional<AppliedChange>> appliedChange(std::string_view device_id,
+                                                             std::string_view change_id) = 0;
   virtual Status recordApplied(const AppliedChange& change, std::string_view device_id) = 0;
 
   virtual Status putWorker(const Worker& worker) = 0;
@@ -129,6 +145,8 @@ class StoreSession {
   /// kNotFound for an unknown device.
   virtual Status revokeDevice(std::string_view device_id) = 0;
   virtual Status touchDevice(std::string_view device_id, std::int64_t now_ms) = 0;
+  /// Raises the device's served marks (never lowers them).
+  virtual Status markServed(std::string_view device_id, std::uint64_t seq, std::uint64_t hlc) = 0;
 
   virtual Status appendAccess(const AccessEntry& entry) = 0;
   virtual Result<std::vector<AccessEntry>> accessLog(std::size_t limit) = 0;

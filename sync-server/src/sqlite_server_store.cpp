@@ -18,7 +18,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -83,6 +83,25 @@ CREATE TABLE access_log(
   worker_id TEXT NOT NULL,
   on_behalf_of TEXT NOT NULL,
   device_id TEXT NOT NULL);
+)sql";
+
+// v2: change ids are per device; what was served to a device; the scope history by record.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE applied_changes_v2(
+  device_id TEXT NOT NULL,
+  change_id TEXT NOT NULL,
+  accepted INTEGER NOT NULL,
+  code INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  field TEXT NOT NULL,
+  PRIMARY KEY(device_id, change_id)) WITHOUT ROWID;
+INSERT INTO applied_changes_v2(device_id, change_id, accepted, code, message, field)
+  SELECT device_id, change_id, accepted, code, message, field FROM applied_changes;
+DROP TABLE applied_changes;
+ALTER TABLE applied_changes_v2 RENAME TO applied_changes;
+ALTER TABLE devices ADD COLUMN served_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN served_hlc INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX scope_changes_by_record ON scope_changes(record_id, audience, seq);
 )sql";
 
 std::string joinWijken(const std::vector<std::string>& w) {
@@ -266,10 +285,46 @@ class SqliteSession final : public StoreSession {
     return out;
   }
 
-  Result<std::optional<AppliedChange>> appliedChange(std::string_view change_id) override {
-    Stmt* q = stmt("SELECT accepted, code, message, field FROM applied_changes WHERE change_id = ?");
+  Result<bool> heldAt(std::string_view record_id, std::span<const std::string> audiences,
+                      std::uint64_t seq) override {
+    Stmt* q = stmt(
+        "SELECT entered FROM scope_changes WHERE record_id = ? AND audience = ? AND seq <= ? "
+        "ORDER BY seq DESC LIMIT 1");
     if (q == nullptr) return prepare_error_;
-    q->bind(1, change_id);
+    for (const auto& a : audiences) {
+      q->bind(1, record_id).bind(2, a).bind(3, static_cast<std::int64_t>(seq));
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      const bool held = *row && q->int64(0) != 0;
+      q->reset();
+      if (held) return true;
+    }
+    return false;
+  }
+
+  Result<bool> everHeld(std::string_view record_id,
+                        std::span<const std::string> audiences) override {
+    Stmt* q = stmt(
+        "SELECT 1 FROM scope_changes WHERE record_id = ? AND audience = ? AND entered = 1 "
+        "LIMIT 1");
+    if (q == nullptr) return prepare_error_;
+    for (const auto& a : audiences) {
+      q->bind(1, record_id).bind(2, a);
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      q->reset();
+      if (*row) return true;
+    }
+    return false;
+  }
+
+  Result<std::optional<AppliedChange>> appliedChange(std::string_view device_id,
+                                                     std::string_view change_id) override {
+    Stmt* q = stmt(
+        "SELECT accepted, code, message, field FROM applied_changes WHERE device_id = ? AND "
+        "change_id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, device_id).bind(2, change_id);
     Result<bool> row = q->step();
     if (!row.ok()) return row.status();
     std::optional<AppliedChange> out;
@@ -422,22 +477,22 @@ class SqliteSession final : public StoreSession {
 
   Result<std::optional<std::pair<DeviceInfo, std::string>>> device(std::string_view id) override {
     Stmt* q = stmt(
-        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, token_hash FROM devices "
-        "WHERE id = ?");
+        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, served_seq, served_hlc, "
+        "token_hash FROM devices WHERE id = ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, id);
     Result<bool> row = q->step();
     if (!row.ok()) return row.status();
     std::optional<std::pair<DeviceInfo, std::string>> out;
-    if (*row) out.emplace(readDevice(*q), q->blob(6));
+    if (*row) out.emplace(readDevice(*q), q->blob(8));
     q->reset();
     return out;
   }
 
   Result<std::vector<DeviceInfo>> devices() override {
     Stmt* q = stmt(
-        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms FROM devices ORDER BY "
-        "worker_id, created_ms");
+        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, served_seq, served_hlc "
+        "FROM devices ORDER BY worker_id, created_ms");
     if (q == nullptr) return prepare_error_;
     std::vector<DeviceInfo> out;
     for (;;) {
@@ -458,6 +513,17 @@ class SqliteSession final : public StoreSession {
       return Status(ErrorCode::kNotFound, "no device " + std::string(device_id));
     }
     return {};
+  }
+
+  Status markServed(std::string_view device_id, std::uint64_t seq, std::uint64_t hlc) override {
+    Stmt* q = stmt(
+        "UPDATE devices SET served_seq = max(served_seq, ?), served_hlc = max(served_hlc, ?) "
+        "WHERE id = ?");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, static_cast<std::int64_t>(seq))
+        .bind(2, static_cast<std::int64_t>(hlc & 0x7fffffffffffffffULL))
+        .bind(3, device_id)
+        .run();
   }
 
   Status touchDevice(std::string_view device_id, std::int64_t now_ms) override {
@@ -574,7 +640,14 @@ class SqliteSession final : public StoreSession {
   }
 
   static DeviceInfo readDevice(const Stmt& q) {
-    return {q.text(0), q.text(1), q.text(2), q.int64(3) != 0, q.int64(4), q.int64(5)};
+    return {q.text(0),
+            q.text(1),
+            q.text(2),
+            q.int64(3) != 0,
+            q.int64(4),
+            q.int64(5),
+            static_cast<std::uint64_t>(q.int64(6)),
+            static_cast<std::uint64_t>(q.int64(7))};
   }
 
   std::unique_ptr<Db> db_;
@@ -625,15 +698,30 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     Result<Stmt> v = d.prepare("SELECT max(version) FROM schema_version");
     if (!v.ok()) return v.status();
     if (Result<bool> r = v->step(); !r.ok()) return r.status();
-    if (v->int64(0) > kSchemaVersion) {
+    const std::int64_t version = v->int64(0);
+    v->reset();
+    if (version > kSchemaVersion) {
       return Status(ErrorCode::kUnsupported,
                     "the server database was written by a newer eropaf-server (schema " +
-                        std::to_string(v->int64(0)) + ")");
+                        std::to_string(version) + ")");
+    }
+    if (version < 2) {
+      EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
+      Status st = d.exec(kSchemaV2);
+      if (st.ok()) st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(2, 0)");
+      if (st.ok()) st = d.exec("COMMIT");
+      if (!st.ok()) {
+        static_cast<void>(d.exec("ROLLBACK"));
+        return st;
+      }
     }
   } else {
     EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
     Status st = d.exec(kSchemaV1);
-    if (st.ok()) st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0)");
+    if (st.ok()) st = d.exec(kSchemaV2);
+    if (st.ok()) {
+      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0)");
+    }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));
       return st;

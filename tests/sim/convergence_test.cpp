@@ -115,15 +115,43 @@ class Sim {
         if (!pid.empty() && server.count(pid) != 0) parent = std::get_if<Case>(&server.at(pid));
         const auto view = server::viewOf(d.principal.worker, rec, parent);
         if (view == server::View::kNone) continue;
-        expected.emplace(id, view == server::View::kRedacted ? server::redact(rec) : rec);
+        Record shown = view == server::View::kRedacted ? server::redact(rec) : rec;
+        // Link ids pointing at what the principal may not see are stripped.
+        auto sees = [&](const std::string& target) {
+          if (target.empty() || server.count(target) == 0) return false;
+          const Record& t = server.at(target);
+          const Case* tp = nullptr;
+          if (const auto* ts = std::get_if<Signal>(&t); ts && server.count(ts->case_id.value)) {
+            tp = std::get_if<Case>(&server.at(ts->case_id.value));
+          }
+          return server::viewOf(d.principal.worker, t, tp) != server::View::kNone;
+        };
+        if (auto* sig = std::get_if<Signal>(&shown)) {
+          if (!sig->case_id.value.empty() && !sees(sig->case_id.value)) sig->case_id = {};
+          if (!sig->duplicate_of.value.empty() && !sees(sig->duplicate_of.value)) {
+            sig->duplicate_of = {};
+          }
+        } else if (auto* c = std::get_if<Case>(&shown)) {
+          if (!c->merged_into.value.empty() && !sees(c->merged_into.value)) c->merged_into = {};
+        }
+        expected.emplace(id, std::move(shown));
       }
       auto mine = d.db->allRecords();
       REQUIRE(mine.ok());
       std::map<std::string, Record> actual;
       for (auto& r : *mine) actual.emplace(recordId(r), r);
-      for (const auto& [id, rec] : expected) {
+      for (auto& [id, rec] : expected) {
         INFO("record " << id << " (" << toString(recordKind(rec)) << ")");
         REQUIRE(actual.count(id) == 1);
+        // A stripped link (zero version: "says nothing") leaves a link the device learned while
+        // it could still see the target; the server never sends it one it could not see.
+        if (auto* sig = std::get_if<Signal>(&rec)) {
+          const auto& mine_sig = std::get<Signal>(actual.at(id));
+          if (!sig->case_id.isSet()) sig->case_id = mine_sig.case_id;
+          if (!sig->duplicate_of.isSet()) sig->duplicate_of = mine_sig.duplicate_of;
+        } else if (auto* c = std::get_if<Case>(&rec); c && !c->merged_into.isSet()) {
+          c->merged_into = std::get<Case>(actual.at(id)).merged_into;
+        }
         v1::Record want, got;
         wire::toProto(rec, want);
         wire::toProto(actual.at(id), got);

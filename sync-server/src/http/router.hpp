@@ -51,7 +51,7 @@ class Router {
   static Response error(unsigned status, const Status& st, bool json);
 
  private:
-  void pull(const Principal& p, const v1::PullRequest& req, bool json,
+  void pull(const Principal& p, std::string token, const v1::PullRequest& req, bool json,
             std::function<void(Response)> done);
 
   Engine& engine_;
