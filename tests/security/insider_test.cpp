@@ -133,7 +133,7 @@ std::string versionText(const Version& v) {
 
 // --- 1. equality oracle -------------------------------------------------------------------------
 
-TEST_CASE("insider: pushed guesses tell a coach nothing about a queue case or a colleague's case",
+TEST_CASE("security: pushed guesses tell a coach nothing about a queue case or a colleague's case",
           "[security]") {
   Team w;
   const Address queue_addr{"3511AB", "7", "", "Dorpsstraat", "Utrecht"};  // as aCase() writes it
@@ -251,7 +251,7 @@ TEST_CASE("insider: pushed guesses tell a coach nothing about a queue case or a 
 
 // --- 2. existence oracle ------------------------------------------------------------------------
 
-TEST_CASE("insider: out-of-scope and unknown and wrong-kind ids are refused with the same bytes",
+TEST_CASE("security: out-of-scope and unknown and wrong-kind ids are refused with the same bytes",
           "[security]") {
   Team w;
   const std::string colleagues = w.openCase(test::aCase("Dossier van Bram"));
@@ -297,7 +297,7 @@ TEST_CASE("insider: out-of-scope and unknown and wrong-kind ids are refused with
 
 // --- 3. no-op deltas ----------------------------------------------------------------------------
 
-TEST_CASE("insider: an empty delta on someone else's contact moment is refused as unknown and leaves no trace",
+TEST_CASE("security: an empty delta on someone else's contact moment is refused as unknown and leaves no trace",
           "[security]") {
   Team w;
   const std::string c = w.openCase(test::aCase());
@@ -334,7 +334,7 @@ TEST_CASE("insider: an empty delta on someone else's contact moment is refused a
 
 // --- 4. evictions and link ids ------------------------------------------------------------------
 
-TEST_CASE("insider: a coach's first pull names no case he never held", "[security]") {
+TEST_CASE("security: a coach's first pull names no case he never held", "[security]") {
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
   auto bram = test::enrollDevice(server, "wc-bram", Role::kWijkcoach);
@@ -357,7 +357,7 @@ TEST_CASE("insider: a coach's first pull names no case he never held", "[securit
   CHECK_FALSE(mentions(first, cancelled->id));
 }
 
-TEST_CASE("insider: a pull after an offline period names no case that came and went meanwhile",
+TEST_CASE("security: a pull after an offline period names no case that came and went meanwhile",
           "[security]") {
   Team w;
   const Pulled before = pullAll(*w.anna);
@@ -378,7 +378,7 @@ TEST_CASE("insider: a pull after an offline period names no case that came and w
   CHECK_FALSE(mentions(back, gone));
 }
 
-TEST_CASE("insider: a coach's own signals arrive without link ids into other people's work",
+TEST_CASE("security: a coach's own signals arrive without link ids into other people's work",
           "[security]") {
   Team w;
   const std::string bram_case = w.openCase(test::aCase("Bram's dossier"));
@@ -417,7 +417,7 @@ TEST_CASE("insider: a coach's own signals arrive without link ids into other peo
 
 // --- 5. versions the device chose ---------------------------------------------------------------
 
-TEST_CASE("insider: a backdated move of a colleague's case is never applied", "[security]") {
+TEST_CASE("security: a backdated move of a colleague's case is never applied", "[security]") {
   Team w;
   const std::string case_1970 = w.openCase(test::aCase("Bram 1"));
   const std::string case_below = w.openCase(test::aCase("Bram 2"));
@@ -454,7 +454,7 @@ TEST_CASE("insider: a backdated move of a colleague's case is never applied", "[
   CHECK(stateOf(w.onServer(was_annas)) == "toegewezen");
 }
 
-TEST_CASE("insider: a backdated title write on a colleague's case is never applied", "[security]") {
+TEST_CASE("security: a backdated title write on a colleague's case is never applied", "[security]") {
   Team w;
   const std::string never = w.openCase(test::aCase("Titel van Bram"));
   w.assign(never, "wc-bram");
@@ -476,7 +476,7 @@ TEST_CASE("insider: a backdated title write on a colleague's case is never appli
   }
 }
 
-TEST_CASE("insider: a case's creation facts cannot be rewritten", "[security]") {
+TEST_CASE("security: a case's creation facts cannot be rewritten", "[security]") {
   Team w;
   const std::string id = w.openCase(test::aCase());
   const Case orig = w.onServer(id);
@@ -498,7 +498,7 @@ TEST_CASE("insider: a case's creation facts cannot be rewritten", "[security]") 
   }
 }
 
-TEST_CASE("insider: a coach cannot open a case carrying coordinator-only fields", "[security]") {
+TEST_CASE("security: a coach cannot open a case carrying coordinator-only fields", "[security]") {
   Team w;
   const std::string other = w.openCase(test::aCase());
   const Address a{"3511AB", "7", "", "Lindelaan", "Utrecht"};
@@ -531,7 +531,7 @@ TEST_CASE("insider: a coach cannot open a case carrying coordinator-only fields"
 
 // --- 6. assignment ------------------------------------------------------------------------------
 
-TEST_CASE("insider: a coordinator assigns only to an active coach or coordinator of the wijk",
+TEST_CASE("security: a coordinator assigns only to an active coach or coordinator of the wijk",
           "[security]") {
   Team w;
   const auto gone = test::enrollDevice(w.server, "wc-gone", Role::kWijkcoach);
@@ -563,7 +563,7 @@ TEST_CASE("insider: a coordinator assigns only to an active coach or coordinator
 
 // --- 7. revocation in flight --------------------------------------------------------------------
 
-TEST_CASE("insider: an open long poll of a device revoked meanwhile gets 403 and no record",
+TEST_CASE("security: an open long poll of a device revoked meanwhile gets 403 and no record",
           "[security]") {
   Team w;
   const Pulled caught_up = pullAll(*w.anna);
@@ -596,7 +596,7 @@ TEST_CASE("insider: an open long poll of a device revoked meanwhile gets 403 and
 
 // --- 8. clocks ----------------------------------------------------------------------------------
 
-TEST_CASE("insider: far-future versions from one worker do not stop a device 3 s behind",
+TEST_CASE("security: far-future versions from one worker do not stop a device 3 s behind",
           "[security]") {
   Team w;
   auto lag = test::enrollDevice(w.server, "co-lag", Role::kCoordinator);
@@ -650,7 +650,7 @@ TEST_CASE("insider: far-future versions from one worker do not stop a device 3 s
 
 // --- 9. audit ---------------------------------------------------------------------------------
 
-TEST_CASE("insider: the access-log entry of a pull survives a kill -9 right after the page",
+TEST_CASE("security: the access-log entry of a pull survives a kill -9 right after the page",
           "[security]") {
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
@@ -670,7 +670,7 @@ TEST_CASE("insider: the access-log entry of a pull survives a kill -9 right afte
 
 // --- 10. change ids ---------------------------------------------------------------------------
 
-TEST_CASE("insider: a change under another device's change id is applied as its own or refused",
+TEST_CASE("security: a change under another device's change id is applied as its own or refused",
           "[security]") {
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
@@ -691,7 +691,7 @@ TEST_CASE("insider: a change under another device's change id is applied as its 
 
 // --- 11. addresses at rest ----------------------------------------------------------------------
 
-TEST_CASE("insider: the server database holds addresses only in the records' bodies",
+TEST_CASE("security: the server database holds addresses only in the records' bodies",
           "[security]") {
   Team w;
   store::NewSignal ns = test::aSignal("Zorg om de bewoner", "9876ZX", "4321");
