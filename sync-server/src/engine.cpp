@@ -483,7 +483,18 @@ struct Engine::Impl {
     for (const auto& x : w.wijken) queues.push_back("q:" + x);
     Result<bool> was_queued = s.everHeld(c.id, queues);
     if (!was_queued.ok()) return was_queued.status();
-    return *was_queued ? Hold::kWasQueued : Hold::kNone;
+    if (!*was_queued) return Hold::kNone;
+    // Seen in their queue: did they pick it up (offline, and lost the race)? Then their work
+    // on it is theirs to keep, as for a former assignee.
+    Result<std::vector<StoredRecord>> kids = s.children(c.id);
+    if (!kids.ok()) return kids.status();
+    for (const StoredRecord& k : *kids) {
+      const auto* t = std::get_if<Transition>(&k.record);
+      if (t != nullptr && t->actor_id == w.id && t->to == CaseState::kToegewezen) {
+        return Hold::kWasAssigned;
+      }
+    }
+    return Hold::kWasQueued;
   }
 
   Result<Hold> caseHoldById(StoreSession& s, const Principal& p, const std::string& id) {

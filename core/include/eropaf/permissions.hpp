@@ -40,8 +40,9 @@ enum class Hold {
   kOwn,          ///< a signal the principal reported (a zorgmedewerker sees only its status)
   kReadOnly,     ///< sees it whole but writes nothing (a coach: a signal linked to their case)
   kQueued,       ///< a coach: an open unassigned case of their wijk, seen redacted
-  kWasQueued,    ///< a coach: it was in their queue when last served, and has left it since
-  kWasAssigned,  ///< a coach: it was assigned to them when last served, and is not any more
+  kWasQueued,    ///< a coach: it was in their queue once, and has left it (not theirs)
+  kWasAssigned,  ///< a coach: it was assigned to them (or they picked it up offline: the
+                 ///< server holds their pick-up), and is not any more
   kFull,         ///< sees and works it whole (a coordinator of its wijk; the assigned coach)
 };
 

@@ -72,7 +72,10 @@ Status mayCreateCase(const Worker& w, const Case& in) {
 }
 
 Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case& d) {
-  if (!visible(hold)) return unknownRecord();
+  // Not theirs now (only offline moments and moves are kept from them): as unknown.
+  if (!visible(hold) || hold == Hold::kWasQueued || hold == Hold::kWasAssigned) {
+    return unknownRecord();
+  }
   const Status no = refused(RecordKind::kCase);
   if (!keepsCreationFacts(current, d)) return no;
   if (d.state.isSet()) return no;  // a case's state changes only through transitions
@@ -101,7 +104,7 @@ Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case&
       if (!d.assignee.isSet() || d.assignee.value != w.id) return no;
       return {};
     default:
-      return no;  // kWasQueued, kWasAssigned, kOwn, kReadOnly
+      return no;  // kOwn, kReadOnly
   }
 }
 
@@ -176,12 +179,11 @@ Status mayCreateMoment(const Worker& w, Hold case_hold, const ContactMoment& in,
   if (w.role == Role::kCoordinator) return case_hold == Hold::kFull ? Status() : no;
   if (w.role != Role::kWijkcoach) return no;
   if (case_hold == Hold::kFull) return {};
-  // Offline work on a case the coach was shown (picked up offline, reassigned meanwhile):
-  // kept on the server, so nothing a worker wrote is lost; never new on a device.
-  if (origin == Origin::kServer && (case_hold == Hold::kWasAssigned ||
-                                    case_hold == Hold::kQueued || case_hold == Hold::kWasQueued)) {
-    return {};
-  }
+  // Offline work on a case the coach held (assigned to them, or picked up offline: the
+  // server has their pick-up) and that went to someone else meanwhile: kept on the server, so
+  // nothing a worker wrote is lost; never new on a device.
+  if (case_hold == Hold::kWasAssigned && origin == Origin::kServer) return {};
+  if (case_hold == Hold::kWasQueued) return unknownParent();  // only seen in a queue, once
   return no;
 }
 
@@ -222,8 +224,16 @@ TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c,
     switch (hold) {
       case Hold::kFull:
         break;
-      case Hold::kQueued:
       case Hold::kWasQueued:
+        // Only seen in their queue: a pick up made offline is kept as a conflict (two coaches
+        // picked it up); anything else is answered as for an unknown case.
+        if (!pickup || origin != Origin::kServer) {
+          out.status = unknownParent();
+          return out;
+        }
+        out.verdict = TransitionVerdict::kConflict;
+        return out;
+      case Hold::kQueued:
       case Hold::kWasAssigned:
         if (hold == Hold::kQueued && pickup) break;
         // Offline work on a case the coach was shown but does not hold (any more): on the
