@@ -46,6 +46,11 @@ Status apply(Config& c, const std::string& key, const std::string& value) {
     } else if (key == "max_skew_ms") {
       const long long m = std::stoll(value);
       if (m < 1000) return bad("max_skew_ms must be at least 1000");
+      if (m > kMaxServerSkewMs) {
+        return bad("max_skew_ms must be at most " + std::to_string(kMaxServerSkewMs) +
+                   " (half the devices' bound), so what the server accepts stays acceptable to "
+                   "devices");
+      }
       c.max_skew_ms = m;
     } else if (key == "log_requests") {
       c.http.log_requests = value == "true" || value == "1" || value == "yes";

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "eropaf/clock.hpp"
+
 #include "eropaf/status.hpp"
 #include "http/http_server.hpp"
 
@@ -13,7 +15,7 @@ namespace eropaf::server {
 struct Config {
   std::string data_dir;  ///< $EROPAF_DATA, else ./eropaf-data; the database is <data>/server.db
   HttpOptions http;
-  std::int64_t max_skew_ms = 5 * 60 * 1000;
+  std::int64_t max_skew_ms = kDefaultServerMaxSkewMs;
 
   std::string databasePath() const { return data_dir + "/server.db"; }
 };

@@ -119,7 +119,7 @@ std::string makeCursor(std::uint64_t seq, const std::string& scope, std::uint64_
   return "v1." + std::to_string(seq) + "." + scope + "." + std::to_string(ref);
 }
 
-std::string householdOf(const Record& r) {
+std::string plainHouseholdOf(const Record& r) {
   if (const auto* s = std::get_if<Signal>(&r)) return s->content.household_key;
   if (const auto* c = std::get_if<Case>(&r)) return c->household_key.value;
   return {};
@@ -194,6 +194,22 @@ struct Engine::Impl {
       : opts(std::move(o)), hlc(*opts.clock, 0, opts.max_skew_ms) {}
 
   std::int64_t now() { return opts.clock->nowMs(); }
+
+  // The access log names a household by a keyed hash of its key (an address), never the key
+  // itself: "who saw this household" is answered by hashing the asked-for address the same way.
+  std::string household_salt;  // 32 random bytes, meta "household_salt", made on first open
+
+  std::string householdOf(const Record& r) const {
+    const std::string key = plainHouseholdOf(r);
+    if (key.empty()) return {};
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                       reinterpret_cast<const unsigned char*>(household_salt.data()),
+                       household_salt.size());
+    char hex[2 * sizeof h + 1];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    return "h:" + std::string(hex, 2 * sizeof h);
+  }
 
   Version serverVersion() {
     std::lock_guard lock(hlc_mu);
@@ -1074,6 +1090,12 @@ Engine::~Engine() { stop(); }
 Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   if (sodium_init() < 0) return Status(ErrorCode::kInternal, "libsodium failed to initialise");
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
+  if (options.max_skew_ms > kMaxServerSkewMs) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "max_skew_ms is above " + std::to_string(kMaxServerSkewMs) +
+                      ": the server's bound must stay tighter than the devices'",
+                  "max_skew_ms");
+  }
   if (options.max_group == 0) options.max_group = 1;
   if (options.max_page_records == 0) options.max_page_records = 1;
   auto impl = std::make_unique<Impl>(std::move(options));
@@ -1110,6 +1132,22 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
     impl->hlc.resetTo(v);
   }
   if (ref->has_value()) impl->ref_version = std::stoull(**ref);
+  Result<std::optional<std::string>> salt = s.meta("household_salt");
+  if (!salt.ok()) {
+    s.rollback();
+    return salt.status();
+  }
+  if (salt->has_value() && (*salt)->size() == 32) {
+    impl->household_salt = **salt;
+  } else {
+    impl->household_salt.assign(32, '\0');
+    randombytes_buf(impl->household_salt.data(), impl->household_salt.size());
+    Status st = s.setMeta("household_salt", impl->household_salt);
+    if (!st.ok()) {
+      s.rollback();
+      return st;
+    }
+  }
   EROPAF_RETURN_IF_ERROR(s.commit());
   Result<std::uint64_t> last = s.lastSeq();
   if (!last.ok()) return last.status();
