@@ -483,3 +483,31 @@ TEST_CASE("a device name with terminal escapes is refused and never reaches the 
   CHECK(json.out.find('\x1b') == std::string::npos);
   CHECK(json.out.find("evil\\u001b[2J") != std::string::npos);
 }
+
+#ifdef EROPAF_CLI_BIN
+TEST_CASE("record text with terminal escapes is shown escaped by the CLI", "[security]") {
+  const auto home = test::makeTempDir("eropaf-cli-home");
+  auto run = [&](const std::string& args) {
+    const std::string cmd =
+        std::string(EROPAF_CLI_BIN) + " --home '" + home.string() + "' " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[512];
+    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+    const int rc = p != nullptr ? ::pclose(p) : -1;
+    return std::make_pair(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, out);
+  };
+  REQUIRE(run("init --worker zm-eve --name Eve --role zorgmedewerker --wijk WK015301").first == 0);
+  // What a colleague's device could sync in: a signal text that clears the reader's screen.
+  REQUIRE(run("signal add --wijk WK015301 --postcode 1234AB --number 12 --category overig "
+              "--informed yes --text 'Buren\x1b[2J\xc2\x9b" "31mweg'")
+              .first == 0);
+  const auto [rc, out] = run("signals");
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find('\x1b') == std::string::npos);
+  CHECK(out.find("\xc2\x9b") == std::string::npos);
+  CHECK(out.find("Buren\\x1b[2J\\u009b31mweg") != std::string::npos);
+  std::filesystem::remove_all(home);
+}
+#endif
