@@ -500,7 +500,8 @@ TEST_CASE("record text with terminal escapes is shown escaped by the CLI", "[sec
   REQUIRE(run("init --worker zm-eve --name Eve --role zorgmedewerker --wijk WK015301").first == 0);
   // What a colleague's device could sync in: a signal text that clears the reader's screen.
   REQUIRE(run("signal add --wijk WK015301 --postcode 1234AB --number 12 --category overig "
-              "--informed yes --text 'Buren\x1b[2J\xc2\x9b" "31mweg'")
+              "--informed yes --text 'Buren\x1b[2J\xc2\x9b"
+              "31mweg'")
               .first == 0);
   const auto [rc, out] = run("signals");
   INFO(out);
