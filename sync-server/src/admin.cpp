@@ -1,6 +1,9 @@
-// Admin commands over the engine.
+// Admin commands over the engine. Names and ids in the output come from devices (a device
+// name is chosen at enrollment): text output shows control characters escaped, JSON output
+// escapes them as JSON does, so nothing reaches the admin's terminal raw.
 #include "admin.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -9,18 +12,49 @@
 namespace eropaf::server {
 namespace {
 
+/// A JSON string.
 std::string esc(const std::string& s) {
   std::string o = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') o.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    o.push_back(c);
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      o.push_back('\\');
+      o.push_back(c);
+    } else if (u < 0x20 || u == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(u));
+      o += buf;
+    } else {
+      o.push_back(c);
+    }
   }
   return o + "\"";
 }
 
+/// Text for the terminal: C0 controls, DEL and C1 controls (U+0080..U+009F) as visible
+/// escapes (\x1b, \u009b), so a name cannot clear the screen or rewrite a line.
+std::string shown(const std::string& s) {
+  std::string o;
+  char buf[8];
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if (u == 0xC2 && next >= 0x80 && next <= 0x9F) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(next));
+      o += buf;
+      ++i;
+    } else if (u < 0x20 || u == 0x7F) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(u));
+      o += buf;
+    } else {
+      o.push_back(s[i]);
+    }
+  }
+  return o;
+}
+
 int refused(const Status& st, bool json) {
-  std::cerr << "eropaf-server admin: " << st.toString() << "\n";
+  std::cerr << "eropaf-server admin: " << shown(st.toString()) << "\n";
   if (json) {
     std::cout << "{\"error\":{\"code\":" << esc(std::string(errorCodeName(st.code())))
               << ",\"message\":" << esc(st.message()) << "}}\n";
@@ -108,7 +142,8 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
                   << ",\"role\":" << esc(std::string(toString(w.role)))
                   << ",\"wijken\":" << esc(wijken) << "}";
       } else {
-        std::cout << w.id << "\t" << toString(w.role) << "\t" << wijken << "\t" << w.name << "\n";
+        std::cout << shown(w.id) << "\t" << toString(w.role) << "\t" << shown(wijken) << "\t"
+                  << shown(w.name) << "\n";
       }
       first = false;
     }
@@ -127,8 +162,8 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
                   << ",\"revoked\":" << (d.revoked ? "true" : "false")
                   << ",\"last_seen_ms\":" << d.last_seen_ms << "}";
       } else {
-        std::cout << d.id << "\t" << d.worker_id << "\t" << (d.revoked ? "REVOKED" : "active")
-                  << "\t" << d.name << "\n";
+        std::cout << shown(d.id) << "\t" << shown(d.worker_id) << "\t"
+                  << (d.revoked ? "REVOKED" : "active") << "\t" << shown(d.name) << "\n";
       }
       first = false;
     }
@@ -141,8 +176,8 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
     auto log = e.accessLog(limit);
     if (!log.ok()) return refused(log.status(), json);
     for (const AccessEntry& a : *log) {
-      std::cout << a.at_ms << "\t" << a.action << "\t" << a.worker_id << "\t" << a.device_id
-                << "\t" << a.record_id << "\n";
+      std::cout << a.at_ms << "\t" << shown(a.action) << "\t" << shown(a.worker_id) << "\t"
+                << shown(a.device_id) << "\t" << shown(a.record_id) << "\n";
     }
     return 0;
   }

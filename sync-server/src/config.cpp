@@ -1,6 +1,7 @@
 // Defaults, config file, flags.
 #include "config.hpp"
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -9,6 +10,18 @@ namespace eropaf::server {
 namespace {
 
 Status bad(const std::string& what) { return Status(ErrorCode::kInvalidArgument, what); }
+
+bool isTrue(const std::string& v) { return v == "true" || v == "1" || v == "yes"; }
+
+Status byteSize(const std::string& key, const std::string& value, std::uint64_t min,
+                std::uint64_t& out) {
+  const long long b = std::stoll(value);
+  if (b < 0 || static_cast<std::uint64_t>(b) < min) {
+    return bad(key + " must be at least " + std::to_string(min));
+  }
+  out = static_cast<std::uint64_t>(b);
+  return {};
+}
 
 Status apply(Config& c, const std::string& key, const std::string& value) {
   try {
@@ -39,10 +52,30 @@ Status apply(Config& c, const std::string& key, const std::string& value) {
       const long t = std::stol(value);
       if (t < 0 || t > 256) return bad("threads must be 0 (auto) .. 256");
       c.http.threads = static_cast<unsigned>(t);
-    } else if (key == "max_body_bytes") {
-      const long long b = std::stoll(value);
-      if (b < 1024) return bad("max_body_bytes must be at least 1024");
-      c.http.max_body_bytes = static_cast<std::uint64_t>(b);
+    } else if (key == "max_push_bytes" || key == "max_body_bytes") {
+      // max_body_bytes: the setting's old name, when one limit held for every route.
+      return byteSize(key, value, 1024, c.http.router.max_push_bytes);
+    } else if (key == "max_pull_bytes") {
+      return byteSize(key, value, 1024, c.http.router.max_pull_bytes);
+    } else if (key == "max_enroll_bytes") {
+      return byteSize(key, value, 256, c.http.router.max_enroll_bytes);
+    } else if (key == "max_connections") {
+      const long long n = std::stoll(value);
+      if (n < 1 || n > 1'000'000) return bad("max_connections must be 1 .. 1000000");
+      c.http.max_connections = static_cast<std::size_t>(n);
+    } else if (key == "metrics_token") {
+      if (!value.empty() && value.size() < 16) {
+        return bad("metrics_token must be at least 16 characters (or empty: no /metrics)");
+      }
+      c.http.router.metrics_token = value;
+    } else if (key == "enroll_per_address_per_minute" || key == "enroll_global_per_minute") {
+      const long n = std::stol(value);
+      if (n < 1 || n > 100'000) return bad(key + " must be 1 .. 100000");
+      auto& t = c.http.router.enroll_throttle;
+      (key == "enroll_global_per_minute" ? t.global_per_minute : t.per_address_per_minute) =
+          static_cast<std::uint32_t>(n);
+    } else if (key == "plaintext_behind_proxy") {
+      c.plaintext_behind_proxy = isTrue(value);
     } else if (key == "max_skew_ms") {
       const long long m = std::stoll(value);
       if (m < 1000) return bad("max_skew_ms must be at least 1000");
@@ -53,7 +86,7 @@ Status apply(Config& c, const std::string& key, const std::string& value) {
       }
       c.max_skew_ms = m;
     } else if (key == "log_requests") {
-      c.http.log_requests = value == "true" || value == "1" || value == "yes";
+      c.http.log_requests = isTrue(value);
     } else {
       return bad("unknown setting '" + key + "'");
     }
@@ -102,8 +135,15 @@ Result<Config> loadConfig(int argc, char** argv, int first, std::vector<std::str
     }
   }
   const std::map<std::string, std::string> flags{
-      {"--data", "data"},         {"--listen", "listen"},
-      {"--threads", "threads"},   {"--max-body-bytes", "max_body_bytes"},
+      {"--data", "data"},
+      {"--listen", "listen"},
+      {"--threads", "threads"},
+      {"--max-body-bytes", "max_body_bytes"},
+      {"--max-push-bytes", "max_push_bytes"},
+      {"--max-connections", "max_connections"},
+      {"--metrics-token", "metrics_token"},
+      {"--enroll-per-address-per-minute", "enroll_per_address_per_minute"},
+      {"--enroll-global-per-minute", "enroll_global_per_minute"},
       {"--max-skew-ms", "max_skew_ms"}};
   for (int i = first; i < argc; ++i) {
     const std::string a = argv[i];
@@ -113,6 +153,10 @@ Result<Config> loadConfig(int argc, char** argv, int first, std::vector<std::str
     }
     if (a == "--quiet") {
       c.http.log_requests = false;
+      continue;
+    }
+    if (a == "--plaintext-behind-proxy") {
+      c.plaintext_behind_proxy = true;
       continue;
     }
     auto it = flags.find(a);
@@ -131,25 +175,63 @@ Result<Config> loadConfig(int argc, char** argv, int first, std::vector<std::str
   return c;
 }
 
+Status checkExposure(const Config& config) {
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(config.http.host, ec);
+  if (ec) return bad("listen address '" + config.http.host + "' is not an IP address");
+  if (address.is_loopback() || config.plaintext_behind_proxy) return {};
+  // IPv4-mapped loopback (::ffff:127.0.0.1) counts as loopback too.
+  if (address.is_v6() && address.to_v6().is_v4_mapped() &&
+      boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6()).is_loopback()) {
+    return {};
+  }
+  return Status(ErrorCode::kFailedPrecondition,
+                "refusing to serve plain HTTP on " + config.http.host +
+                    ": device tokens and case data would cross the network unencrypted. Listen "
+                    "on loopback (127.0.0.1) behind a TLS proxy and pass "
+                    "--plaintext-behind-proxy (config: plaintext_behind_proxy = true) when the "
+                    "proxy is on another address");
+}
+
 std::string configHelp() {
   return R"(eropaf-server: the eropaf sync server.
 
 Usage:
   eropaf-server [--data DIR] [--listen HOST:PORT] [--threads N] [--config FILE] [--quiet]
+                [--max-connections N] [--max-push-bytes N] [--metrics-token TOKEN]
+                [--enroll-per-address-per-minute N] [--enroll-global-per-minute N]
+                [--plaintext-behind-proxy]
   eropaf-server admin [--data DIR] COMMAND ...
 
 With no flags it keeps its data in ./eropaf-data (or $EROPAF_DATA) and listens on
-127.0.0.1:7700. A config file holds `key = value` lines: data, listen, threads,
-max_body_bytes, max_skew_ms, log_requests. Flags override the file. Port 0 lets the system
-pick a port; the server prints "eropaf-server listening on HOST:PORT" once it listens.
-SIGTERM or SIGINT drain it: no new connections, requests in flight finish, exit 0.
+127.0.0.1:7700. Port 0 lets the system pick a port; the server prints
+"eropaf-server listening on HOST:PORT" once it listens. SIGTERM or SIGINT drain it: no new
+connections, requests in flight finish, exit 0. Its files are created readable by its own
+user only (umask 077; data directory 0700, database files 0600).
+
+A config file holds `key = value` lines; flags override the file:
+  data, listen, threads, max_skew_ms, log_requests
+  max_connections = 4096       open connections at most; above it the longest-idle
+                               connection is closed to make room
+  max_push_bytes = 4194304     push body limit (old name: max_body_bytes); pull bodies
+                               max_pull_bytes = 65536, enrollment max_enroll_bytes = 4096.
+                               Checked against Content-Length before the body is read.
+  metrics_token = TOKEN        GET /metrics needs `Authorization: Bearer TOKEN` (16+
+                               characters); without one /metrics answers 404
+  enroll_per_address_per_minute = 10, enroll_global_per_minute = 60
+                               failed enrollment attempts allowed; more are answered 429
+  plaintext_behind_proxy = true
+                               allow a listen address other than loopback for plain HTTP,
+                               because a TLS proxy in front terminates TLS; without it such
+                               an address is refused at start
 
 Admin commands (functioneel beheer; work while the server runs):
   add-wijk CODE NAME
   add-worker --id ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk CODE...
   enroll-code WORKER_ID        prints a one-time enrollment code (valid 7 days)
   workers | devices | revoke DEVICE_ID | access-log [--limit N]
-  --json for machine-readable output. Exit codes: 0 ok, 1 refused, 2 usage, 3 storage.
+  --json for machine-readable output; text output shows control characters escaped (\x1b).
+  Exit codes: 0 ok, 1 refused, 2 usage, 3 storage.
 )";
 }
 

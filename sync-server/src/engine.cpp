@@ -1222,6 +1222,8 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
   if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
 }
 
+static Status checkDeviceName(std::string_view name);  // at the end of this file
+
 void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
   std::string code;
   for (const char c : request.code()) {
@@ -1236,7 +1238,23 @@ void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
     done(st);
     return;
   }
+  if (Status st = checkDeviceName(request.device_name()); !st.ok()) {
+    done(st);
+    return;
+  }
   Impl* impl = impl_.get();
+  {
+    // A read-only look-up first, on a pooled reader: a wrong code costs no write transaction.
+    Result<Impl::Lease> lease = impl->borrow();
+    if (!lease.ok()) return done(lease.status());
+    Result<std::optional<std::string>> known =
+        lease->s->findEnrollmentCode(secretHash(code), impl->now());
+    if (!known.ok()) return done(known.status());
+    if (!known->has_value()) {
+      return done(Status(ErrorCode::kUnauthenticated,
+                         "the enrollment code is unknown, used or expired", "code"));
+    }
+  }
   auto resp = std::make_shared<v1::EnrollResponse>();
   auto name = std::make_shared<std::string>(request.device_name());
   auto shared_done = std::make_shared<EnrollDone>(std::move(done));
@@ -1442,6 +1460,22 @@ void Engine::stop() {
     impl_->waiters.clear();
   }
   for (auto& fn : wake) fn(false);
+}
+
+// A device name reaches the admin's terminal (`admin devices`): no C0/C1 control characters
+// or DEL, which could move the cursor, clear the screen or rewrite what the admin reads.
+static Status checkDeviceName(std::string_view name) {
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    const bool c1 = c == 0xC2 && i + 1 < name.size() &&
+                    static_cast<unsigned char>(name[i + 1]) >= 0x80 &&
+                    static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      return Status(ErrorCode::kInvalidArgument, "device_name must not contain control characters",
+                    "device_name");
+    }
+  }
+  return {};
 }
 
 }  // namespace eropaf::server

@@ -153,6 +153,11 @@ class StoreSession {
 
   virtual Result<std::optional<std::string>> meta(std::string_view key) = 0;
   virtual Status setMeta(std::string_view key, std::string_view value) = 0;
+
+  /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
+  /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.
+  virtual Result<std::optional<std::string>> findEnrollmentCode(std::string_view code_hash,
+                                                                std::int64_t now_ms) = 0;
 };
 
 class ServerStore {

@@ -583,6 +583,20 @@ class SqliteSession final : public StoreSession {
     return q->bind(1, key).bindBlob(2, value).run();
   }
 
+  Result<std::optional<std::string>> findEnrollmentCode(std::string_view code_hash,
+                                                        std::int64_t now_ms) override {
+    Stmt* q = stmt(
+        "SELECT worker_id FROM enrollment_codes WHERE code_hash = ? AND used = 0 AND expires_ms > ?");
+    if (q == nullptr) return prepare_error_;
+    q->bindBlob(1, code_hash).bind(2, now_ms);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<std::string> out;
+    if (*row) out = q->text(0);
+    q->reset();
+    return out;
+  }
+
   Db& db() { return *db_; }
 
  private:

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,7 +20,16 @@ std::string roleName(Role r) { return std::string(toString(r)); }
 
 }  // namespace
 
-ServerProcess::ServerProcess() : dir_(makeTempDir("eropaf-server")) { start(); }
+ServerProcess::ServerProcess() : ServerProcess(Options{}) {}
+
+ServerProcess::ServerProcess(Options options)
+    : options_(std::move(options)), dir_(makeTempDir("eropaf-server")) {
+  start();
+}
+
+unsigned short ServerProcess::port() const {
+  return static_cast<unsigned short>(std::stoi(url_.substr(url_.rfind(':') + 1)));
+}
 
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
@@ -31,6 +41,12 @@ void ServerProcess::start() {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe");
   const std::string data = (dir_ / "data").string();
+  std::vector<std::string> args{EROPAF_SERVER_BIN, "--data",      data,
+                                "--listen",        "127.0.0.1:0", "--quiet"};
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_ = ::fork();
   if (pid_ == 0) {
     ::dup2(fds[1], 1);
@@ -38,8 +54,11 @@ void ServerProcess::start() {
     ::close(fds[1]);
     const int devnull = ::open("/dev/null", O_WRONLY);
     ::dup2(devnull, 2);
-    ::execl(EROPAF_SERVER_BIN, EROPAF_SERVER_BIN, "--data", data.c_str(), "--listen",
-            "127.0.0.1:0", "--quiet", static_cast<char*>(nullptr));
+    if (options_.nofile_limit != 0) {
+      const rlimit lim{options_.nofile_limit, options_.nofile_limit};
+      if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) ::_exit(126);
+    }
+    ::execv(EROPAF_SERVER_BIN, argv.data());
     ::_exit(127);
   }
   ::close(fds[1]);

@@ -17,7 +17,16 @@ namespace eropaf::test {
 
 class ServerProcess {
  public:
+  struct Options {
+    /// More flags after the defaults (--data DIR --listen 127.0.0.1:0 --quiet); a later flag
+    /// overrides an earlier one.
+    std::vector<std::string> extra_args;
+    /// RLIMIT_NOFILE (soft and hard) of the child, set before exec; 0: inherited.
+    unsigned long nofile_limit = 0;
+  };
+
   ServerProcess();
+  explicit ServerProcess(Options options);
   ~ServerProcess();
 
   const std::string& url() const { return url_; }
@@ -35,8 +44,14 @@ class ServerProcess {
   };
   AdminResult admin(const std::vector<std::string>& args) const;
   const std::filesystem::path& dir() const { return dir_; }
+  /// The data directory (the server's database is data/server.db).
+  std::filesystem::path dataDir() const { return dir_ / "data"; }
+  pid_t pid() const { return pid_; }
+  /// The port it listens on.
+  unsigned short port() const;
 
  private:
+  Options options_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
   std::string url_;

@@ -7,6 +7,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "terminal.hpp"
 
 int main(int argc, char** argv) {
   using namespace eropaf::cli;
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
+  makeOutputTerminalSafe(ctx.json);
   if (rest.size() == 1) {
     std::cerr << helpText();
     return kExitUsage;

@@ -55,6 +55,8 @@ struct CurlOptions {
 };
 
 /// The libcurl transport: one connection kept alive between requests, HTTP/1.1.
+/// kInvalidArgument (field server_url), before any request, for a URL that is not http(s)://,
+/// has no host, or is plain http:// to anything but loopback (127.0.0.0/8, ::1, localhost).
 Result<std::unique_ptr<Transport>> makeCurlTransport(CurlOptions options);
 
 

@@ -1,6 +1,10 @@
-// The libcurl Transport: one easy handle, reused, so the connection is kept alive.
+// The libcurl Transport: one easy handle, reused, so the connection is kept alive. Plain
+// http:// is accepted only to loopback: anywhere else the device token and case data would
+// cross the network unencrypted, so such a URL is refused before any request is made.
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <mutex>
 
 #include "eropaf/sync.hpp"
@@ -38,11 +42,13 @@ class CurlTransport final : public Transport {
     if (req.method == "POST") {
       curl_easy_setopt(curl_, CURLOPT_POST, 1L);
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, req.body.data());
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(req.body.size()));
     } else {
       curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opts_.connect_timeout.count()));
+    curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(opts_.connect_timeout.count()));
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &CurlTransport::onData);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, this);
@@ -101,16 +107,59 @@ class CurlTransport final : public Transport {
   std::atomic<bool> cancelled_{false};
 };
 
+/// 127.0.0.0/8 written as a dotted quad, ::1, or the name localhost.
+bool isLoopbackHost(std::string host) {
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host == "localhost" || host == "[::1]" || host == "::1") return true;
+  if (host.rfind("127.", 0) != 0) return false;
+  int dots = 0;
+  for (const char c : host) {
+    if (c == '.') {
+      ++dots;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) == 0) {
+      return false;
+    }
+  }
+  return dots == 3;
+}
+
+/// kInvalidArgument (field server_url) for a URL the transport must not use.
+Status checkServerUrl(const std::string& url) {
+  const bool http = url.rfind("http://", 0) == 0;
+  if (!http && url.rfind("https://", 0) != 0) {
+    return Status(ErrorCode::kInvalidArgument, "server URL must start with http:// or https://",
+                  "server_url");
+  }
+  CURLU* u = curl_url();
+  if (u == nullptr) return Status(ErrorCode::kInternal, "libcurl could not parse a URL");
+  char* host = nullptr;
+  const bool parsed = curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+                      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK;
+  const std::string h = host != nullptr ? host : "";
+  curl_free(host);
+  curl_url_cleanup(u);
+  if (!parsed || h.empty()) {
+    return Status(ErrorCode::kInvalidArgument, "server URL '" + url + "' has no host",
+                  "server_url");
+  }
+  if (http && !isLoopbackHost(h)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "refusing plain http:// to " + h +
+                      ": the device token and case data would cross the network unencrypted; "
+                      "use https:// (http:// is allowed only to 127.0.0.1, ::1 or localhost)",
+                  "server_url");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Transport>> makeCurlTransport(CurlOptions options) {
-  if (options.base_url.rfind("http://", 0) != 0 && options.base_url.rfind("https://", 0) != 0) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "server URL must start with http:// or https://", "server_url");
-  }
   // libcurl's one piece of process-wide set-up; thread-safe since 7.84, done once.
   static std::once_flag init;
   std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  EROPAF_RETURN_IF_ERROR(checkServerUrl(options.base_url));
   auto t = std::make_unique<CurlTransport>(std::move(options));
   if (!t->ok()) return Status(ErrorCode::kInternal, "libcurl could not create a handle");
   return std::unique_ptr<Transport>(std::move(t));

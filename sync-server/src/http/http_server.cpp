@@ -1,13 +1,15 @@
 // Beast sessions and the listener.
 #include "http/http_server.hpp"
 
+#include <array>
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <atomic>
+#include <cerrno>
 #include <iostream>
+#include <limits>
 #include <mutex>
 
 namespace eropaf::server {
@@ -19,15 +21,39 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+using SteadyClock = std::chrono::steady_clock;
+
+// After a rejection the server stops reading the request; it sends its answer, half-closes, and
+// then discards what the client still sends for a moment (into a small buffer, never kept), so
+// the kernel does not reset the connection before the client has read the answer.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+
+bool outOfDescriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory ||
+         (ec.category() == asio::error::get_system_category() && ec.value() == ENFILE);
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Router& router, Metrics& metrics, const HttpOptions& opts,
-          std::atomic<bool>& draining)
-      : stream_(std::move(socket)), router_(router), metrics_(metrics), opts_(opts),
-        draining_(draining) {
+          std::atomic<bool>& draining, std::atomic<std::int64_t>& shedding)
+      : stream_(std::move(socket)),
+        router_(router),
+        metrics_(metrics),
+        opts_(opts),
+        draining_(draining),
+        shedding_(shedding) {
+    beast::error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = remote.address().to_string();
     metrics_.connectionOpened();
   }
-  ~Session() { metrics_.connectionClosed(); }
+  ~Session() {
+    if (shed_.load()) --shedding_;
+    metrics_.connectionClosed();
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -38,46 +64,94 @@ class Session : public std::enable_shared_from_this<Session> {
   void shutdownIfIdle() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       self->keep_alive_ = false;
-      if (!self->busy_) {
-        beast::error_code ec;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-        self->stream_.socket().close(ec);
-      }
+      if (!self->busy_.load()) self->closeNow();
     });
+  }
+
+  /// No request in progress: waiting for (the rest of) a request's header.
+  bool idle() const { return !busy_.load() && !shed_.load(); }
+  SteadyClock::rep idleSince() const { return idle_since_.load(); }
+
+  /// Closes this idle connection to make room for a new one. false when it became busy or is
+  /// already being shed.
+  bool shed() {
+    if (busy_.load() || shed_.exchange(true)) return false;
+    ++shedding_;
+    metrics_.connectionShed();
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_.load()) self->closeNow();
+    });
+    return true;
   }
 
  private:
   void read() {
     parser_.emplace();
     parser_->header_limit(opts_.header_limit);
-    parser_->body_limit(opts_.max_body_bytes);
+    // Beast checks Content-Length against the body limit as soon as the header is parsed; the
+    // limit is the route's, set after admission, so none applies to the header read.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    idle_since_ = SteadyClock::now().time_since_epoch().count();
     stream_.expires_after(first_ ? opts_.read_timeout : opts_.idle_timeout);
     first_ = false;
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&Session::onRead, shared_from_this()));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::onHeader, shared_from_this()));
   }
 
-  void onRead(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
-      return close();
+  bool closing(const beast::error_code& ec) const {
+    return ec == http::error::end_of_stream || ec == beast::error::timeout ||
+           ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+           ec == asio::error::eof || ec == asio::error::bad_descriptor || shed_.load();
+  }
+
+  void onHeader(beast::error_code ec, std::size_t) {
+    if (closing(ec)) return close();
+    if (ec) {
+      keep_alive_ = false;
+      return send(
+          Router::error(400, Status(ErrorCode::kDecodeError, "bad HTTP: " + ec.message()), true));
     }
+    busy_ = true;
+    const auto& h = parser_->get();
+    RequestHead head;
+    head.method = std::string(h.method_string());
+    head.target = std::string(h.target());
+    head.content_type = std::string(h[http::field::content_type]);
+    head.authorization = std::string(h[http::field::authorization]);
+    if (auto n = parser_->content_length()) head.content_length = *n;
+    head.peer = peer_;
+    Admission admitted = router_.admit(head);
+    if (admitted.rejection.has_value()) {
+      // Nothing of the body is read: answer, then close.
+      keep_alive_ = false;
+      rejected_ = true;
+      log(head.method + " " + head.target, *admitted.rejection);
+      return send(std::move(*admitted.rejection));
+    }
+    parser_->body_limit(admitted.body_limit);
+    admitted_ = std::move(admitted);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::onBody, shared_from_this()));
+  }
+
+  void onBody(beast::error_code ec, std::size_t) {
+    if (closing(ec)) return close();
     if (ec == http::error::body_limit) {
       keep_alive_ = false;
-      return send(Router::error(413,
-                                Status(ErrorCode::kTooLarge,
-                                       "the body is larger than " +
-                                           std::to_string(opts_.max_body_bytes) + " bytes"),
-                                true));
+      rejected_ = true;
+      return send(
+          Router::error(413,
+                        Status(ErrorCode::kTooLarge, "the body is larger than the " +
+                                                         std::to_string(admitted_->body_limit) +
+                                                         " bytes this route accepts"),
+                        true));
     }
     if (ec) {
       keep_alive_ = false;
-      return send(Router::error(400, Status(ErrorCode::kDecodeError, "bad HTTP: " + ec.message()),
-                                true));
+      return send(
+          Router::error(400, Status(ErrorCode::kDecodeError, "bad HTTP: " + ec.message()), true));
     }
     auto req = parser_->release();
-    busy_ = true;
     keep_alive_ = keep_alive_ && req.keep_alive() && !draining_.load();
     Request r;
     r.method = std::string(req.method_string());
@@ -85,21 +159,28 @@ class Session : public std::enable_shared_from_this<Session> {
     r.content_type = std::string(req[http::field::content_type]);
     r.authorization = std::string(req[http::field::authorization]);
     r.body = std::move(req.body());
+    r.peer = peer_;
+    r.admitted = std::move(admitted_);
+    admitted_.reset();
     // While a request is handled no read is pending; the response write gets its own timer.
     stream_.expires_never();
     const std::string line = r.method + " " + r.target;
     auto self = shared_from_this();
     router_.handle(std::move(r), [self, line](Response res) {
       asio::post(self->stream_.get_executor(), [self, line, res = std::move(res)]() mutable {
-        if (self->opts_.log_requests) {
-          std::clog << line << " " << res.status << " " << res.body.size() << "B\n";
-        }
+        self->log(line, res);
         self->send(std::move(res));
       });
     });
   }
 
+  void log(const std::string& line, const Response& res) const {
+    if (opts_.log_requests)
+      std::clog << line << " " << res.status << " " << res.body.size() << "B\n";
+  }
+
   void send(Response r) {
+    busy_ = true;
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "eropaf-server");
@@ -111,6 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
                         self->busy_ = false;
+                        if (!ec && self->rejected_) return self->linger();
                         if (ec || !self->keep_alive_ || self->draining_.load()) {
                           return self->close();
                         }
@@ -118,21 +200,56 @@ class Session : public std::enable_shared_from_this<Session> {
                       });
   }
 
+  void linger() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    linger_until_ = SteadyClock::now() + kLingerTime;
+    stream_.expires_after(kLingerTime);
+    discard();
+  }
+
+  void discard() {
+    stream_.async_read_some(
+        asio::buffer(discard_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->discarded_ += n;
+          if (ec || self->discarded_ >= kLingerBytes || SteadyClock::now() >= self->linger_until_) {
+            return self->closeNow();
+          }
+          self->discard();
+        });
+  }
+
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
+  void closeNow() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<Admission> admitted_;
   Router& router_;
   Metrics& metrics_;
   const HttpOptions& opts_;
   std::atomic<bool>& draining_;
+  std::atomic<std::int64_t>& shedding_;
+  std::string peer_;
   bool keep_alive_ = true;
   bool first_ = true;
-  bool busy_ = false;
+  bool rejected_ = false;
+  // Read by the acceptor (another strand) to pick a connection to shed.
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> shed_{false};
+  std::atomic<SteadyClock::rep> idle_since_{0};
+  std::array<char, 16 * 1024> discard_{};
+  std::size_t discarded_ = 0;
+  SteadyClock::time_point linger_until_;
 };
 
 }  // namespace
@@ -142,33 +259,67 @@ struct HttpServer::Impl {
   HttpOptions opts;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer backoff{ioc};
   std::unique_ptr<Router> router;
   std::vector<std::thread> threads;
   std::atomic<bool> draining{false};
+  std::atomic<std::int64_t> shedding{0};  ///< sessions shed but not yet destroyed
   std::once_flag stopped;
   std::mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions;
+  std::vector<std::weak_ptr<Session>> sessions;  ///< guarded by sessions_mu
 
   Impl(Engine& e, HttpOptions o) : engine(e), opts(std::move(o)) {}
 
-  void accept(Metrics& metrics) {
-    acceptor.async_accept(asio::make_strand(ioc), [this, &metrics](beast::error_code ec,
-                                                                    tcp::socket socket) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-      } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        auto session =
-            std::make_shared<Session>(std::move(socket), *router, metrics, opts, draining);
-        {
-          std::lock_guard lock(sessions_mu);
-          std::erase_if(sessions, [](const auto& w) { return w.expired(); });
-          sessions.push_back(session);
-        }
-        session->run();
+  /// Sheds the connection idle longest; false when every connection is busy.
+  bool shedOldestIdle() {
+    std::lock_guard lock(sessions_mu);
+    std::erase_if(sessions, [](const auto& w) { return w.expired(); });
+    for (;;) {
+      std::shared_ptr<Session> oldest;
+      for (const auto& w : sessions) {
+        auto s = w.lock();
+        if (s && s->idle() && (!oldest || s->idleSince() < oldest->idleSince())) oldest = s;
       }
-      accept(metrics);
-    });
+      if (!oldest) return false;
+      if (oldest->shed()) return true;
+    }
+  }
+
+  void accept(Metrics& metrics) {
+    acceptor.async_accept(
+        asio::make_strand(ioc), [this, &metrics](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+            if (outOfDescriptors(ec)) {
+              // The listen socket stays readable while connections wait in its backlog: accepting
+              // again at once would spin. Free a descriptor for the next try, and pause.
+              metrics.acceptBackoff();
+              shedOldestIdle();
+              backoff.expires_after(opts.accept_backoff);
+              backoff.async_wait([this, &metrics](beast::error_code wait_ec) {
+                if (!wait_ec && acceptor.is_open()) accept(metrics);
+              });
+              return;
+            }
+          } else {
+            const std::int64_t live = metrics.openConnections() - shedding.load();
+            if (live >= static_cast<std::int64_t>(opts.max_connections) && !shedOldestIdle()) {
+              // Every connection is busy: this one is closed at once rather than left unanswered.
+              metrics.connectionRefused();
+              socket.close(ec);
+            } else {
+              socket.set_option(tcp::no_delay(true), ec);
+              auto session = std::make_shared<Session>(std::move(socket), *router, metrics, opts,
+                                                       draining, shedding);
+              {
+                std::lock_guard lock(sessions_mu);
+                sessions.push_back(session);
+              }
+              session->run();
+            }
+          }
+          accept(metrics);
+        });
   }
 };
 
@@ -176,10 +327,12 @@ HttpServer::HttpServer(Engine& engine, HttpOptions options)
     : impl_(std::make_unique<Impl>(engine, std::move(options))) {
   Impl* impl = impl_.get();
   impl_->router = std::make_unique<Router>(
-      engine, metrics_, [impl](std::chrono::milliseconds delay, std::function<void()> fn) {
+      engine, metrics_,
+      [impl](std::chrono::milliseconds delay, std::function<void()> fn) {
         auto timer = std::make_shared<asio::steady_timer>(impl->ioc, delay);
         timer->async_wait([timer, fn = std::move(fn)](beast::error_code) { fn(); });
-      });
+      },
+      impl_->opts.router);
 }
 
 HttpServer::~HttpServer() { stop(); }
@@ -212,6 +365,7 @@ void HttpServer::stop(std::chrono::seconds grace) {
     asio::post(impl_->ioc, [this] {
       beast::error_code ec;
       impl_->acceptor.close(ec);
+      impl_->backoff.cancel();
     });
     // Commits what is queued and wakes every long poll (answered with an empty page).
     impl_->engine.stop();

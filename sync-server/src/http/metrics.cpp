@@ -38,10 +38,9 @@ std::string Metrics::render(const Engine& engine) const {
         out << "eropaf_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"" << le
             << "\"} " << h.counts[i] << "\n";
       }
-      out << "eropaf_http_request_duration_seconds_bucket{route=\"" << route
-          << "\",le=\"+Inf\"} " << h.count << "\n"
-          << "eropaf_http_request_duration_seconds_sum{route=\"" << route << "\"} " << h.sum
-          << "\n"
+      out << "eropaf_http_request_duration_seconds_bucket{route=\"" << route << "\",le=\"+Inf\"} "
+          << h.count << "\n"
+          << "eropaf_http_request_duration_seconds_sum{route=\"" << route << "\"} " << h.sum << "\n"
           << "eropaf_http_request_duration_seconds_count{route=\"" << route << "\"} " << h.count
           << "\n";
     }
@@ -57,6 +56,19 @@ std::string Metrics::render(const Engine& engine) const {
   counter("eropaf_commits_total", "Group commits.", c.commits);
   counter("eropaf_pulls_total", "Pull pages served.", c.pulls);
   counter("eropaf_records_sent_total", "Records sent in pull pages.", c.records_sent);
+  counter("eropaf_connections_shed_total",
+          "Idle connections closed to make room for a new one (max_connections).",
+          connections_shed_.load());
+  counter("eropaf_connections_refused_total",
+          "New connections closed at once: max_connections reached and none idle.",
+          connections_refused_.load());
+  counter("eropaf_accept_backoffs_total",
+          "Pauses of the acceptor after accept() ran out of file descriptors.",
+          accept_backoffs_.load());
+  counter("eropaf_enroll_failures_total", "Enrollment attempts that failed (wrong code, bad body).",
+          enroll_failures_.load());
+  counter("eropaf_enroll_throttled_total", "Enrollment attempts answered 429 without a lookup.",
+          enroll_throttled_.load());
   out << "# HELP eropaf_open_connections Open HTTP connections.\n"
       << "# TYPE eropaf_open_connections gauge\neropaf_open_connections "
       << open_connections_.load() << "\n"

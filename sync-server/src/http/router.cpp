@@ -1,11 +1,14 @@
-// Routing, content negotiation, authentication and long poll.
+// Routing, admission (route, size, token, throttle) before the body, content negotiation,
+// long poll, and the log lines for 5xx answers and enrollment failures.
 #include "http/router.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <iostream>
 #include <memory>
 #include <mutex>
 
@@ -68,6 +71,8 @@ unsigned httpStatusFor(ErrorCode c) {
       return 404;
     case ErrorCode::kTooLarge:
       return 413;
+    case ErrorCode::kResourceExhausted:
+      return 429;
     case ErrorCode::kUnavailable:
     case ErrorCode::kStorageBusy:
       return 503;
@@ -88,7 +93,34 @@ std::string bearer(const std::string& header) {
   return token;
 }
 
+bool tokenMatches(const std::string& presented, const std::string& expected) {
+  // Compare hashes, so neither the length nor a prefix shows in the timing.
+  unsigned char a[crypto_generichash_BYTES];
+  unsigned char b[crypto_generichash_BYTES];
+  crypto_generichash(a, sizeof a, reinterpret_cast<const unsigned char*>(presented.data()),
+                     presented.size(), nullptr, 0);
+  crypto_generichash(b, sizeof b, reinterpret_cast<const unsigned char*>(expected.data()),
+                     expected.size(), nullptr, 0);
+  return sodium_memcmp(a, b, sizeof a) == 0;
+}
+
+std::string routeOf(const std::string& target) { return target.substr(0, target.find('?')); }
+
+// GET routes take no body; a few bytes are tolerated, more are refused before reading.
+constexpr std::uint64_t kMaxGetBodyBytes = 1024;
+constexpr auto kEnrollLogInterval = std::chrono::minutes(1);
+
 }  // namespace
+
+Router::Router(Engine& engine, Metrics& metrics, Scheduler scheduler, RouterOptions options)
+    : engine_(engine),
+      metrics_(metrics),
+      schedule_(std::move(scheduler)),
+      options_(std::move(options)),
+      throttle_(options_.enroll_throttle),
+      last_log_(std::chrono::steady_clock::now() - kEnrollLogInterval) {}
+
+Router::~Router() { logEnrollFailures(true); }
 
 Response Router::error(unsigned status, const Status& st, bool json) {
   v1::ErrorResponse e;
@@ -101,81 +133,197 @@ Response Router::error(unsigned status, const Status& st, bool json) {
   return {status, json ? "application/json" : "application/x-protobuf", encode(e, json)};
 }
 
+Response Router::failure(const std::string& route, std::string_view device_id, const Status& st,
+                         bool json) {
+  const unsigned status = httpStatusFor(st.code());
+  if (status >= 500) {
+    // The client sees a generic message; the operator must see what failed, always (also with
+    // --quiet): a full disk must not be silent.
+    std::clog << "eropaf-server: " << status << " " << route << " device "
+              << (device_id.empty() ? "-" : device_id) << ": " << st.toString() << std::endl;
+  }
+  return error(status, st, json);
+}
+
+Admission Router::admit(const RequestHead& head) {
+  const std::string route = routeOf(head.target);
+  const Format format = formatOf(head.content_type);
+  const bool json = format != Format::kProtobuf;
+  Admission a;
+  auto reject = [&](Response r) {
+    a.rejection = std::move(r);
+    return a;
+  };
+  auto tooLarge = [&](std::uint64_t limit) -> bool {
+    return head.content_length.has_value() && *head.content_length > limit;
+  };
+  auto limitStatus = [&](std::uint64_t limit) {
+    return Status(ErrorCode::kTooLarge, "the body is larger than the " + std::to_string(limit) +
+                                            " bytes " + route + " accepts");
+  };
+
+  const bool metrics_route = route == "/metrics" && !options_.metrics_token.empty();
+  if (route == "/v1/health" || metrics_route) {
+    if (metrics_route && !tokenMatches(bearer(head.authorization), options_.metrics_token)) {
+      return reject(error(
+          401, Status(ErrorCode::kUnauthenticated, "the metrics token is missing or not valid"),
+          true));
+    }
+    if (head.method != "GET") {
+      return reject(error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true));
+    }
+    if (tooLarge(kMaxGetBodyBytes)) return reject(error(413, limitStatus(kMaxGetBodyBytes), true));
+    a.body_limit = kMaxGetBodyBytes;
+    return a;
+  }
+  if (route != "/v1/push" && route != "/v1/pull" && route != "/v1/enroll") {
+    // Also /metrics without a configured token: answered exactly as an unknown route.
+    return reject(error(404, Status(ErrorCode::kNotFound, "no route " + route), json));
+  }
+  if (head.method != "POST") {
+    return reject(error(405, Status(ErrorCode::kInvalidArgument, "use POST for " + route), json));
+  }
+  if (format == Format::kOther) {
+    return reject(error(
+        415,
+        Status(ErrorCode::kInvalidArgument,
+               "Content-Type must be application/x-protobuf or application/json", "content-type"),
+        true));
+  }
+  if (route == "/v1/enroll") {
+    a.body_limit = options_.max_enroll_bytes;
+    if (tooLarge(a.body_limit)) return reject(error(413, limitStatus(a.body_limit), json));
+    if (!throttle_.tryAcquire(head.peer)) {
+      metrics_.enrollThrottled();
+      {
+        std::lock_guard lock(log_mu_);
+        ++unlogged_throttled_;
+        last_failure_peer_ = head.peer;
+      }
+      logEnrollFailures(false);
+      return reject(error(429,
+                          Status(ErrorCode::kResourceExhausted,
+                                 "too many failed enrollment attempts; try again in a minute"),
+                          json));
+    }
+    a.enroll_ticket = true;
+    return a;
+  }
+  a.body_limit = route == "/v1/push" ? options_.max_push_bytes : options_.max_pull_bytes;
+  // The token before the size: a client without a valid token learns nothing about limits.
+  Result<Principal> who = engine_.authenticate(bearer(head.authorization));
+  if (!who.ok()) return reject(failure(route, "", who.status(), json));
+  if (tooLarge(a.body_limit)) return reject(error(413, limitStatus(a.body_limit), json));
+  a.principal = std::move(who).value();
+  return a;
+}
+
 void Router::handle(Request request, std::function<void(Response)> done) {
   const auto start = std::chrono::steady_clock::now();
-  std::string route = request.target.substr(0, request.target.find('?'));
+  const std::string route = routeOf(request.target);
   const Format format = formatOf(request.content_type);
   const bool json = format != Format::kProtobuf;
   auto finish = [this, route, start, done = std::move(done)](Response r) mutable {
-    const std::string label =
-        route == "/v1/push" || route == "/v1/pull" || route == "/v1/enroll" ||
-                route == "/v1/health" || route == "/metrics"
-            ? route
-            : "other";
-    metrics_.request(label, r.status,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    const std::string label = route == "/v1/push" || route == "/v1/pull" || route == "/v1/enroll" ||
+                                      route == "/v1/health" || route == "/metrics"
+                                  ? route
+                                  : "other";
+    metrics_.request(
+        label, r.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     done(std::move(r));
   };
 
-  if (route == "/v1/health" || route == "/metrics") {
-    if (request.method != "GET") {
-      return finish(error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true));
-    }
-    if (route == "/metrics") {
-      return finish({200, "text/plain; version=0.0.4", metrics_.render(engine_)});
-    }
-    return finish({200, "application/json",
-                   "{\"status\":\"ok\",\"last_seq\":" + std::to_string(engine_.lastSeq()) + "}"});
+  Admission admitted;
+  if (request.admitted.has_value()) {
+    admitted = std::move(*request.admitted);
+  } else {
+    admitted = admit({request.method, request.target, request.content_type, request.authorization,
+                      request.body.size(), request.peer});
   }
-  if (route != "/v1/push" && route != "/v1/pull" && route != "/v1/enroll") {
-    return finish(error(404, Status(ErrorCode::kNotFound, "no route " + route), json));
+  if (admitted.rejection.has_value()) return finish(std::move(*admitted.rejection));
+  if (request.body.size() > admitted.body_limit) {
+    // A chunked body has no Content-Length to check up front; the parser's limit caught it.
+    return finish(error(413,
+                        Status(ErrorCode::kTooLarge, "the body is larger than the " +
+                                                         std::to_string(admitted.body_limit) +
+                                                         " bytes " + route + " accepts"),
+                        json));
   }
-  if (request.method != "POST") {
-    return finish(error(405, Status(ErrorCode::kInvalidArgument, "use POST for " + route), json));
+
+  if (route == "/v1/health") {
+    // Liveness only: sequence numbers would tell anyone how busy the server is.
+    return finish({200, "application/json", "{\"status\":\"ok\"}"});
   }
-  if (format == Format::kOther) {
-    return finish(error(415,
-                        Status(ErrorCode::kInvalidArgument,
-                               "Content-Type must be application/x-protobuf or application/json",
-                               "content-type"),
-                        true));
+  if (route == "/metrics") {
+    return finish({200, "text/plain; version=0.0.4", metrics_.render(engine_)});
   }
 
   if (route == "/v1/enroll") {
     v1::EnrollRequest req;
-    if (Status st = decode(request.body, json, req); !st.ok()) return finish(error(400, st, json));
-    engine_.enroll(std::move(req), [json, finish](Result<v1::EnrollResponse> r) mutable {
-      if (!r.ok()) return finish(error(httpStatusFor(r.status().code()), r.status(), json));
+    if (Status st = decode(request.body, json, req); !st.ok()) {
+      enrollFinished(request.peer, st);
+      return finish(error(400, st, json));
+    }
+    engine_.enroll(std::move(req), [this, json, finish,
+                                    peer = request.peer](Result<v1::EnrollResponse> r) mutable {
+      enrollFinished(peer, r.status());
+      if (!r.ok()) return finish(failure("/v1/enroll", "", r.status(), json));
       finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
     });
     return;
   }
 
-  Result<Principal> who = engine_.authenticate(bearer(request.authorization));
-  if (!who.ok()) return finish(error(httpStatusFor(who.status().code()), who.status(), json));
-
+  Principal who = std::move(*admitted.principal);
   if (route == "/v1/push") {
     v1::PushRequest req;
     if (Status st = decode(request.body, json, req); !st.ok()) return finish(error(400, st, json));
-    engine_.push(std::move(who).value(), std::move(req),
-                 [json, finish](Result<v1::PushResponse> r) mutable {
-                   if (!r.ok()) {
-                     return finish(error(httpStatusFor(r.status().code()), r.status(), json));
-                   }
-                   finish({200, json ? "application/json" : "application/x-protobuf",
-                           encode(*r, json)});
-                 });
+    const std::string device = who.device_id;
+    engine_.push(
+        std::move(who), std::move(req),
+        [this, json, finish, device](Result<v1::PushResponse> r) mutable {
+          if (!r.ok()) return finish(failure("/v1/push", device, r.status(), json));
+          finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
+        });
     return;
   }
   v1::PullRequest req;
   if (Status st = decode(request.body, json, req); !st.ok()) return finish(error(400, st, json));
-  pull(*who, bearer(request.authorization), req, json, std::move(finish));
+  pull(who, bearer(request.authorization), req, json, std::move(finish));
+}
+
+void Router::enrollFinished(const std::string& peer, const Status& result) {
+  if (result.ok()) {
+    // A valid code: the attempt does not count against the throttle.
+    throttle_.refund(peer);
+    return;
+  }
+  metrics_.enrollFailed();
+  {
+    std::lock_guard lock(log_mu_);
+    ++unlogged_failures_;
+    last_failure_peer_ = peer;
+  }
+  logEnrollFailures(false);
+}
+
+void Router::logEnrollFailures(bool force) {
+  std::lock_guard lock(log_mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (unlogged_failures_ == 0 && unlogged_throttled_ == 0) return;
+  if (!force && now - last_log_ < kEnrollLogInterval) return;
+  std::clog << "eropaf-server: enrollment: " << unlogged_failures_ << " failed and "
+            << unlogged_throttled_ << " throttled attempt(s) since the last report (last from "
+            << (last_failure_peer_.empty() ? "-" : last_failure_peer_) << ")" << std::endl;
+  unlogged_failures_ = 0;
+  unlogged_throttled_ = 0;
+  last_log_ = now;
 }
 
 void Router::pull(const Principal& p, std::string token, const v1::PullRequest& req, bool json,
                   std::function<void(Response)> done) {
-  auto answer = [json](const Result<v1::PullResponse>& r) -> Response {
-    if (!r.ok()) return error(httpStatusFor(r.status().code()), r.status(), json);
+  auto answer = [this, json, device = p.device_id](const Result<v1::PullResponse>& r) -> Response {
+    if (!r.ok()) return failure("/v1/pull", device, r.status(), json);
     return {200, json ? "application/json" : "application/x-protobuf", encode(*r, json)};
   };
   auto isEmpty = [](const v1::PullResponse& r) {

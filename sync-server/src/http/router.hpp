@@ -2,23 +2,73 @@
 // headers and body out. The socket layer (http_server.cpp) and in-process tests both use it.
 //
 // Routes: POST /v1/push, POST /v1/pull (long poll with wait_ms), POST /v1/enroll,
-// GET /v1/health, GET /metrics. Bodies are application/x-protobuf or application/json
-// (protobuf's JSON mapping); the answer uses the request's format. Every error answer carries
-// eropaf.v1.ErrorResponse.
-// Thread-safety: handle() may be called from any thread; `done` runs on an engine or
-// scheduler thread, exactly once.
+// GET /v1/health, GET /metrics (behind a token). Bodies are application/x-protobuf or
+// application/json (protobuf's JSON mapping); the answer uses the request's format. Every error
+// answer carries eropaf.v1.ErrorResponse.
+//
+// Two steps, so that the socket layer reads no body it will not use: admit() decides from the
+// request line and headers alone (route, method, content type, declared size, device token,
+// enrollment throttle); handle() then decodes the body and answers. handle() admits by itself
+// when the caller did not (in-process tests).
+// Thread-safety: admit() and handle() may be called from any thread; `done` runs on an engine
+// or scheduler thread, exactly once.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine.hpp"
 #include "http/metrics.hpp"
+#include "http/rate_limiter.hpp"
 
 namespace eropaf::server {
+
+/// What the server accepts before it reads a body. Sizes are bytes of the body as sent.
+struct RouterOptions {
+  /// A push: the device sends at most 200 changes per request (SyncOptions::push_batch), which
+  /// stays under 2 MiB even with maximal notes.
+  std::uint64_t max_push_bytes = 4 * 1024 * 1024;
+  /// A pull request is a cursor and two numbers.
+  std::uint64_t max_pull_bytes = 64 * 1024;
+  /// An enrollment request is a code and a device name.
+  std::uint64_t max_enroll_bytes = 4 * 1024;
+  /// `Authorization: Bearer <token>` for GET /metrics. Empty: /metrics answers 404 (as an
+  /// unknown route), so nothing about the server's activity is public by default.
+  std::string metrics_token;
+  /// Enrollment attempts (see EnrollThrottle).
+  EnrollThrottle::Options enroll_throttle;
+};
+
+/// The request line and headers: all admit() needs.
+struct RequestHead {
+  std::string method;
+  std::string target;
+  std::string content_type;
+  std::string authorization;
+  std::optional<std::uint64_t> content_length;  ///< none: chunked or no body
+  std::string peer;                             ///< the client's address ("" in process)
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string content_type;
+  std::string body;
+};
+
+/// admit()'s verdict: either a rejection to send (and close), or the body limit to read with
+/// and, for /v1/push and /v1/pull, the authenticated principal.
+struct Admission {
+  std::optional<Response> rejection;
+  std::optional<Principal> principal;
+  std::uint64_t body_limit = 0;
+  bool enroll_ticket = false;  ///< an enrollment attempt took a throttle token (see handle())
+};
 
 struct Request {
   std::string method;
@@ -26,12 +76,9 @@ struct Request {
   std::string content_type;
   std::string authorization;
   std::string body;
-};
-
-struct Response {
-  unsigned status = 200;
-  std::string content_type;
-  std::string body;
+  std::string peer{};  ///< the client's address, for the enrollment throttle
+  /// Set by the socket layer from admit(); handle() admits by itself when it is empty.
+  std::optional<Admission> admitted{};
 };
 
 /// Runs `fn` after `delay` on some thread of the caller's choosing (an Asio timer in the
@@ -42,8 +89,14 @@ class Router {
  public:
   static constexpr std::uint32_t kMaxWaitMs = 30'000;
 
-  Router(Engine& engine, Metrics& metrics, Scheduler scheduler)
-      : engine_(engine), metrics_(metrics), schedule_(std::move(scheduler)) {}
+  Router(Engine& engine, Metrics& metrics, Scheduler scheduler, RouterOptions options = {});
+  ~Router();  ///< logs the enrollment failures not yet logged
+
+  /// Decides from the head alone whether to read the body. A rejection is the whole answer:
+  /// 404/405/415 for a wrong route, method or type, 413 when Content-Length exceeds the route's
+  /// limit, 401/403 for a missing, wrong or revoked token (push, pull, metrics), 429 when
+  /// enrollment attempts are throttled, 503 when the token could not be checked.
+  Admission admit(const RequestHead& head);
 
   void handle(Request request, std::function<void(Response)> done);
 
@@ -54,9 +107,23 @@ class Router {
   void pull(const Principal& p, std::string token, const v1::PullRequest& req, bool json,
             std::function<void(Response)> done);
 
+  /// The error answer for a failed engine call; every 5xx is logged with route and device.
+  Response failure(const std::string& route, std::string_view device_id, const Status& st,
+                   bool json);
+  void enrollFinished(const std::string& peer, const Status& result);
+  void logEnrollFailures(bool force);
+
   Engine& engine_;
   Metrics& metrics_;
   Scheduler schedule_;
+  RouterOptions options_;
+  EnrollThrottle throttle_;
+  // Enrollment failures are logged in aggregate, at most one line a minute. Guarded by log_mu_.
+  std::mutex log_mu_;
+  std::chrono::steady_clock::time_point last_log_;
+  std::uint64_t unlogged_failures_ = 0;
+  std::uint64_t unlogged_throttled_ = 0;
+  std::string last_failure_peer_;
 };
 
 }  // namespace eropaf::server
