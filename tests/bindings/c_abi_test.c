@@ -4,11 +4,13 @@
  * object count back at zero.
  *
  * Compiled as C99. Protobuf bytes are written and read with the few helpers below (varints and
- * length-delimited fields), so the test depends on nothing but eropaf.h.
+ * length-delimited fields), so the test depends on nothing but eropaf.h — and SQLite, which
+ * only test_unreadable_rows uses, to damage a store file the way a failing disk would.
  *
  * Usage: c_abi_test [concurrent]   ("concurrent" runs only the concurrent-use test, for TSan) */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -540,6 +542,74 @@ static void test_store_offline(void) {
   eropaf_store_release(s);
 }
 
+/* ---- a damaged file ------------------------------------------------------------------------ */
+
+/* Overwrites the sealed body of the rows of `table` whose `column` is `id` with bytes that are
+ * no seal, through a raw SQLite connection on the store's file. */
+static void damage_rows(const char* name, const char* table, const char* column, const char* id) {
+  char path[512];
+  char sql[256];
+  snprintf(path, sizeof path, "%s/%s.db", g_dir, name);
+  snprintf(sql, sizeof sql, "UPDATE %s SET body = randomblob(64) WHERE %s = ?1", table, column);
+  sqlite3* db = NULL;
+  REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = NULL;
+  REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK);
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+  REQUIRE(sqlite3_step(st) == SQLITE_DONE);
+  REQUIRE(sqlite3_changes(db) == 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+/* A row the store holds but cannot read is an error in the STORE domain, never "not found". */
+static void test_unreadable_rows(void) {
+  eropaf_store_t* s = open_store("damaged");
+  eropaf_error e = EROPAF_ERROR_INIT;
+  eropaf_buffer b = {NULL, 0};
+  msg id = identity("co-d", ROLE_COORDINATOR);
+  REQUIRE(eropaf_store_set_identity(s, id.data, id.size, &e));
+  msg r = signal_request("schulden", "Brieven van de deurwaarder", URGENCY_HOOG, INFORMED_YES);
+  REQUIRE(eropaf_store_create_signal(s, r.data, r.size, &b, &e));
+  char signal_id[64];
+  get_str(b.data, b.size, 1, signal_id, sizeof signal_id);
+  eropaf_buffer_free(&b);
+  msg c = {{0}, 0};
+  msg a = address("1234AB", "12");
+  put_str(&c, 1, "WK015301");
+  put_msg(&c, 2, &a);
+  put_str(&c, 3, "Schulden Dorpsstraat 12");
+  put_str(&c, 4, "schulden");
+  REQUIRE(eropaf_store_open_case(s, c.data, c.size, &b, &e));
+  char case_id[64];
+  get_str(b.data, b.size, 1, case_id, sizeof case_id);
+  eropaf_buffer_free(&b);
+  msg cm = {{0}, 0};
+  put_str(&cm, 1, case_id);
+  put_int(&cm, 3, CONTACT_OUTCOME_NIET_THUIS);
+  REQUIRE(eropaf_store_add_contact_moment(s, cm.data, cm.size, &b, &e));
+  eropaf_buffer_free(&b);
+
+  damage_rows("damaged", "signals", "id", signal_id);
+  damage_rows("damaged", "cases", "id", case_id);
+  damage_rows("damaged", "contact_moments", "case_id", case_id);
+  CHECK(!eropaf_store_get_signal(s, signal_id, strlen(signal_id), &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_CRYPTO, NULL);
+  CHECK(b.data == NULL);
+  CHECK(!eropaf_store_get_case(s, case_id, strlen(case_id), &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_CRYPTO, NULL);
+  CHECK(!eropaf_store_contact_moments(s, case_id, strlen(case_id), &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_CRYPTO, NULL);
+  CHECK(!eropaf_store_my_signals(s, 0, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_CRYPTO, NULL);
+  CHECK(b.data == NULL);
+  /* What the store never held is still a successful "not found". */
+  REQUIRE(eropaf_store_get_case(s, "nope", 4, &b, &e));
+  CHECK(b.data == NULL);
+  eropaf_store_release(s);
+}
+
 /* ---- enrollment and sync against the real server --------------------------------------------- */
 
 typedef struct {
@@ -815,6 +885,7 @@ int main(int argc, char** argv) {
     test_library_and_null_handles();
     test_open_errors();
     test_store_offline();
+    test_unreadable_rows();
     test_enroll_and_sync();
     test_concurrent_use();
   }

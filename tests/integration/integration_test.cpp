@@ -4,8 +4,11 @@
 // bad input answered while the server keeps serving.
 #include <catch2/catch.hpp>
 
+#include <mutex>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "eropaf/id.hpp"
 #include "eropaf/v1/sync.pb.h"
@@ -14,10 +17,30 @@
 #include "wire/wire_mapping.hpp"
 
 using namespace eropaf;
+using eropaf::test::readOk;
 using test::RemoteDevice;
 using test::ServerProcess;
 
 namespace {
+
+/// What worker threads saw go wrong. Catch2 v2's assertions are not thread-safe, so a thread
+/// records its failures here and the test checks them on the main thread, after the join.
+class ThreadFailures {
+ public:
+  void add(std::string what) {
+    std::lock_guard lock(mu_);
+    failures_.push_back(std::move(what));
+  }
+  /// Call on the main thread once every writer has joined.
+  std::vector<std::string> all() {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> failures_;
+};
 
 /// A raw POST through the device's transport: status and body, nothing interpreted.
 sync::HttpResponse raw(RemoteDevice& d, const std::string& path, const std::string& body,
@@ -97,7 +120,7 @@ TEST_CASE("a signal becomes a case, the coach gets it whole, reassigned, it move
 
   REQUIRE(anna->sync().ok());
   REQUIRE(anna->db->myCases()->size() == 1);
-  CHECK(anna->db->signal(sig->id).has_value());  // the whole case: its signal too
+  CHECK(readOk(anna->db->signal(sig->id)).has_value());  // the whole case: its signal too
   store::NewContactMoment m;
   m.case_id = c->id;
   m.outcome = ContactOutcome::kNietThuis;
@@ -107,27 +130,27 @@ TEST_CASE("a signal becomes a case, the coach gets it whole, reassigned, it move
   REQUIRE(anna->db->moveCase({c->id, CaseState::kContactZoeken, "", false}).ok());
   REQUIRE(anna->sync().ok());
   REQUIRE(co->sync().ok());
-  CHECK(co->db->contactMoments(c->id).size() == 2);
-  CHECK(co->db->getCase(c->id)->state.value == CaseState::kContactZoeken);
+  CHECK(readOk(co->db->contactMoments(c->id)).size() == 2);
+  CHECK(readOk(co->db->getCase(c->id))->state.value == CaseState::kContactZoeken);
 
   REQUIRE(co->db->assignCase(c->id, "wc-bram").ok());
   REQUIRE(co->sync().ok());
   auto evicted = anna->sync();
   REQUIRE(evicted.ok());
   CHECK(evicted->evicted >= 1);
-  CHECK_FALSE(anna->db->getCase(c->id));
-  CHECK(anna->db->contactMoments(c->id).empty());
-  CHECK_FALSE(anna->db->signal(sig->id));
+  CHECK_FALSE(readOk(anna->db->getCase(c->id)));
+  CHECK(readOk(anna->db->contactMoments(c->id)).empty());
+  CHECK_FALSE(readOk(anna->db->signal(sig->id)));
   REQUIRE(bram->sync().ok());
-  REQUIRE(bram->db->getCase(c->id));
-  CHECK(bram->db->contactMoments(c->id).size() == 2);
+  REQUIRE(readOk(bram->db->getCase(c->id)));
+  CHECK(readOk(bram->db->contactMoments(c->id)).size() == 2);
 
   REQUIRE(zm->sync().ok());
-  auto mine = zm->db->signal(sig->id);
+  auto mine = readOk(zm->db->signal(sig->id));
   REQUIRE(mine);
   CHECK(mine->triage_state.value == TriageState::kGekoppeld);
   CHECK(mine->case_id.value.empty());
-  CHECK_FALSE(zm->db->getCase(c->id));
+  CHECK_FALSE(readOk(zm->db->getCase(c->id)));
 }
 
 TEST_CASE("two coaches pick up the same case offline: one gets it, the coordinator sees the conflict",
@@ -146,8 +169,8 @@ TEST_CASE("two coaches pick up the same case offline: one gets it, the coordinat
   REQUIRE(bram->sync().ok());
   REQUIRE(anna->sync().ok());
   REQUIRE(co->sync().ok());
-  const bool anna_has = anna->db->getCase(c->id).has_value();
-  const bool bram_has = bram->db->getCase(c->id).has_value();
+  const bool anna_has = readOk(anna->db->getCase(c->id)).has_value();
+  const bool bram_has = readOk(bram->db->getCase(c->id)).has_value();
   CHECK(anna_has != bram_has);
   auto conflicts = co->db->conflictCases();
   REQUIRE(conflicts->size() == 1);
@@ -165,7 +188,7 @@ TEST_CASE("a push whose answer was cut is retried and applies once", "[integrati
   zm->transport = std::make_unique<CutFirstPushAnswer>(std::move(zm->transport));
   auto r = zm->sync();
   REQUIRE(r.ok());
-  CHECK(zm->db->outboxSize() == 0);
+  CHECK(readOk(zm->db->outboxSize()) == 0);
   REQUIRE(co->sync().ok());
   CHECK(co->db->untriagedSignals("WK015301")->size() == 20);
   CHECK(ids(*co).size() == 20);
@@ -181,12 +204,17 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
   }
   constexpr int kPerDevice = 150;
   std::atomic<bool> go{false};
+  ThreadFailures failures;
   std::vector<std::thread> writers;
   for (auto& d : coaches) {
-    writers.emplace_back([&go, dev = d.get()] {
+    writers.emplace_back([&go, &failures, dev = d.get()] {
       while (!go) std::this_thread::yield();
       for (int i = 0; i < kPerDevice; ++i) {
-        REQUIRE(dev->db->createSignal(test::aSignal("storm " + std::to_string(i))).ok());
+        auto sig = dev->db->createSignal(test::aSignal("storm " + std::to_string(i)));
+        if (!sig.ok()) {
+          failures.add("createSignal " + std::to_string(i) + ": " + sig.status().toString());
+          return;
+        }
         if (i % 10 == 9) static_cast<void>(dev->sync());  // fails while the server is down
       }
     });
@@ -197,10 +225,12 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.restart();
   for (auto& t : writers) t.join();
+  for (const auto& failure : failures.all()) FAIL_CHECK(failure);
+  REQUIRE(failures.all().empty());
   for (auto& d : coaches) {
     d->moveTo(server.url());
-    for (int round = 0; round < 5 && d->db->outboxSize() > 0; ++round) static_cast<void>(d->sync());
-    CHECK(d->db->outboxSize() == 0);
+    for (int round = 0; round < 5 && readOk(d->db->outboxSize()) > 0; ++round) static_cast<void>(d->sync());
+    CHECK(readOk(d->db->outboxSize()) == 0);
   }
   co->moveTo(server.url());
   REQUIRE(co->sync().ok());
@@ -224,23 +254,40 @@ TEST_CASE("concurrent pushes and pulls: no cursor skips a change", "[integration
     readers.push_back(test::enrollDevice(server, "co-" + std::to_string(i), Role::kCoordinator));
   }
   std::atomic<bool> done{false};
+  ThreadFailures failures;
   std::vector<std::thread> threads;
   for (auto& w : writers) {
-    threads.emplace_back([dev = w.get()] {
+    threads.emplace_back([&failures, dev = w.get()] {
       for (int i = 0; i < 60; ++i) {
-        REQUIRE(dev->db->createSignal(test::aSignal("c " + std::to_string(i))).ok());
-        REQUIRE(dev->sync().ok());
+        auto sig = dev->db->createSignal(test::aSignal("c " + std::to_string(i)));
+        if (!sig.ok()) {
+          failures.add("createSignal " + std::to_string(i) + ": " + sig.status().toString());
+          return;
+        }
+        auto synced = dev->sync();
+        if (!synced.ok()) {
+          failures.add("writer sync " + std::to_string(i) + ": " + synced.status().toString());
+          return;
+        }
       }
     });
   }
   for (auto& r : readers) {
-    threads.emplace_back([&done, dev = r.get()] {
-      while (!done) REQUIRE(dev->sync().ok());
+    threads.emplace_back([&done, &failures, dev = r.get()] {
+      while (!done) {
+        auto synced = dev->sync();
+        if (!synced.ok()) {
+          failures.add("reader sync: " + synced.status().toString());
+          return;
+        }
+      }
     });
   }
   for (std::size_t i = 0; i < writers.size(); ++i) threads[i].join();
   done = true;
   for (std::size_t i = writers.size(); i < threads.size(); ++i) threads[i].join();
+  for (const auto& failure : failures.all()) FAIL_CHECK(failure);
+  REQUIRE(failures.all().empty());
   std::set<std::string> written;
   for (auto& w : writers) {
     for (const auto& s : *w->db->mySignals()) written.insert(s.id);

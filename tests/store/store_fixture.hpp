@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "eropaf/store.hpp"
@@ -62,6 +63,14 @@ struct StoreFixture {
     if (!st.ok()) throw std::runtime_error(st.toString());
   }
 };
+
+/// The value of a store read (an optional, a list, a count). A read error is not an answer a
+/// test expects: it throws with the store's message, and the test fails with that message.
+template <class T>
+T readOk(Result<T> r) {
+  if (!r.ok()) throw std::runtime_error("store read failed: " + r.status().toString());
+  return std::move(r).value();
+}
 
 inline store::NewSignal aSignal(std::string text = "Post stapelt zich op, buren maken zich zorgen",
                                 std::string postcode = "1234AB", std::string number = "12") {

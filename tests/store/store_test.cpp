@@ -4,18 +4,49 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <stdexcept>
+
+#include <sqlite3.h>
 
 #include "eropaf/merge.hpp"
+#include "eropaf/wire.hpp"
+#include "store/crypto.hpp"
 #include "store/store_fixture.hpp"
 
 using namespace eropaf;
+using eropaf::test::readOk;
 using eropaf::test::aCase;
 using eropaf::test::aSignal;
 using eropaf::test::kDay;
 using eropaf::test::StoreFixture;
 
 namespace {
+
+/// Runs one statement on the store's file through a second, raw SQLite connection, the way a
+/// failing disk or someone with the file would change it: ?1 is `blob`, ?2 is `id`.
+void tamper(const std::string& path, const std::string& sql, std::string_view blob,
+            std::string_view id) {
+  sqlite3* raw = nullptr;
+  if (sqlite3_open(path.c_str(), &raw) != SQLITE_OK) throw std::runtime_error("cannot open");
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_stmt* st = nullptr;
+  int rc = sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_blob64(st, 1, blob.data(), blob.size(), SQLITE_TRANSIENT);
+    if (sqlite3_bind_parameter_count(st) >= 2) {
+      sqlite3_bind_text64(st, 2, id.data(), id.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    rc = sqlite3_step(st);
+  }
+  const std::string err = sqlite3_errmsg(raw);
+  const int changed = sqlite3_changes(raw);
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+  if (rc != SQLITE_DONE) throw std::runtime_error("tamper failed: " + err + " in " + sql);
+  if (changed != 1) throw std::runtime_error("tamper changed " + std::to_string(changed) + " rows: " + sql);
+}
 
 std::vector<std::string> ids(const auto& records) {
   std::vector<std::string> out;
@@ -31,7 +62,7 @@ TEST_CASE("a store without identity refuses writes and says why", "[store][unit]
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == ErrorCode::kFailedPrecondition);
   CHECK_THAT(r.status().message(), Catch::Contains("identity"));
-  CHECK(f.db->outboxSize() == 0);
+  CHECK(readOk(f.db->outboxSize()) == 0);
 }
 
 TEST_CASE("a signal at a door is in my signals and in the outbox", "[store][unit]") {
@@ -118,7 +149,7 @@ TEST_CASE("every bad input is refused with its code and field, and changes nothi
     CHECK(r.status().field() == b.field);
     CHECK_FALSE(r.status().message().empty());
   }
-  CHECK(f.db->outboxSize() == 0);
+  CHECK(readOk(f.db->outboxSize()) == 0);
   CHECK(f.db->mySignals()->empty());
   // exactly at the limit is fine
   CHECK(f.db->createSignal(aSignal(std::string(4000, 'x'))).ok());
@@ -159,7 +190,7 @@ TEST_CASE("a coordinator triages signals into a case, the wijk queue orders by p
   // acuut first; then the two normaal cases by due date (overlast 10 days, vereenzaming 14)
   CHECK(ids(*queue) == std::vector<std::string>{c_evict->id, c_low->id, c_linked->id});
 
-  auto s = f.db->signal(sig->id);
+  auto s = readOk(f.db->signal(sig->id));
   REQUIRE(s);
   CHECK(s->case_id.value == c_linked->id);
   CHECK(s->triage_state.value == TriageState::kGekoppeld);
@@ -173,7 +204,7 @@ TEST_CASE("a coordinator triages signals into a case, the wijk queue orders by p
     REQUIRE(sig2.ok());
     f.become("co-jan", Role::kCoordinator);
     REQUIRE(f.db->linkSignal(sig2->id, c_linked->id).ok());
-    auto c = f.db->getCase(c_linked->id);
+    auto c = readOk(f.db->getCase(c_linked->id));
     REQUIRE(c);
     CHECK(presentElements(c->categories) == std::vector<std::string>{"schulden", "vereenzaming"});
   }
@@ -227,7 +258,7 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
     m.note = "Gordijnen dicht, wel licht aan";
     auto m2 = f.db->addContactMoment(m);
     REQUIRE((m1.ok() && m2.ok()));
-    auto moments = f.db->contactMoments(b->id);
+    auto moments = readOk(f.db->contactMoments(b->id));
     REQUIRE(moments.size() == 2);
     CHECK(moments[0].outcome == ContactOutcome::kNietThuis);
     CHECK(moments[1].note == "Gordijnen dicht, wel licht aan");
@@ -269,10 +300,10 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
     CHECK(offline_close.status().code() == ErrorCode::kTransitionNotAllowed);
     CHECK_THAT(offline_close.status().message(), Catch::Contains("connection"));
     REQUIRE(f.db->moveCase({b->id, CaseState::kAfgesloten, "Schuldhulp loopt", true}).ok());
-    auto closed = f.db->getCase(b->id);
+    auto closed = readOk(f.db->getCase(b->id));
     CHECK(closed->state.value == CaseState::kAfgesloten);
     CHECK(closed->resolution_text.value == "Schuldhulp loopt");
-    CHECK(f.db->transitions(b->id).size() == 5);  // assign + 4 moves
+    CHECK(readOk(f.db->transitions(b->id)).size() == 5);  // assign + 4 moves
 
     f.become("wc-anna", Role::kWijkcoach);
     CHECK(f.db->myCases()->size() == 4);  // closed case left the list
@@ -283,7 +314,7 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
     auto open = f.db->openCase(aCase("G", {"overig"}, "1234AB", "7"));
     f.become("wc-anna", Role::kWijkcoach);
     REQUIRE(f.db->pickUpCase(open->id).ok());
-    CHECK(f.db->getCase(open->id)->assignee.value == "wc-anna");
+    CHECK(readOk(f.db->getCase(open->id))->assignee.value == "wc-anna");
     CHECK(f.db->pickUpCase(open->id).code() == ErrorCode::kFailedPrecondition);
     CHECK(f.db->wijkQueue("WK015301")->empty());
   }
@@ -349,15 +380,15 @@ TEST_CASE("remote states merge to the same result in any order, repeatedly", "[s
   REQUIRE((rx.ok() && ry.ok()));
   CHECK(rx->updated == 2);
   CHECK(rx->inserted == 1);
-  auto cx = x.db->getCase(c->id);
-  auto cy = y.db->getCase(c->id);
+  auto cx = readOk(x.db->getCase(c->id));
+  auto cy = readOk(y.db->getCase(c->id));
   REQUIRE((cx && cy));
   CHECK(*cx == *cy);
   CHECK(cx->priority.value == Priority::kHoog);
   CHECK(cx->assignee.value == "wc-anna");
   CHECK(presentElements(cx->categories) ==
         std::vector<std::string>{"overlast", "schulden", "vereenzaming"});
-  CHECK(x.db->contactMoments(c->id).size() == 1);
+  CHECK(readOk(x.db->contactMoments(c->id)).size() == 1);
 
   auto again = x.db->applyRemote(forward);
   REQUIRE(again.ok());
@@ -375,7 +406,7 @@ TEST_CASE("remote states merge to the same result in any order, repeatedly", "[s
     auto r = x.db->applyRemote(batch);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == ErrorCode::kInvalidUtf8);
-    CHECK(x.db->getCase(c->id)->priority.value == Priority::kHoog);
+    CHECK(readOk(x.db->getCase(c->id))->priority.value == Priority::kHoog);
   }
 
   SECTION("a version far in the future is refused") {
@@ -385,7 +416,7 @@ TEST_CASE("remote states merge to the same result in any order, repeatedly", "[s
     auto r = x.db->applyRemote(batch);
     REQUIRE_FALSE(r.ok());
     CHECK(r.status().code() == ErrorCode::kClockSkew);
-    CHECK(x.db->getCase(c->id)->priority.value == Priority::kHoog);
+    CHECK(readOk(x.db->getCase(c->id))->priority.value == Priority::kHoog);
   }
 }
 
@@ -419,8 +450,8 @@ TEST_CASE("eviction removes a case and its children", "[store][unit]") {
   m.outcome = ContactOutcome::kNietThuis;
   REQUIRE(f.db->addContactMoment(m).ok());
   REQUIRE(f.db->evict(c->id).ok());
-  CHECK_FALSE(f.db->getCase(c->id));
-  CHECK(f.db->contactMoments(c->id).empty());
+  CHECK_FALSE(readOk(f.db->getCase(c->id)));
+  CHECK(readOk(f.db->contactMoments(c->id)).empty());
 }
 
 TEST_CASE("the file holds no address or text in plain form, the wrong key is refused",
@@ -461,11 +492,11 @@ TEST_CASE("writes survive a reopen and the clock never runs backwards across it"
   f.reopen();
   REQUIRE(f.db->identity());
   CHECK(f.db->identity()->worker_id == "zm-fatima");
-  CHECK(f.db->signal(s->id).has_value());
+  CHECK(readOk(f.db->signal(s->id)).has_value());
   auto later = f.db->createSignal(aSignal("later"));
   REQUIRE(later.ok());
   CHECK(later->created.hlc > before);
-  CHECK(f.db->outboxSize() == 2);
+  CHECK(readOk(f.db->outboxSize()) == 2);
 }
 
 TEST_CASE("sync state is kept encrypted across a reopen, wipe forgets everything",
@@ -484,11 +515,11 @@ TEST_CASE("sync state is kept encrypted across a reopen, wipe forgets everything
   CHECK(back->token == "tok-secret-123");
   CHECK(back->cursor == "c42");
   CHECK(back->last_sync_ms == 1234);
-  CHECK(f.db->workers().size() == 1);
+  CHECK(readOk(f.db->workers()).size() == 1);
 
   REQUIRE(f.db->wipe().ok());
   CHECK_FALSE(f.db->identity());
-  CHECK(f.db->outboxSize() == 0);
+  CHECK(readOk(f.db->outboxSize()) == 0);
   CHECK(f.db->syncState()->token.empty());
   f.become("wc-anna", Role::kWijkcoach);
   CHECK(f.db->mySignals()->empty());
@@ -511,7 +542,7 @@ TEST_CASE("a change refused for clock skew is re-stamped, not lost", "[store][un
   const Signal& delta = std::get<Signal>(after->at(0).delta);
   CHECK(delta.content.text == "Met verkeerde klok");
   CHECK(hlcMillis(delta.created.hlc) <= eropaf::test::kStart + 1);
-  CHECK(f.db->signal(sig->id)->created == delta.created);
+  CHECK(readOk(f.db->signal(sig->id))->created == delta.created);
 }
 
 TEST_CASE("evicting a case also removes signals linked to it that I did not report",
@@ -526,6 +557,112 @@ TEST_CASE("evicting a case also removes signals linked to it that I did not repo
   REQUIRE(f.db->linkSignal(theirs->id, c->id).ok());
   REQUIRE(f.db->linkSignal(mine->id, c->id).ok());
   REQUIRE(f.db->evict(c->id).ok());
-  CHECK_FALSE(f.db->signal(theirs->id));
-  CHECK(f.db->signal(mine->id));
+  CHECK_FALSE(readOk(f.db->signal(theirs->id)));
+  CHECK(readOk(f.db->signal(mine->id)));
+}
+
+TEST_CASE("a row that does not decrypt or decode is an error for every read and never not found",
+          "[store][unit]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  auto sig = f.db->createSignal(aSignal());
+  REQUIRE(sig.ok());
+  auto c = f.db->openCase(aCase());
+  REQUIRE(c.ok());
+  REQUIRE(f.db->assignCase(c->id, "wc-anna").ok());  // and its transition
+  store::NewContactMoment m;
+  m.case_id = c->id;
+  m.outcome = ContactOutcome::kNietThuis;
+  auto moment = f.db->addContactMoment(m);
+  REQUIRE(moment.ok());
+  const std::vector<Worker> workers{{"wc-anna", "Anna", Role::kWijkcoach, {"WK015301"}, true}};
+  const std::vector<Wijk> wijken{{"WK015301", "Binnenstad"}};
+  REQUIRE(f.db->setReference(workers, wijken).ok());
+  const auto transitions = readOk(f.db->transitions(c->id));
+  REQUIRE(transitions.size() == 1);
+  const std::string transition_id = transitions.front().id;
+  // Every read answers before the damage.
+  REQUIRE(readOk(f.db->signal(sig->id)).has_value());
+  REQUIRE(readOk(f.db->getCase(c->id)).has_value());
+  REQUIRE(readOk(f.db->contactMoments(c->id)).size() == 1);
+  REQUIRE(readOk(f.db->workers()).size() == 1);
+
+  const store::detail::Cipher cipher(test::testKey());
+  const std::string path = f.path();
+  /// Each read of a damaged row fails with `code`; an id this store never held is still ok.
+  auto expectReadsFail = [&](ErrorCode code) {
+    auto s = f.db->signal(sig->id);
+    CHECK_FALSE(s.ok());
+    CHECK(s.status().code() == code);
+    auto cs = f.db->getCase(c->id);
+    CHECK_FALSE(cs.ok());
+    CHECK(cs.status().code() == code);
+    auto ms = f.db->contactMoments(c->id);
+    CHECK_FALSE(ms.ok());
+    CHECK(ms.status().code() == code);
+    auto ts = f.db->transitions(c->id);
+    CHECK_FALSE(ts.ok());
+    CHECK(ts.status().code() == code);
+    CHECK(f.db->mySignals().status().code() == code);
+    CHECK(f.db->conflictCases().ok());  // selects no damaged row
+    CHECK(f.db->household(sig->content.household_key).status().code() == code);
+    CHECK(f.db->allRecords().status().code() == code);
+    CHECK_FALSE(readOk(f.db->signal("0190a0b0-0000-7000-8000-000000000000")).has_value());
+    CHECK_FALSE(readOk(f.db->getCase("0190a0b0-0000-7000-8000-000000000000")).has_value());
+    CHECK(readOk(f.db->contactMoments("0190a0b0-0000-7000-8000-000000000000")).empty());
+  };
+
+  SECTION("bytes that are not a seal under this key: kCrypto") {
+    const std::string garbage(64, '\x5a');
+    tamper(path, "UPDATE signals SET body = ?1 WHERE id = ?2", garbage, sig->id);
+    tamper(path, "UPDATE cases SET body = ?1 WHERE id = ?2", garbage, c->id);
+    tamper(path, "UPDATE contact_moments SET body = ?1 WHERE id = ?2", garbage, moment->id);
+    tamper(path, "UPDATE transitions SET body = ?1 WHERE id = ?2", garbage, transition_id);
+    tamper(path, "UPDATE meta SET value = ?1 WHERE key = ?2", garbage, "reference");
+    expectReadsFail(ErrorCode::kCrypto);
+    auto w = f.db->workers();
+    CHECK_FALSE(w.ok());
+    CHECK(w.status().code() == ErrorCode::kCrypto);
+  }
+
+  SECTION("a seal under this key that holds no record: kStorageCorrupt") {
+    auto junk = [&](const std::string& id) { return cipher.seal("\xff\xff\xff not a record", id); };
+    tamper(path, "UPDATE signals SET body = ?1 WHERE id = ?2", junk(sig->id), sig->id);
+    tamper(path, "UPDATE cases SET body = ?1 WHERE id = ?2", junk(c->id), c->id);
+    tamper(path, "UPDATE contact_moments SET body = ?1 WHERE id = ?2", junk(moment->id),
+           moment->id);
+    tamper(path, "UPDATE transitions SET body = ?1 WHERE id = ?2", junk(transition_id),
+           transition_id);
+    tamper(path, "UPDATE meta SET value = ?1 WHERE key = ?2",
+           cipher.seal("\xff\xff\xff not reference data", "reference"), "reference");
+    expectReadsFail(ErrorCode::kStorageCorrupt);
+    auto w = f.db->workers();
+    CHECK_FALSE(w.ok());
+    CHECK(w.status().code() == ErrorCode::kStorageCorrupt);
+  }
+
+  SECTION("a body moved to another row does not open, another kind does not pass") {
+    // The signal's sealed body in the case's row: sealed for another id, so kCrypto.
+    tamper(path, "UPDATE cases SET body = (SELECT body FROM signals WHERE id = CAST(?1 AS TEXT)) "
+           "WHERE id = ?2",
+           sig->id, c->id);
+    auto moved = f.db->getCase(c->id);
+    CHECK_FALSE(moved.ok());
+    CHECK(moved.status().code() == ErrorCode::kCrypto);
+    // The signal, sealed for the case's id: it opens, but it is not a case.
+    tamper(path, "UPDATE cases SET body = ?1 WHERE id = ?2",
+           cipher.seal(encodeRecord(Record(*sig)), c->id), c->id);
+    auto other = f.db->getCase(c->id);
+    CHECK_FALSE(other.ok());
+    CHECK(other.status().code() == ErrorCode::kStorageCorrupt);
+    CHECK(f.db->household(sig->content.household_key).status().code() ==
+          ErrorCode::kStorageCorrupt);
+    CHECK(readOk(f.db->signal(sig->id)).has_value());  // the undamaged rows still read
+  }
+
+  SECTION("an outbox row of no known kind: kStorageCorrupt, not skipped") {
+    tamper(path, "UPDATE outbox SET kind = 9 WHERE seq = (SELECT min(seq) FROM outbox) AND ?1 = ?1",
+           "x", "");
+    CHECK(f.db->outbox().status().code() == ErrorCode::kStorageCorrupt);
+  }
 }

@@ -4,6 +4,7 @@
 // application, cancellation, revocation, and that no callback runs after stop().
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "server/engine_fixture.hpp"
 
 using namespace eropaf;
+using eropaf::test::readOk;
 
 namespace {
 
@@ -21,6 +23,7 @@ class RouterTransport final : public sync::Transport {
 
   Result<sync::HttpResponse> send(const sync::HttpRequest& req) override {
     ++sends;
+    if (before_send) before_send(req);
     if (cancelled_.exchange(false)) return Status(ErrorCode::kCancelled, "cancelled");
     if (fail_next > 0) {
       --fail_next;
@@ -45,6 +48,8 @@ class RouterTransport final : public sync::Transport {
 
   void cancel() override { cancelled_ = true; }
 
+  /// Runs first in every send, on the sending thread (set before the transport is in use).
+  std::function<void(const sync::HttpRequest&)> before_send;
   std::atomic<int> sends{0};
   std::atomic<int> fail_next{0};
   std::atomic<int> cut_push_responses{0};
@@ -117,10 +122,10 @@ TEST_CASE("sync survives failed sends and cut responses, and applies each change
   tw.cut_push_responses = 1;  // ...the server applies the push but the answer is lost
   auto r = sync::syncOnce(*wc->db, tw, fast(), no, {});
   REQUIRE(r.ok());
-  CHECK(wc->db->outboxSize() == 0);
+  CHECK(readOk(wc->db->outboxSize()) == 0);
   CHECK(r->pushed == 5);  // the retry was answered from the server's memory
   REQUIRE(sync::syncOnce(*co->db, tc, fast(), no, {}).ok());
-  CHECK(co->db->contactMoments(c->id).size() == 5);
+  CHECK(readOk(co->db->contactMoments(c->id)).size() == 5);
 
   SECTION("a server that stays down is reported, and the change waits") {
     REQUIRE(wc->db->addContactMoment(m).ok());
@@ -128,7 +133,7 @@ TEST_CASE("sync survives failed sends and cut responses, and applies each change
     auto down = sync::syncOnce(*wc->db, tw, fast(), no, {});
     REQUIRE_FALSE(down.ok());
     CHECK(down.status().code() == ErrorCode::kNetwork);
-    CHECK(wc->db->outboxSize() == 1);
+    CHECK(readOk(wc->db->outboxSize()) == 1);
   }
 }
 
@@ -201,8 +206,65 @@ TEST_CASE("a sync that is cancelled ends with kCancelled and loses nothing", "[s
   auto r = sync::syncOnce(*zm->db, t, fast(), cancelled, {});
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == ErrorCode::kCancelled);
-  CHECK(zm->db->outboxSize() == 1);
+  CHECK(readOk(zm->db->outboxSize()) == 1);
   cancelled = false;
   REQUIRE(sync::syncOnce(*zm->db, t, fast(), cancelled, {}).ok());
-  CHECK(zm->db->outboxSize() == 0);
+  CHECK(readOk(zm->db->outboxSize()) == 0);
+}
+
+TEST_CASE("notifyLocalChange ends a watch round's long poll but never a push in progress",
+          "[sync][client]") {
+  Fixture f;
+  RouterTransport tc(f.router);
+  auto co = f.enrolled("co-jan", Role::kCoordinator, tc);
+  const std::atomic<bool> no{false};
+  REQUIRE(sync::syncOnce(*co->db, tc, fast(), no, {}).ok());
+  REQUIRE(co->db->openCase(test::aCase("eerste")).ok());
+  REQUIRE(co->db->openCase(test::aCase("tweede", {"vereenzaming"}, "1234AB", "14")).ok());
+
+  // The client's push stops in the transport until the test lets it go; the test calls
+  // notifyLocalChange() while it waits. Only promises cross the threads (no Catch2 macro runs
+  // on the client's thread).
+  std::promise<void> push_started;
+  std::promise<void> go;
+  std::shared_future<void> released = go.get_future().share();
+  std::atomic<bool> gated{false};
+  std::promise<Result<sync::SyncResult>> result;
+  auto synced = result.get_future();
+  auto transport = std::make_unique<RouterTransport>(f.router);
+  transport->before_send = [&](const sync::HttpRequest& req) {
+    if (req.path != "/v1/push" || gated.exchange(true)) return;
+    push_started.set_value();
+    released.wait();
+  };
+  sync::SyncOptions o = fast();
+  o.watch_wait_ms = 10'000;
+  sync::SyncClient client(*co->db, std::move(transport), o);
+
+  client.syncNow([&](Result<sync::SyncResult> r) { result.set_value(std::move(r)); });
+  REQUIRE(push_started.get_future().wait_for(std::chrono::seconds(5)) ==
+          std::future_status::ready);
+  client.notifyLocalChange();  // a push is in progress: it must go on
+  go.set_value();
+  REQUIRE(synced.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  Result<sync::SyncResult> r = synced.get();
+  INFO(r.status().toString());
+  REQUIRE(r.ok());
+  CHECK(r->pushed == 2);
+  CHECK(readOk(co->db->outboxSize()) == 0);
+
+  SECTION("while the watch waits in its long poll, a local change is pushed at once") {
+    client.startWatch([](Result<sync::SyncResult>) {});
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the long poll is waiting
+    REQUIRE(co->db->openCase(test::aCase("derde", {"vereenzaming"}, "1234AB", "16")).ok());
+    const auto t0 = std::chrono::steady_clock::now();
+    client.notifyLocalChange();
+    while (readOk(co->db->outboxSize()) > 0 &&
+           std::chrono::steady_clock::now() - t0 < std::chrono::seconds(8)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(readOk(co->db->outboxSize()) == 0);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));  // not 10 s
+    client.stop();
+  }
 }

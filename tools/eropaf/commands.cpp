@@ -448,10 +448,18 @@ int cmdCaseResolve(Context& ctx, const Args& a) {
 int cmdCaseShow(Context& ctx, const Args& a) {
   const std::string id = required(a, "--case");
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
-  auto c = ctx.store->getCase(id);
-  if (!c) return fail(ctx, Status(ErrorCode::kNotFound, "case " + id + " is not on this device", "case"));
-  const auto moments = ctx.store->contactMoments(id);
-  const auto transitions = ctx.store->transitions(id);
+  auto found = ctx.store->getCase(id);
+  if (!found.ok()) return fail(ctx, found.status());
+  if (!found->has_value()) {
+    return fail(ctx, Status(ErrorCode::kNotFound, "case " + id + " is not on this device", "case"));
+  }
+  const Case* c = &**found;
+  auto read_moments = ctx.store->contactMoments(id);
+  if (!read_moments.ok()) return fail(ctx, read_moments.status());
+  auto read_transitions = ctx.store->transitions(id);
+  if (!read_transitions.ok()) return fail(ctx, read_transitions.status());
+  const std::vector<ContactMoment>& moments = *read_moments;
+  const std::vector<Transition>& transitions = *read_transitions;
   if (ctx.json) {
     return ok(ctx,
               Json::Object{{"case", caseJson(*c)},
@@ -556,12 +564,18 @@ int cmdConflicts(Context& ctx, const Args&) {
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   auto r = ctx.store->conflictCases();
   if (!r.ok()) return fail(ctx, r.status());
+  // Every read first, so an unreadable transition fails the command before any output.
+  std::vector<std::vector<Transition>> history;
+  for (const Case& c : *r) {
+    auto t = ctx.store->transitions(c.id);
+    if (!t.ok()) return fail(ctx, t.status());
+    history.push_back(std::move(t).value());
+  }
   if (ctx.json) {
     Json::Array out;
-    for (const Case& c : *r) {
-      out.push_back(Json::Object{{"case", caseJson(c)},
-                                 {"transitions", arrayOf(ctx.store->transitions(c.id),
-                                                         transitionJson)}});
+    for (std::size_t i = 0; i < r->size(); ++i) {
+      out.push_back(Json::Object{{"case", caseJson((*r)[i])},
+                                 {"transitions", arrayOf(history[i], transitionJson)}});
     }
     return ok(ctx, out, "");
   }
@@ -569,10 +583,11 @@ int cmdConflicts(Context& ctx, const Args&) {
     std::cout << "No conflicts.\n";
     return kExitOk;
   }
-  for (const Case& c : *r) {
+  for (std::size_t i = 0; i < r->size(); ++i) {
+    const Case& c = (*r)[i];
     std::cout << "Case " << c.id << "  \"" << c.title.value << "\"  now "
               << toString(c.state.value) << "\n";
-    for (const auto& t : ctx.store->transitions(c.id)) {
+    for (const auto& t : history[i]) {
       if (t.outcome.value != TransitionOutcome::kApplied &&
           t.outcome.value != TransitionOutcome::kConflict) {
         continue;

@@ -185,11 +185,20 @@ class Store {
                          std::string_view reason);
 
   // --- reads ------------------------------------------------------------------------------
+  //
+  // Every read keeps "not here" apart from "could not read": an absent record is an empty
+  // optional or an empty list, while a row that does not decrypt (kCrypto), does not decode
+  // (kStorageCorrupt) or cannot be read (kIoError, kStorageCorrupt from SQLite) is an error.
+  // A read never answers "not found" for a record it failed to read.
 
-  std::optional<Signal> signal(std::string_view id) const;
-  std::optional<Case> getCase(std::string_view id) const;
-  std::vector<ContactMoment> contactMoments(std::string_view case_id) const;
-  std::vector<Transition> transitions(std::string_view case_id) const;
+  /// The signal with this id; nullopt when this store does not hold it.
+  Result<std::optional<Signal>> signal(std::string_view id) const;
+  /// The case with this id; nullopt when this store does not hold it.
+  Result<std::optional<Case>> getCase(std::string_view id) const;
+  /// Contact moments of a case, oldest first; empty when there are none (or no such case).
+  Result<std::vector<ContactMoment>> contactMoments(std::string_view case_id) const;
+  /// Transitions of a case, oldest first; empty when there are none (or no such case).
+  Result<std::vector<Transition>> transitions(std::string_view case_id) const;
 
   /// Signals I reported, newest first.
   Result<std::vector<Signal>> mySignals(ListOptions options = {}) const;
@@ -206,7 +215,8 @@ class Store {
   Result<Household> household(std::string_view household_key) const;
   /// Changes not yet accepted by the server, oldest first.
   Result<std::vector<OutboxEntry>> outbox(ListOptions options = {}) const;
-  std::size_t outboxSize() const;
+  /// Number of outbox rows (pending and refused).
+  Result<std::size_t> outboxSize() const;
   /// Every record state this store holds (tests, export, replica comparison).
   Result<std::vector<Record>> allRecords() const;
 
@@ -236,7 +246,8 @@ class Store {
   Status setSyncState(const SyncState& state);
   /// Replaces the cached reference data (workers, wijken); categories via setCategories.
   Status setReference(std::span<const Worker> workers, std::span<const Wijk> wijken);
-  std::vector<Worker> workers() const;
+  /// The cached workers; empty before the first reference data arrived.
+  Result<std::vector<Worker>> workers() const;
   /// The server said the worker's scope changed (pull `reset`): every record goes; the outbox,
   /// identity and sync state stay, and the next pull brings the new scope.
   Status dropRecords();

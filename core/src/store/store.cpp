@@ -1017,8 +1017,9 @@ Status Store::resolveConflict(std::string_view case_id, std::optional<CaseState>
     EROPAF_RETURN_IF_ERROR(checkText("reason", reason, kMaxReasonBytes, true));
   }
   if (to) {
-    const std::optional<Case> current = getCase(case_id);
-    if (current && current->state.value != *to) {
+    const Result<std::optional<Case>> current = getCase(case_id);
+    if (!current.ok()) return current.status();
+    if (current->has_value() && (*current)->state.value != *to) {
       Result<Transition> t = moveCase({std::string(case_id), *to, std::string(reason), true});
       if (!t.ok()) return t.status();
     }
@@ -1036,39 +1037,40 @@ Status Store::resolveConflict(std::string_view case_id, std::optional<CaseState>
 
 // --- reads -----------------------------------------------------------------------------------
 
-std::optional<Signal> Store::signal(std::string_view id) const {
+Result<std::optional<Signal>> Store::signal(std::string_view id) const {
   std::lock_guard lock(impl_->mu);
-  Result<Signal> r = impl_->loadAs<Signal>(id, "signal");
-  if (!r.ok()) return std::nullopt;
-  impl_->logAccess("read:signal", r->id, r->content.household_key);
-  return std::move(r).value();
+  Result<std::optional<Record>> r = impl_->load(RecordKind::kSignal, id);
+  if (!r.ok()) return r.status();
+  if (!r->has_value()) return std::optional<Signal>();
+  Signal sig = std::get<Signal>(std::move(**r));
+  impl_->logAccess("read:signal", sig.id, sig.content.household_key);
+  return std::optional<Signal>(std::move(sig));
 }
 
-std::optional<Case> Store::getCase(std::string_view id) const {
+Result<std::optional<Case>> Store::getCase(std::string_view id) const {
   std::lock_guard lock(impl_->mu);
-  Result<Case> r = impl_->loadAs<Case>(id, "case");
-  if (!r.ok()) return std::nullopt;
-  impl_->logAccess("read:case", r->id, r->household_key.value);
-  return std::move(r).value();
+  Result<std::optional<Record>> r = impl_->load(RecordKind::kCase, id);
+  if (!r.ok()) return r.status();
+  if (!r->has_value()) return std::optional<Case>();
+  Case c = std::get<Case>(std::move(**r));
+  impl_->logAccess("read:case", c.id, c.household_key.value);
+  return std::optional<Case>(std::move(c));
 }
 
-std::vector<ContactMoment> Store::contactMoments(std::string_view case_id) const {
+Result<std::vector<ContactMoment>> Store::contactMoments(std::string_view case_id) const {
   std::lock_guard lock(impl_->mu);
   Result<std::vector<ContactMoment>> r = impl_->query<ContactMoment>(
       "SELECT id, body FROM contact_moments WHERE case_id = ? ORDER BY at_ms, id LIMIT ?",
       {std::string(case_id)}, 0);
-  if (!r.ok()) return {};
-  impl_->logAccess("read:contact_moments", case_id, "");
-  return std::move(r).value();
+  if (r.ok()) impl_->logAccess("read:contact_moments", case_id, "");
+  return r;
 }
 
-std::vector<Transition> Store::transitions(std::string_view case_id) const {
+Result<std::vector<Transition>> Store::transitions(std::string_view case_id) const {
   std::lock_guard lock(impl_->mu);
-  Result<std::vector<Transition>> r = impl_->query<Transition>(
+  return impl_->query<Transition>(
       "SELECT id, body FROM transitions WHERE case_id = ? ORDER BY at_ms, id LIMIT ?",
       {std::string(case_id)}, 0);
-  if (!r.ok()) return {};
-  return std::move(r).value();
 }
 
 Result<std::vector<Signal>> Store::mySignals(ListOptions options) const {
@@ -1186,14 +1188,24 @@ Result<std::vector<OutboxEntry>> Store::outbox(ListOptions options) const {
     OutboxEntry e;
     e.seq = q->int64(0);
     e.change_id = q->text(1);
-    e.kind = static_cast<RecordKind>(q->int64(2));
+    const std::int64_t kind = q->int64(2);
+    const std::int64_t status = q->int64(6);
+    if (kind < 1 || kind > 4 || status < 1 || status > 2) {
+      return Status(ErrorCode::kStorageCorrupt, "outbox change " + e.change_id +
+                                                    " has an unknown kind or status");
+    }
+    e.kind = static_cast<RecordKind>(kind);
     e.record_id = q->text(3);
     e.summary = q->text(4);
     e.created_ms = q->int64(5);
-    e.status = static_cast<OutboxStatus>(q->int64(6));
+    e.status = static_cast<OutboxStatus>(status);
     if (e.status == OutboxStatus::kRefused) {
-      const ErrorCode code = errorCodeFromNumber(q->int64(7)).value_or(ErrorCode::kInternal);
-      e.refusal = Status(code, q->text(8), q->text(9));
+      const std::optional<ErrorCode> code = errorCodeFromNumber(q->int64(7));
+      if (!code || *code == ErrorCode::kOk) {
+        return Status(ErrorCode::kStorageCorrupt,
+                      "outbox change " + e.change_id + " has an unknown refusal code");
+      }
+      e.refusal = Status(*code, q->text(8), q->text(9));
     }
     Result<std::string> plain = s.cipher->open(q->blob(10), e.change_id);
     if (!plain.ok()) return plain.status();
@@ -1207,10 +1219,13 @@ Result<std::vector<OutboxEntry>> Store::outbox(ListOptions options) const {
   return out;
 }
 
-std::size_t Store::outboxSize() const {
+Result<std::size_t> Store::outboxSize() const {
   std::lock_guard lock(impl_->mu);
   Result<Stmt> q = impl_->db->prepare("SELECT count(*) FROM outbox");
-  if (!q.ok() || !q->step().ok()) return 0;
+  if (!q.ok()) return q.status();
+  Result<bool> row = q->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status(ErrorCode::kStorageCorrupt, "count(*) over the outbox gave no row");
   return static_cast<std::size_t>(q->int64(0));
 }
 
@@ -1442,18 +1457,27 @@ Status Store::setReference(std::span<const Worker> workers, std::span<const Wijk
   });
 }
 
-std::vector<Worker> Store::workers() const {
+Result<std::vector<Worker>> Store::workers() const {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
   Result<std::optional<std::string>> raw = s.getMeta("reference");
-  if (!raw.ok() || !raw->has_value()) return {};
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::vector<Worker>();
   Result<std::string> plain = s.cipher->open(**raw, "reference");
+  if (!plain.ok()) return plain.status();
   v1::ReferenceData ref;
-  if (!plain.ok() || !ref.ParseFromString(*plain)) return {};
+  if (!ref.ParseFromString(*plain)) {
+    return Status(ErrorCode::kStorageCorrupt, "stored reference data does not decode");
+  }
   std::vector<Worker> out;
   for (const auto& w : ref.workers()) {
+    // setReference stored only valid workers, so one that does not map back is corruption.
     Result<Worker> worker = wire::fromProto(w);
-    if (worker.ok()) out.push_back(std::move(worker).value());
+    if (!worker.ok()) {
+      return Status(ErrorCode::kStorageCorrupt,
+                    "stored reference data holds an invalid worker: " + worker.status().message());
+    }
+    out.push_back(std::move(worker).value());
   }
   return out;
 }

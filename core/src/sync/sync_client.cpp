@@ -160,14 +160,12 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
   };
 
   // Push: pending changes, oldest first, in batches, until none is pending.
-  const std::size_t pending_at_start = [&] {
-    auto out = s.outbox();
-    std::size_t n = 0;
-    if (out.ok()) {
-      for (const auto& e : *out) n += e.status == store::OutboxStatus::kPending ? 1 : 0;
-    }
-    return n;
-  }();
+  Result<std::vector<store::OutboxEntry>> at_start = s.outbox();
+  if (!at_start.ok()) return at_start.status();
+  std::size_t pending_at_start = 0;
+  for (const auto& e : *at_start) {
+    pending_at_start += e.status == store::OutboxStatus::kPending ? 1 : 0;
+  }
   p.to_push = pending_at_start;
   // Each round settles every change it sends (accepted, refused or re-stamped once); the
   // bound only guards against a server that never answers a change.
@@ -275,12 +273,32 @@ struct SyncClient::Impl {
   bool stopping = false;
   bool watching = false;
   bool local_change = false;
-  bool in_watch_round = false;  ///< a long poll may be waiting: queued work cancels it
+  /// A watch round's first pull (its long poll) is under way: the only request that queued
+  /// work (syncNow) and notifyLocalChange() may cut short.
+  bool in_long_poll = false;
   Done on_each;
   std::atomic<bool> cancelled{false};
 
   Impl(store::Store& s, std::unique_ptr<Transport> t, SyncOptions o)
       : store(s), transport(std::move(t)), options(o) {}
+
+  /// With `mu` held: ends the watch round's long poll, if one is under way, so waiting work
+  /// runs at once. Anything else in progress (a sync, a watch round's push) goes on.
+  void interruptLongPollLocked() {
+    if (!in_long_poll) return;
+    cancelled = true;
+    transport->cancel();
+  }
+
+  /// The watch round's progress: its first pull is the long poll; every later phase is not.
+  /// Entering the long poll with work already waiting ends it at once.
+  void onWatchPhase(const SyncProgress& p, bool& polled) {
+    std::lock_guard lock(mu);
+    in_long_poll = p.phase == SyncProgress::Phase::kPull && !polled;
+    if (!in_long_poll) return;
+    polled = true;
+    if (!tasks.empty() || local_change) interruptLongPollLocked();
+  }
 
   void loop() {
     for (;;) {
@@ -296,25 +314,27 @@ struct SyncClient::Impl {
         } else {
           watch_round = true;
           local_change = false;
-          in_watch_round = true;
-          cancelled = false;  // under the lock: a syncNow() from now on interrupts this round
         }
+        // Under the lock: an interrupt meant for an earlier long poll does not reach this work.
+        cancelled = false;
       }
       if (task) {
-        cancelled = false;
         task();
         continue;
       }
       if (watch_round) {
+        bool polled = false;
         Result<SyncResult> r =
-            syncOnce(store, *transport, options, cancelled, {}, options.watch_wait_ms);
+            syncOnce(store, *transport, options, cancelled,
+                     [&](const SyncProgress& p) { onWatchPhase(p, polled); },
+                     options.watch_wait_ms);
         const bool interrupted = !r.ok() && r.status().code() == ErrorCode::kCancelled;
         bool stop_watching = false;
         if (r.ok() && r->revoked) stop_watching = true;
         if (!r.ok() && r.status().code() == ErrorCode::kUnauthenticated) stop_watching = true;
         {
           std::lock_guard lock(mu);
-          in_watch_round = false;
+          in_long_poll = false;
           if (stopping) break;
           if (stop_watching) watching = false;
         }
@@ -347,18 +367,11 @@ void SyncClient::syncNow(Done done, Progress progress) {
           syncOnce(impl->store, *impl->transport, impl->options, impl->cancelled, progress);
       if (done) done(std::move(r));
     });
-  }
-  bool interrupt = false;
-  {
-    std::lock_guard lock(impl->mu);
-    interrupt = impl->in_watch_round;
+    // A watch round's long poll yields to the queued sync; a sync in progress is never cut
+    // short. Under the lock, so the interrupt cannot land on the sync that runs next.
+    impl->interruptLongPollLocked();
   }
   impl->cv.notify_all();
-  // A watch round's long poll yields to the queued sync; a sync in progress is never cut short.
-  if (interrupt) {
-    impl->cancelled = true;
-    impl->transport->cancel();
-  }
 }
 
 Result<SyncResult> SyncClient::syncBlocking(Progress progress) {
@@ -387,10 +400,11 @@ void SyncClient::notifyLocalChange() {
   {
     std::lock_guard lock(impl_->mu);
     impl_->local_change = true;
+    // Ends a watch round's long poll (the next round pushes); a sync or a push in progress
+    // goes on, and the round after it pushes the change.
+    impl_->interruptLongPollLocked();
   }
   impl_->cv.notify_all();
-  impl_->cancelled = true;  // ends a long poll; the next round pushes
-  impl_->transport->cancel();
 }
 
 void SyncClient::cancel() {

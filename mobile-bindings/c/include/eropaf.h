@@ -200,7 +200,10 @@ EROPAF_API bool eropaf_store_resolve_conflict(eropaf_store_t* store, const char*
                                               const char* reason, size_t reason_len,
                                               eropaf_error* out_error);
 
-/* Reads. */
+/* Reads. A record this device does not hold is a successful call with data NULL (or an empty
+ * list); a record it holds but cannot read is an error in EROPAF_DOMAIN_STORE: a row that does
+ * not decrypt EROPAF_ERROR_CRYPTO, one that does not decode EROPAF_ERROR_STORAGE_CORRUPT, a
+ * failing file EROPAF_ERROR_IO_ERROR or EROPAF_ERROR_STORAGE_CORRUPT. */
 
 /* eropaf.v1.Signal; data NULL when this device does not hold it. */
 EROPAF_API bool eropaf_store_get_signal(eropaf_store_t* store, const char* id, size_t id_len,

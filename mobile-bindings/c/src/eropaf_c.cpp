@@ -309,12 +309,13 @@ bool getById(eropaf_store_t* s, const char* id, std::size_t id_len, eropaf_buffe
     if (auto f = checkBytes(id, id_len, "id")) return f;
     if (auto f = checkOut(out, "out")) return f;
     auto found = get(*s->store, view(id, id_len));
-    if (!found) {
+    if (!found.ok()) return storeFailure(found.status());
+    if (!found->has_value()) {
       putNotFound(out);
       return std::nullopt;
     }
     Msg m;
-    toProto(*found, m);
+    toProto(**found, m);
     return put(m, out);
   });
 }
@@ -600,10 +601,10 @@ bool eropaf_store_contact_moments(eropaf_store_t* s, const char* case_id, size_t
     if (auto f = checkStore(s)) return f;
     if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
     if (auto f = checkOut(out_list, "out_list")) return f;
+    auto moments = s->store->contactMoments(view(case_id, case_id_len));
+    if (!moments.ok()) return storeFailure(moments.status());
     v1::ContactMomentList list;
-    for (const auto& m : s->store->contactMoments(view(case_id, case_id_len))) {
-      toProto(m, *list.add_contact_moments());
-    }
+    for (const auto& m : *moments) toProto(m, *list.add_contact_moments());
     return put(list, out_list);
   });
 }
@@ -714,7 +715,9 @@ int64_t eropaf_store_outbox_size(eropaf_store_t* s, eropaf_error* out_error) {
   std::int64_t n = -1;
   guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkStore(s)) return f;
-    n = static_cast<std::int64_t>(s->store->outboxSize());
+    auto size = s->store->outboxSize();
+    if (!size.ok()) return storeFailure(size.status());
+    n = static_cast<std::int64_t>(*size);
     return std::nullopt;
   });
   return n;

@@ -141,18 +141,28 @@ public final class EropafStore implements AutoCloseable {
     });
   }
 
-  /** The signal, or null when this device does not hold it. */
+  /**
+   * The signal, or null when this device does not hold it. A stored signal that cannot be read
+   * (does not decrypt or decode, I/O failure) throws an EropafException of domain STORE.
+   */
   public Signal getSignal(String id) {
     byte[] i = utf8(id, "id");
     return parse(Signal.parser(), handle.call(h -> NativeBridge.getSignal(h, i)));
   }
 
-  /** The case, or null when this device does not hold it. */
+  /**
+   * The case, or null when this device does not hold it. A stored case that cannot be read
+   * throws an EropafException of domain STORE (CRYPTO, STORAGE_CORRUPT or IO_ERROR).
+   */
   public Case getCase(String id) {
     byte[] i = utf8(id, "id");
     return parse(Case.parser(), handle.call(h -> NativeBridge.getCase(h, i)));
   }
 
+  /**
+   * Contact moments of a case, oldest first; empty when there are none. One that cannot be read
+   * throws an EropafException of domain STORE.
+   */
   public List<ContactMoment> contactMoments(String caseId) {
     byte[] c = utf8(caseId, "caseId");
     return parse(ContactMomentList.parser(), handle.call(h -> NativeBridge.contactMoments(h, c)))
