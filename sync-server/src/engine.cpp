@@ -1059,10 +1059,9 @@ struct Engine::Impl {
     Result<Page> built = buildPage(p, req);
     if (!built.ok()) return done(built.status());
     auto page = std::make_shared<Page>(std::move(built).value());
-    const v1::PullResponse& r = page->resp;
-    if (r.records_size() == 0 && r.evictions_size() == 0 && !r.reset()) {
-      return done(std::move(page->resp));
-    }
+    // Nothing read in full (an empty page, evictions, redacted records): nothing to log, and
+    // the served marks may lag (they only bound how old a change may claim to be).
+    if (page->reads.empty()) return done(std::move(page->resp));
     auto shared_done = std::make_shared<PullDone>(std::move(done));
     const std::string device = p.device_id;
     const bool queued = enqueue(Job{

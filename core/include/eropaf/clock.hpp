@@ -70,11 +70,13 @@ class Hlc {
   std::uint64_t tick();
 
   /// Advances past a remote value. Refuses (kClockSkew, clock unchanged) a value whose wall
-  /// part is more than max_skew_ms ahead of the local wall clock.
-  Status receive(std::uint64_t remote);
+  /// part is more than max_skew_ms ahead of the local wall clock, read `ahead_ms` later (a
+  /// device whose wall clock lags the server's by `ahead_ms` judges versions by the server's
+  /// clock, not its own).
+  Status receive(std::uint64_t remote, std::int64_t ahead_ms = 0);
 
   /// Whether `remote` would be refused by receive(), without changing the clock.
-  bool tooFarAhead(std::uint64_t remote) const;
+  bool tooFarAhead(std::uint64_t remote, std::int64_t ahead_ms = 0) const;
 
   std::uint64_t last() const noexcept { return last_; }
   /// Clock-skew recovery only: sets the clock back to `v` (the one place monotonicity is given

@@ -121,6 +121,8 @@ struct ApplyStats {
   std::size_t inserted = 0;
   std::size_t updated = 0;    ///< merged and changed
   std::size_t unchanged = 0;  ///< merged, already known
+  std::size_t skipped = 0;    ///< not applied: invalid, or versions beyond the clock bound
+  Status first_skip;          ///< why the first skipped one was skipped
 };
 
 /// What the sync client keeps between runs. The token is stored encrypted.
@@ -223,10 +225,12 @@ class Store {
   // --- sync -------------------------------------------------------------------------------
 
   /// Merges record states from elsewhere (server, another device) in one transaction. Each is
-  /// validated; one invalid state refuses the whole batch and changes nothing. The HLC
-  /// advances past every version received (kClockSkew refuses the batch when one is too far
-  /// ahead).
-  Result<ApplyStats> applyRemote(std::span<const Record> records);
+  /// validated and its versions judged against the clock bound — the server's clock when
+  /// `server_hlc` (the page's server_version) is given, so a device whose clock lags the
+  /// server's still takes what the server accepted; the local clock otherwise. A state that
+  /// fails either is skipped and counted (ApplyStats::skipped), never failing the other
+  /// records of the page. The HLC advances past every version applied.
+  Result<ApplyStats> applyRemote(std::span<const Record> records, std::uint64_t server_hlc = 0);
   /// The server accepted these changes: their outbox rows go.
   Status acknowledge(std::span<const std::string> change_ids);
   /// The server refused a change: its row stays, marked refused, with the reason.
@@ -239,7 +243,9 @@ class Store {
   /// local field that carried its version, is re-stamped with a fresh version. The change
   /// becomes pending again under a new change id; nothing it said is lost.
   Status restampChange(std::string_view change_id, std::uint64_t server_hlc);
-  /// Advances the clock past a version the server reported.
+  /// Advances the clock past a version the server reported. The server's clock is the
+  /// reference: it is taken even when it runs ahead of this device's wall clock by more than
+  /// the skew bound (a device clock that lags), and the lag is remembered for applyRemote().
   Status observeRemoteVersion(std::uint64_t hlc);
 
   Result<SyncState> syncState() const;

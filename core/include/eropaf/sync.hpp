@@ -91,6 +91,8 @@ struct SyncResult {
   std::size_t restamped = 0;  ///< changes re-stamped after a clock-skew refusal
   std::size_t pulled = 0;     ///< records applied
   std::size_t evicted = 0;
+  std::size_t skipped = 0;    ///< received records not applied (invalid, or beyond the clock)
+  Status first_skip;          ///< why the first skipped record was skipped
   bool revoked = false;       ///< the server revoked this device; its store was wiped
 };
 

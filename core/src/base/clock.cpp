@@ -32,14 +32,16 @@ std::uint64_t Hlc::tick() {
   return last_;
 }
 
-bool Hlc::tooFarAhead(std::uint64_t remote) const {
-  return hlcMillis(remote) > wallMs(*clock_) + max_skew_ms_;
+bool Hlc::tooFarAhead(std::uint64_t remote, std::int64_t ahead_ms) const {
+  return hlcMillis(remote) > wallMs(*clock_) + std::max<std::int64_t>(ahead_ms, 0) + max_skew_ms_;
 }
 
-Status Hlc::receive(std::uint64_t remote) {
-  if (tooFarAhead(remote)) {
+Status Hlc::receive(std::uint64_t remote, std::int64_t ahead_ms) {
+  if (tooFarAhead(remote, ahead_ms)) {
     return Status(ErrorCode::kClockSkew,
-                  "version is " + std::to_string(hlcMillis(remote) - wallMs(*clock_)) +
+                  "version is " +
+                      std::to_string(hlcMillis(remote) - wallMs(*clock_) -
+                                     std::max<std::int64_t>(ahead_ms, 0)) +
                       " ms ahead of this clock; the limit is " + std::to_string(max_skew_ms_) +
                       " ms");
   }

@@ -84,6 +84,9 @@ struct Store::Impl {
   std::unique_ptr<Cipher> cipher;
   std::shared_ptr<Clock> clock;
   Hlc hlc;
+  /// How far the server's clock ran ahead of this device's wall clock at the last sync (0 when
+  /// behind): incoming versions are judged by the server's clock.
+  std::int64_t server_ahead_ms = 0;
   std::uint64_t node = 0;
   int schema = 0;
   std::string device_id;
@@ -1251,29 +1254,44 @@ Result<std::vector<Record>> Store::allRecords() const {
 
 // --- sync ------------------------------------------------------------------------------------
 
-Result<ApplyStats> Store::applyRemote(std::span<const Record> records) {
+Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint64_t server_hlc) {
+  std::lock_guard lock(impl_->mu);
+  Impl& s = *impl_;
+  // How far the server's clock runs ahead of this device's: versions are judged by the
+  // server's clock (what it accepted, bounded tighter than a device's skew, is fine here).
+  if (server_hlc != 0) {
+    s.server_ahead_ms = std::max<std::int64_t>(0, hlcMillis(server_hlc) - s.clock->nowMs());
+  }
+  const std::int64_t ahead = s.server_ahead_ms;
+  ApplyStats stats;
+  std::vector<const Record*> good;
+  good.reserve(records.size());
   std::uint64_t newest = 0;
   for (std::size_t i = 0; i < records.size(); ++i) {
     Status valid = validateRecord(records[i]);
+    const std::uint64_t v = maxVersion(records[i]).hlc;
+    if (valid.ok() && s.hlc.tooFarAhead(v, ahead)) valid = s.hlc.receive(v, ahead);
     if (!valid.ok()) {
-      return Status(valid.code(),
-                    "record " + std::to_string(i) + " (" + recordId(records[i]) +
-                        "): " + valid.message(),
-                    valid.field());
+      // One bad state never fails the page: it is skipped, counted and reported.
+      if (stats.skipped++ == 0) {
+        stats.first_skip = Status(valid.code(),
+                                  "record " + std::to_string(i) + " (" + recordId(records[i]) +
+                                      "): " + valid.message(),
+                                  valid.field());
+      }
+      continue;
     }
-    newest = std::max(newest, maxVersion(records[i]).hlc);
+    newest = std::max(newest, v);
+    good.push_back(&records[i]);
   }
-  std::lock_guard lock(impl_->mu);
-  Impl& s = *impl_;
-  if (s.hlc.tooFarAhead(newest)) return s.hlc.receive(newest);  // the kClockSkew status
   // Remote states can be fetched again, so their commit need not wait for fsync: the sync
   // client stores the cursor only afterwards, in a synchronous=FULL commit, and syncing the WAL
   // for that commit makes every earlier frame durable too (the WAL is append-only). A crash in
   // between loses the batch and its cursor together, and the next pull brings both again.
   EROPAF_RETURN_IF_ERROR(s.db->exec("PRAGMA synchronous=NORMAL"));
-  ApplyStats stats;
   Status st = s.inTransaction([&]() -> Status {
-    for (const Record& r : records) {
+    for (const Record* rp : good) {
+      const Record& r = *rp;
       Result<std::optional<Record>> existing = s.load(recordKind(r), recordId(r));
       if (!existing.ok()) return existing.status();
       if (!existing->has_value()) {
@@ -1294,7 +1312,7 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records) {
       }
       ++stats.updated;
     }
-    return s.hlc.receive(newest);
+    return s.hlc.receive(newest, ahead);
   });
   // Back to full durability for everything the worker writes (see above).
   const Status restore = s.db->exec("PRAGMA synchronous=FULL");
@@ -1390,7 +1408,11 @@ Status Store::restampChange(std::string_view change_id, std::uint64_t server_hlc
 Status Store::observeRemoteVersion(std::uint64_t hlc) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
-  EROPAF_RETURN_IF_ERROR(s.hlc.receive(hlc));
+  if (hlcMillis(hlc) > kHlcMaxMillis - s.hlc.maxSkewMs()) {
+    return Status(ErrorCode::kClockSkew, "the server's clock is out of range");
+  }
+  s.server_ahead_ms = std::max<std::int64_t>(0, hlcMillis(hlc) - s.clock->nowMs());
+  EROPAF_RETURN_IF_ERROR(s.hlc.receive(hlc, s.server_ahead_ms));
   return s.inTransaction([]() -> Status { return {}; });
 }
 

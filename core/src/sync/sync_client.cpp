@@ -240,8 +240,12 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
       records.push_back(std::move(rec).value());
     }
     if (!records.empty()) {
-      Result<store::ApplyStats> applied = s.applyRemote(records);
+      Result<store::ApplyStats> applied = s.applyRemote(records, resp.server_version().hlc());
       if (!applied.ok()) return applied.status();
+      result.skipped += applied->skipped;
+      if (!applied->first_skip.ok() && result.first_skip.ok()) {
+        result.first_skip = applied->first_skip;
+      }
     }
     if (resp.has_reference()) EROPAF_RETURN_IF_ERROR(applyReference(s, resp.reference()));
     static_cast<void>(s.observeRemoteVersion(resp.server_version().hlc()));
