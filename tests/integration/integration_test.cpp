@@ -305,6 +305,7 @@ TEST_CASE("a pull shows nothing outside the principal's scope, not even an id", 
   auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
   auto other = test::enrollDevice(server, "zm-other", Role::kZorgmedewerker);
   auto far = test::enrollDevice(server, "wc-far", Role::kWijkcoach, "WK036301");
+  auto somebody = test::enrollDevice(server, "wc-somebody", Role::kWijkcoach);
   auto theirs = other->db->createSignal(test::aSignal("Geheim-van-een-ander", "1234AB", "77"));
   REQUIRE(other->sync().ok());
   auto sig = zm->db->createSignal(test::aSignal("Mijn-eigen-melding"));

@@ -691,3 +691,27 @@ TEST_CASE("a row that does not decrypt or decode is an error for every read and 
     CHECK(f.db->outbox().status().code() == ErrorCode::kStorageCorrupt);
   }
 }
+
+TEST_CASE("the device refuses to assign a case to a colleague the server said cannot take it",
+          "[store][unit][permissions]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  const std::vector<Worker> colleagues{
+      {"wc-anna", "Anna", Role::kWijkcoach, {"WK015301"}, true},
+      {"wc-far", "Far", Role::kWijkcoach, {"WK036301"}, true},
+      {"zm-fatima", "Fatima", Role::kZorgmedewerker, {"WK015301"}, true}};
+  REQUIRE(f.db->setReference(colleagues, {}).ok());
+  auto c = f.db->openCase(aCase());
+  REQUIRE(c.ok());
+  for (const char* who : {"wc-far", "zm-fatima"}) {
+    INFO(who);
+    const Status st = f.db->assignCase(c->id, who);
+    CHECK(st.code() == ErrorCode::kFailedPrecondition);
+    CHECK(st.field() == "assignee");
+  }
+  CHECK(readOk(f.db->getCase(c->id))->assignee.value.empty());
+  CHECK(f.db->assignCase(c->id, "wc-anna").ok());
+  // One the server has not told about yet is left to the server.
+  auto d = f.db->openCase(aCase());
+  CHECK(f.db->assignCase(d->id, "wc-new").ok());
+}

@@ -18,6 +18,7 @@
 
 #include "eropaf/id.hpp"
 #include "eropaf/merge.hpp"
+#include "eropaf/permissions.hpp"
 #include "eropaf/state_table.hpp"
 #include "eropaf/validate.hpp"
 #include "eropaf/wire.hpp"
@@ -339,6 +340,31 @@ struct Store::Impl {
                     "this store has no identity yet: enroll the device (or `eropaf init`)");
     }
     return &*identity;
+  }
+
+  /// The cached colleagues from the server's reference data; empty before it sent any.
+  Result<std::vector<Worker>> loadWorkers() {
+    Impl& s = *this;
+  Result<std::optional<std::string>> raw = s.getMeta("reference");
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::vector<Worker>();
+  Result<std::string> plain = s.cipher->open(**raw, "reference");
+  if (!plain.ok()) return plain.status();
+  v1::ReferenceData ref;
+  if (!ref.ParseFromString(*plain)) {
+    return Status(ErrorCode::kStorageCorrupt, "stored reference data does not decode");
+  }
+  std::vector<Worker> out;
+  for (const auto& w : ref.workers()) {
+    // setReference stored only valid workers, so one that does not map back is corruption.
+    Result<Worker> worker = wire::fromProto(w);
+    if (!worker.ok()) {
+      return Status(ErrorCode::kStorageCorrupt,
+                    "stored reference data holds an invalid worker: " + worker.status().message());
+    }
+    out.push_back(std::move(worker).value());
+  }
+  return out;
   }
 
   Status requireWijk(const Identity& id, std::string_view wijk) {
@@ -801,6 +827,13 @@ std::string moveSummary(CaseState from, CaseState to) {
 
 }  // namespace
 
+namespace {
+
+/// The device's worker as the permissions module sees it.
+Worker asWorker(const Identity& id) { return {id.worker_id, id.name, id.role, id.wijken, true}; }
+
+}  // namespace
+
 Status Store::assignCase(std::string_view case_id, std::string_view worker_id) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
@@ -817,6 +850,16 @@ Status Store::assignCase(std::string_view case_id, std::string_view worker_id) {
   if (!isOpenState(c->state.value)) {
     return Status(ErrorCode::kFailedPrecondition,
                   "case is " + std::string(toString(c->state.value)) + "; reopen it first");
+  }
+  // The same rule as the server's, for a colleague the server told this device about (a
+  // home-care worker, a coach of another wijk). One it did not tell about yet (reference data
+  // older than the enrollment) is left to the server, which refuses what is not valid.
+  Result<std::vector<Worker>> known = s.loadWorkers();
+  if (!known.ok()) return known.status();
+  const auto it = std::find_if(known->begin(), known->end(),
+                               [&](const Worker& w) { return w.id == worker_id; });
+  if (it != known->end()) {
+    EROPAF_RETURN_IF_ERROR(permissions::mayAssign(worker_id, &*it, c->wijk.value));
   }
   const std::int64_t now = s.now();
   const Version v = s.nextVersion();
@@ -895,14 +938,21 @@ Result<ContactMoment> Store::addContactMoment(const NewContactMoment& request) {
   const Identity& id = **me;
   Result<Case> c = s.loadAs<Case>(request.case_id, "case");
   if (!c.ok()) return Status(c.status().code(), c.status().message(), "case_id");
-  if (id.role == Role::kWijkcoach) {
-    if (c->assignee.value != id.worker_id) {
-      return permission("a wijkcoach records contact moments only on cases assigned to them");
+  {
+    // The permissions module decides, as on the server (a device makes no new work on a case
+    // it knows is not theirs).
+    const Worker me_w = asWorker(id);
+    ContactMoment probe;
+    probe.created = {1, 0};
+    probe.author_id = id.worker_id;
+    Status may = permissions::mayCreateMoment(me_w, permissions::caseHoldOnDevice(me_w, *c),
+                                              probe, permissions::Origin::kDevice);
+    if (!may.ok()) {
+      return permission(id.role == Role::kWijkcoach
+                            ? "a wijkcoach records contact moments only on cases assigned to them"
+                            : "only the assigned wijkcoach or a coordinator records contact "
+                              "moments");
     }
-  } else if (id.role == Role::kCoordinator) {
-    EROPAF_RETURN_IF_ERROR(s.requireWijk(id, c->wijk.value));
-  } else {
-    return permission("only the assigned wijkcoach or a coordinator records contact moments");
   }
   if (request.kind == ContactKind::kUnspecified || static_cast<int>(request.kind) > 4) {
     return Status(ErrorCode::kInvalidArgument,
@@ -1481,27 +1531,7 @@ Status Store::setReference(std::span<const Worker> workers, std::span<const Wijk
 
 Result<std::vector<Worker>> Store::workers() const {
   std::lock_guard lock(impl_->mu);
-  Impl& s = *impl_;
-  Result<std::optional<std::string>> raw = s.getMeta("reference");
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::vector<Worker>();
-  Result<std::string> plain = s.cipher->open(**raw, "reference");
-  if (!plain.ok()) return plain.status();
-  v1::ReferenceData ref;
-  if (!ref.ParseFromString(*plain)) {
-    return Status(ErrorCode::kStorageCorrupt, "stored reference data does not decode");
-  }
-  std::vector<Worker> out;
-  for (const auto& w : ref.workers()) {
-    // setReference stored only valid workers, so one that does not map back is corruption.
-    Result<Worker> worker = wire::fromProto(w);
-    if (!worker.ok()) {
-      return Status(ErrorCode::kStorageCorrupt,
-                    "stored reference data holds an invalid worker: " + worker.status().message());
-    }
-    out.push_back(std::move(worker).value());
-  }
-  return out;
+  return impl_->loadWorkers();
 }
 
 Status Store::dropRecords() {
