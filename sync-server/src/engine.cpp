@@ -96,11 +96,10 @@ struct Cursor {
   bool valid = false;
 };
 
-// "v1.<seq>.<scope>.<reference version>"
-Cursor parseCursor(std::string_view text) {
+// The cursor's plain form "<seq>.<scope>.<reference version>"; on the wire it is sealed (see
+// Impl::sealCursor), so a device can neither read nor choose it.
+Cursor parseCursorText(std::string_view text) {
   Cursor c;
-  if (text.substr(0, 3) != "v1.") return c;
-  text.remove_prefix(3);
   const auto p1 = text.find('.');
   const auto p2 = p1 == std::string_view::npos ? p1 : text.find('.', p1 + 1);
   if (p2 == std::string_view::npos) return c;
@@ -115,8 +114,8 @@ Cursor parseCursor(std::string_view text) {
   return c;
 }
 
-std::string makeCursor(std::uint64_t seq, const std::string& scope, std::uint64_t ref) {
-  return "v1." + std::to_string(seq) + "." + scope + "." + std::to_string(ref);
+std::string cursorText(std::uint64_t seq, const std::string& scope, std::uint64_t ref) {
+  return std::to_string(seq) + "." + scope + "." + std::to_string(ref);
 }
 
 std::string plainHouseholdOf(const Record& r) {
@@ -194,6 +193,56 @@ struct Engine::Impl {
       : opts(std::move(o)), hlc(*opts.clock, 0, opts.max_skew_ms) {}
 
   std::int64_t now() { return opts.clock->nowMs(); }
+
+  // Cursors are opaque: "c2." + base64url(nonce | XChaCha20-Poly1305(plain cursor)) under a
+  // key of this server (meta "cursor_key"). One that does not open is answered as a reset.
+  std::string cursor_key;  // 32 bytes, made on first open
+
+  std::string sealCursor(std::uint64_t seq, const std::string& scope, std::uint64_t ref) const {
+    const std::string plain = cursorText(seq, scope, ref);
+    std::string box(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
+                        crypto_aead_xchacha20poly1305_ietf_ABYTES,
+                    '\0');
+    auto* out = reinterpret_cast<unsigned char*>(box.data());
+    randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long len = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &len,
+        reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr,
+        out, reinterpret_cast<const unsigned char*>(cursor_key.data()));
+    std::string b64(sodium_base64_ENCODED_LEN(box.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                    '\0');
+    sodium_bin2base64(b64.data(), b64.size(), out, box.size(),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    b64.resize(std::strlen(b64.c_str()));
+    return "c2." + b64;
+  }
+
+  Cursor openCursor(std::string_view text) const {
+    if (text.substr(0, 3) != "c2." || text.size() > 512) return {};
+    text.remove_prefix(3);
+    std::string box(text.size(), '\0');
+    std::size_t len = 0;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(box.data()), box.size(), text.data(),
+                          text.size(), nullptr, &len, nullptr,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        len < crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
+                  crypto_aead_xchacha20poly1305_ietf_ABYTES) {
+      return {};
+    }
+    const auto* in = reinterpret_cast<const unsigned char*>(box.data());
+    std::string plain(len, '\0');
+    unsigned long long plain_len = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
+            in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, nullptr, 0, in,
+            reinterpret_cast<const unsigned char*>(cursor_key.data())) != 0) {
+      return {};
+    }
+    plain.resize(static_cast<std::size_t>(plain_len));
+    return parseCursorText(plain);
+  }
 
   // The access log names a household by a keyed hash of its key (an address), never the key
   // itself: "who saw this household" is answered by hashing the asked-for address the same way.
@@ -890,7 +939,7 @@ struct Engine::Impl {
     const Worker& w = p.worker;
     const std::string scope = scopeFingerprint(w);
     const std::uint64_t ref_now = ref_version.load();
-    Cursor cursor = parseCursor(req.cursor());
+    Cursor cursor = openCursor(req.cursor());
     const bool reset = !req.cursor().empty() && (!cursor.valid || cursor.scope != scope);
     const std::uint64_t after = reset ? 0 : cursor.seq;
     const std::uint32_t want = req.max_records() == 0 ? kDefaultPage : req.max_records();
@@ -1042,7 +1091,7 @@ struct Engine::Impl {
       if (view != View::kNone) EROPAF_RETURN_IF_ERROR(send(r, view));
     }
     page.upto = upto;
-    resp.set_next_cursor(makeCursor(upto, scope, ref_now));
+    resp.set_next_cursor(sealCursor(upto, scope, ref_now));
     resp.set_more(full_page);
     resp.set_reset(reset);
     if (req.cursor().empty() || reset || cursor.ref != ref_now) {
@@ -1131,6 +1180,23 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
     impl->hlc.resetTo(v);
   }
   if (ref->has_value()) impl->ref_version = std::stoull(**ref);
+  Result<std::optional<std::string>> ckey = s.meta("cursor_key");
+  if (!ckey.ok()) {
+    s.rollback();
+    return ckey.status();
+  }
+  if (ckey->has_value() && (*ckey)->size() == crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    impl->cursor_key = **ckey;
+  } else {
+    impl->cursor_key.assign(crypto_aead_xchacha20poly1305_ietf_KEYBYTES, '\0');
+    crypto_aead_xchacha20poly1305_ietf_keygen(
+        reinterpret_cast<unsigned char*>(impl->cursor_key.data()));
+    Status st = s.setMeta("cursor_key", impl->cursor_key);
+    if (!st.ok()) {
+      s.rollback();
+      return st;
+    }
+  }
   Result<std::optional<std::string>> salt = s.meta("household_salt");
   if (!salt.ok()) {
     s.rollback();
@@ -1323,8 +1389,8 @@ void Engine::cancelWait(std::uint64_t ticket) {
   impl_->waiters.erase(ticket);
 }
 
-std::uint64_t Engine::cursorSeq(std::string_view cursor) {
-  const Cursor c = parseCursor(cursor);
+std::uint64_t Engine::cursorSeq(std::string_view cursor) const {
+  const Cursor c = impl_->openCursor(cursor);
   return c.valid ? c.seq : 0;
 }
 

@@ -79,8 +79,9 @@ class Engine {
   std::uint64_t waitForChange(std::uint64_t seq, const Principal& who,
                               std::function<void(bool changed)> fn);
   void cancelWait(std::uint64_t ticket);
-  /// The sequence encoded in a cursor (0 for empty or unreadable).
-  static std::uint64_t cursorSeq(std::string_view cursor);
+  /// The sequence sealed in a cursor (0 for empty, forged or unreadable ones). Cursors are
+  /// opaque to devices: sealed (AEAD) under a key of this server.
+  std::uint64_t cursorSeq(std::string_view cursor) const;
 
   // --- admin (functioneel beheer) ----------------------------------------------------------
   Status addWijk(const Wijk& wijk);

@@ -305,3 +305,34 @@ TEST_CASE("a retried push applies once, refusals are per change and say why",
     CHECK(answerOf(r, 0).code() == ErrorCode::kPermissionDenied);
   }
 }
+
+TEST_CASE("cursors are sealed by the server: a forged or altered one starts over",
+          "[server][engine][security]") {
+  EngineFixture s;
+  auto zm = s.device("zm-fatima", Role::kZorgmedewerker);
+  REQUIRE(zm->db().createSignal(aSignal("Eerste melding")).ok());
+  s.push(*zm);
+  s.pull(*zm);
+  const std::string genuine = zm->cursor;
+  REQUIRE(genuine.rfind("c2.", 0) == 0);
+  // The plain form is not readable in it.
+  CHECK(genuine.find(std::to_string(s.engine->lastSeq()) + ".") == std::string::npos);
+  auto pullWith = [&](const std::string& cursor) {
+    v1::PullRequest req;
+    req.set_cursor(cursor);
+    auto r = s.engine->pull(zm->principal, req);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  CHECK_FALSE(pullWith(genuine).reset());
+  std::string altered = genuine;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  for (const std::string& forged :
+       {altered, std::string("v1.0.") + "abcdefabcdef" + ".0", std::string("c2.AAAA")}) {
+    INFO(forged);
+    const v1::PullResponse r = pullWith(forged);
+    CHECK(r.reset());
+    CHECK(s.engine->cursorSeq(forged) == 0);
+  }
+  CHECK(s.engine->cursorSeq(genuine) == s.engine->lastSeq());
+}

@@ -368,7 +368,7 @@ void Router::pull(const Principal& p, std::string token, const v1::PullRequest& 
         who = poll->principal;
       }
       poll->ticket = engine_.waitForChange(
-          Engine::cursorSeq(cursor), who,
+          engine_.cursorSeq(cursor), who,
           [this, poll, answer, isEmpty, finish, wait_weak](bool changed) {
             // On the writer thread (or here, at once): move the re-pull off it.
             schedule_(std::chrono::milliseconds(0), [this, poll, answer, isEmpty, finish,
