@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <mutex>
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
@@ -425,4 +426,34 @@ TEST_CASE("bad input gets a clear error while the server keeps serving", "[integ
   CHECK_FALSE(wc->db->identity());
 
   CHECK(server.terminate() == 0);  // SIGTERM drains and exits cleanly
+}
+
+TEST_CASE("admin changes made by another process reach the running server", "[integration]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  REQUIRE(co->sync().ok());
+  auto knows = [&](const std::string& id) {
+    auto workers = co->db->workers();
+    REQUIRE(workers.ok());
+    return std::any_of(workers->begin(), workers->end(),
+                       [&](const Worker& w) { return w.id == id; });
+  };
+  CHECK_FALSE(knows("wc-nieuw"));
+  // `eropaf-server admin` is its own process on the same database.
+  auto added = server.admin({"add-worker", "--id", "wc-nieuw", "--name", "Nieuwe Coach", "--role",
+                             "wijkcoach", "--wijk", "WK015301"});
+  REQUIRE(added.exit_code == 0);
+  bool seen = false;
+  for (int i = 0; i < 40 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(co->sync().ok());
+    seen = knows("wc-nieuw");
+  }
+  CHECK(seen);
+  // And the new colleague can be assigned at once: the server's engine knows them.
+  auto c = co->db->openCase(test::aCase());
+  REQUIRE(co->db->assignCase(c->id, "wc-nieuw").ok());
+  auto r = co->sync();
+  REQUIRE(r.ok());
+  CHECK(r->refused == 0);
 }
