@@ -992,11 +992,13 @@ struct Engine::Impl {
       if (const auto* t = std::get_if<Transition>(&r)) return caseById(t->case_id);
       return static_cast<const Case*>(nullptr);
     };
-    // Link ids are sent only when the principal may see what they point at.
+    // Link ids are sent only when the principal sees what they point at — a case whole: a
+    // case that enters their scope whole comes with its linked signals, so a link stripped
+    // before is sent then (a redacted queue case never brings its signals along).
     auto seesCase = [&](const std::string& id) -> Result<bool> {
       Result<const Case*> c = caseById(id);
       if (!c.ok()) return c.status();
-      return *c != nullptr && viewOf(w, **c, nullptr) != View::kNone;
+      return *c != nullptr && viewOf(w, **c, nullptr) == View::kFull;
     };
     auto seesSignal = [&](const std::string& id) -> Result<bool> {
       Result<std::optional<StoredRecord>> r = s.getRecord(id);

@@ -124,7 +124,10 @@ class Sim {
           if (const auto* ts = std::get_if<Signal>(&t); ts && server.count(ts->case_id.value)) {
             tp = std::get_if<Case>(&server.at(ts->case_id.value));
           }
-          return server::viewOf(d.principal.worker, t, tp) != server::View::kNone;
+          const auto v = server::viewOf(d.principal.worker, t, tp);
+          // A case must be seen whole (the server sends a link to a case only then).
+          return std::holds_alternative<Case>(t) ? v == server::View::kFull
+                                                 : v != server::View::kNone;
         };
         if (auto* sig = std::get_if<Signal>(&shown)) {
           if (!sig->case_id.value.empty() && !sees(sig->case_id.value)) sig->case_id = {};
