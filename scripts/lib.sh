@@ -13,7 +13,7 @@ EROPAF_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git python3 curl
   libsqlite3-dev sqlite3 libprotobuf-dev protobuf-compiler
   libboost-dev libboost-system-dev libcurl4-openssl-dev libsodium-dev libssl-dev
-  catch2
+  catch2 clang-format clang-tidy
   openjdk-17-jdk-headless junit4 libprotobuf-java
 )
 

@@ -342,8 +342,9 @@ struct SyncClient::Impl {
           if (stopping) break;
           if (stop_watching) watching = false;
         }
+        const bool failed = !r.ok();  // r is moved into the callback below
         if (!interrupted && on_each) on_each(std::move(r));
-        if (!r.ok() && !interrupted && !stop_watching) {
+        if (failed && !interrupted && !stop_watching) {
           // A failed round (server down): wait a little before the next one.
           std::unique_lock lock(mu);
           cv.wait_for(lock, options.backoff_base * 10, [&] { return stopping || local_change; });
