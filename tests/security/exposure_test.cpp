@@ -118,7 +118,7 @@ RawResponse roundTrip(unsigned short port, const std::string& request,
 }
 
 /// User plus system CPU time of a process, in seconds (/proc/<pid>/stat).
-double cpuSeconds(pid_t pid) {
+[[maybe_unused]] double cpuSeconds(pid_t pid) {  // unused in sanitizer builds
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // Fields after the command name (which may contain spaces) start at state, field 3.
@@ -198,6 +198,11 @@ TEST_CASE("twice max_connections idle sockets do not lock new clients out", "[se
   for (const int fd : idle) ::close(fd);
 }
 
+#ifndef EROPAF_SANITIZED
+// Not in sanitizer builds: there, an accept failing with EMFILE makes Boost 1.74's error-code
+// comparison call into its header-only system category, which UBSan's vptr check reports (the
+// category's type info exists twice, in the binary and in libboost_system). The plain build
+// (phase 2 of scripts/test) runs this attack.
 TEST_CASE("with descriptors exhausted the acceptor backs off instead of spinning", "[security]") {
   // 48 descriptors: a few for the database and the listener, the rest run out fast.
   ServerProcess server({{}, 48});
@@ -216,6 +221,7 @@ TEST_CASE("with descriptors exhausted the acceptor backs off instead of spinning
   // Once the attacker lets go, the server answers again.
   CHECK(roundTrip(server.port(), get("/v1/health"), std::chrono::seconds(3)).status == 200);
 }
+#endif
 
 TEST_CASE("an unauthenticated 8 MiB push is answered 401 without its body being read",
           "[security]") {
@@ -285,7 +291,12 @@ TEST_CASE("peak memory of a maximal authenticated push stays below 4 times its s
   INFO("push " << push_kb << " kB; peak memory grew " << grew_kb << " kB from " << baseline_kb
                << " kB");
   CHECK(measured.largest_push > 3 * 1024 * 1024);
+#ifdef EROPAF_SANITIZED
+  // Redzones and the quarantine make peak memory meaningless here; the plain build checks it.
+  WARN("peak memory not judged under a sanitizer: grew " << grew_kb << " kB");
+#else
   CHECK(static_cast<double>(grew_kb) < 4 * push_kb);
+#endif
 }
 
 TEST_CASE("1000 wrong enrollment codes are throttled and counted and commit nothing",
