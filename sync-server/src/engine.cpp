@@ -708,6 +708,15 @@ struct Engine::Impl {
     } else if (Status st = permissions::mayCreateMoment(p.worker, hold, in, Origin::kServer);
                !st.ok()) {
       return Verdict{st};
+    } else if (!in.corrects_id.empty()) {
+      // A correction names a moment of its own case (as the device checks): one answer for a
+      // moment elsewhere and an unknown id, so the link is never an existence oracle.
+      Result<std::optional<StoredRecord>> old = s.getRecord(in.corrects_id);
+      if (!old.ok()) return old.status();
+      const auto* m = old->has_value() ? std::get_if<ContactMoment>(&(*old)->record) : nullptr;
+      if (m == nullptr || m->case_id != in.case_id) {
+        return Verdict{permissions::refused(RecordKind::kContactMoment)};
+      }
     }
     ContactMoment merged = cur.value_or(in);
     if (cur) mergeInto(merged, in);

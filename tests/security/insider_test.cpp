@@ -733,3 +733,38 @@ TEST_CASE("security: the server database holds addresses only in the records' bo
     CHECK(leaked == "");
   }
 }
+
+// --- 12. review: links, corrections and holds --------------------------
+
+TEST_CASE("security: a contact moment corrects only a moment of its own case", "[security]") {
+  Team w;
+  const std::string bram_case = w.openCase(test::aCase("Dossier van Bram"));
+  const std::string anna_case = w.openCase(test::aCase("Dossier van Anna"));
+  w.assign(bram_case, "wc-bram");
+  w.assign(anna_case, "wc-anna");
+  REQUIRE(w.bram->sync().ok());
+  REQUIRE(w.anna->sync().ok());
+  auto bram_moment = w.bram->db->addContactMoment(
+      {bram_case, ContactKind::kTelefoon, ContactOutcome::kGesprek, "gebeld", std::nullopt, ""});
+  auto anna_moment = w.anna->db->addContactMoment(
+      {anna_case, ContactKind::kTelefoon, ContactOutcome::kGesprek, "gebeld", std::nullopt, ""});
+  REQUIRE((bram_moment.ok() && anna_moment.ok()));
+  REQUIRE(w.bram->sync().ok());
+  REQUIRE(w.anna->sync().ok());
+
+  ContactMoment own = contactMoment(*w.anna, "wc-anna", anna_case);
+  own.corrects_id = anna_moment->id;  // control: a correction of her own moment
+  REQUIRE(push(*w.anna, {own}).body.results(0).accepted());
+
+  std::vector<Guess> corrections;
+  const std::pair<const char*, std::string> targets[] = {
+      {"a moment of a colleague's case", bram_moment->id}, {"an unknown id", unknownId()}};
+  for (const auto& [label, id] : targets) {
+    ContactMoment m = contactMoment(*w.anna, "wc-anna", anna_case);
+    m.corrects_id = id;
+    corrections.push_back({std::string("correcting ") + label, m});
+  }
+  expectOneAnswerForEveryGuess(*w.anna, "wc-anna correcting moments outside her case",
+                               corrections);
+}
+
