@@ -642,7 +642,9 @@ struct Engine::Impl {
     } else {
       Result<Hold> hold = caseHold(s, p, *cur);
       if (!hold.ok()) return hold.status();
-      if (Status st = permissions::mayWriteCase(w, *hold, *cur, in); !st.ok()) {
+      Result<Hold> merge_target = caseHoldById(s, p, in.merged_into.value);
+      if (!merge_target.ok()) return merge_target.status();
+      if (Status st = permissions::mayWriteCase(w, *hold, *cur, in, *merge_target); !st.ok()) {
         return Verdict{st};
       }
       // Creation facts are the stored ones (checked equal or absent above).

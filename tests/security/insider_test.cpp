@@ -768,3 +768,24 @@ TEST_CASE("security: a contact moment corrects only a moment of its own case", "
                                corrections);
 }
 
+TEST_CASE("security: a coordinator merges only into a case of her wijken", "[security]") {
+  Team w;
+  auto co_far = test::enrollDevice(w.server, "co-far", Role::kCoordinator, kOtherWijk);
+  store::NewCase far_case = test::aCase("Elders");
+  far_case.wijk = kOtherWijk;
+  auto elsewhere = co_far->db->openCase(far_case);
+  REQUIRE(elsewhere.ok());
+  REQUIRE(co_far->sync().ok());
+  const std::string mine = w.openCase(test::aCase("Hier"));
+
+  std::vector<Guess> merges;
+  const std::pair<const char*, std::string> targets[] = {
+      {"a case of another wijk", elsewhere->id}, {"an unknown id", unknownId()}};
+  for (const auto& [label, id] : targets) {
+    Case d = caseDelta(mine);
+    d.merged_into.set(id, freshVersion(*w.co));
+    merges.push_back({std::string("merge into ") + label, d});
+  }
+  expectOneAnswerForEveryGuess(*w.co, "co-jan merging outside her wijk", merges);
+  CHECK(w.onServer(mine).merged_into.value.empty());
+}

@@ -68,8 +68,11 @@ Status mayCreateCase(const Worker& w, const Case& in);
 
 /// May `w`, holding the case as `hold`, write the fields `delta` carries onto `current`? The
 /// delta's creation facts must be absent or equal to the stored ones. An assignee the delta
-/// sets is checked with mayAssign() by the caller, who knows the workers.
-Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case& delta);
+/// sets is checked with mayAssign() by the caller, who knows the workers. `merge_target` is
+/// the hold of the case a merged_into the delta sets names (kNone when none or not seen): a
+/// link names only a case the coordinator sees whole.
+Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case& delta,
+                    Hold merge_target = Hold::kNone);
 
 /// A valid assignee: exists, active, a wijkcoach or coordinator, working in `wijk`. An empty id
 /// (back to the queue) is always valid.

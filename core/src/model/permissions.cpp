@@ -71,7 +71,8 @@ Status mayCreateCase(const Worker& w, const Case& in) {
   return {};
 }
 
-Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case& d) {
+Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case& d,
+                    Hold merge_target) {
   // Not theirs now (only offline moments and moves are kept from them): as unknown.
   if (!visible(hold) || hold == Hold::kWasQueued || hold == Hold::kWasAssigned) {
     return unknownRecord();
@@ -82,6 +83,9 @@ Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case&
   if (w.role == Role::kCoordinator) {
     if (hold != Hold::kFull) return no;
     if (d.wijk.isSet() && !inWijk(w, d.wijk.value)) return no;
+    if (d.merged_into.isSet() && !d.merged_into.value.empty() && merge_target != Hold::kFull) {
+      return no;  // a link is never an existence oracle, nor points outside their wijken
+    }
     if (d.household_key.isSet() || d.address.isSet()) {
       // Both together, and matching: a case's household key is its address's.
       if (!d.household_key.isSet() || !d.address.isSet() ||
