@@ -618,7 +618,10 @@ struct Engine::Impl {
     } else {
       Result<Hold> hold = signalHold(s, p, *cur);
       if (!hold.ok()) return hold.status();
-      if (Status st = permissions::mayWriteSignal(w, *hold, *cur, in, *link, *dup); !st.ok()) {
+      Result<Hold> now_linked = caseHoldById(s, p, cur->case_id.value);
+      if (!now_linked.ok()) return now_linked.status();
+      if (Status st = permissions::mayWriteSignal(w, *hold, *cur, in, *link, *dup, *now_linked);
+          !st.ok()) {
         return Verdict{st};
       }
     }

@@ -789,3 +789,27 @@ TEST_CASE("security: a coordinator merges only into a case of her wijken", "[sec
   expectOneAnswerForEveryGuess(*w.co, "co-jan merging outside her wijk", merges);
   CHECK(w.onServer(mine).merged_into.value.empty());
 }
+TEST_CASE("security: a coach cannot take her signal out of a colleague's case", "[security]") {
+  Team w;
+  const std::string bram_case = w.openCase(test::aCase("Dossier van Bram"));
+  const std::string anna_case = w.openCase(test::aCase("Dossier van Anna"));
+  w.assign(bram_case, "wc-bram");
+  w.assign(anna_case, "wc-anna");
+  auto sig = w.anna->db->createSignal(test::aSignal("Gezien bij de buren", "1234AB", "14"));
+  REQUIRE(sig.ok());
+  REQUIRE(w.anna->sync().ok());
+  REQUIRE(w.co->sync().ok());
+  REQUIRE(w.co->db->linkSignal(sig->id, bram_case).ok());  // the coordinator's triage
+  REQUIRE(w.co->sync().ok());
+
+  Signal relink;
+  relink.id = sig->id;
+  relink.case_id.set(anna_case, freshVersion(*w.anna));
+  relink.triage_state.set(TriageState::kGekoppeld, freshVersion(*w.anna));
+  auto a = push(*w.anna, {relink});
+  INFO("answer: " << a.body.ShortDebugString());
+  auto on_server = recordIn(pullAll(*w.co), sig->id);
+  REQUIRE(on_server.has_value());
+  CHECK(std::get<Signal>(*on_server).case_id.value == bram_case);
+}
+

@@ -85,9 +85,11 @@ Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target, Hold
 
 /// May `w`, holding the signal as `hold`, write `delta` onto `current`? Content is fixed;
 /// triage (case link, state, duplicate) by a coordinator of its wijk, or the reporting coach
-/// linking it to a case assigned to them; deletion by a coordinator.
+/// linking it to a case assigned to them; deletion by a coordinator. `current_link` is the
+/// hold of the case the signal is linked to now: a coach does not take a signal out of a case
+/// that is not theirs (the coordinator's triage stands).
 Status mayWriteSignal(const Worker& w, Hold hold, const Signal& current, const Signal& delta,
-                      Hold link_target, Hold duplicate_target);
+                      Hold link_target, Hold duplicate_target, Hold current_link = Hold::kNone);
 
 /// May `w` record the new contact moment `in` on a case held as `case_hold`? Own name; a
 /// coordinator of the wijk or the case's coach. On the server a coach whose case was

@@ -166,11 +166,15 @@ Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target,
 }
 
 Status mayWriteSignal(const Worker& w, Hold hold, const Signal& current, const Signal& d,
-                      Hold link_target, Hold duplicate_target) {
+                      Hold link_target, Hold duplicate_target, Hold current_link) {
   if (!visible(hold)) return unknownRecord();
   const Status no = refused(RecordKind::kSignal);
   if (!d.created.isZero() && (d.created != current.created || d.content != current.content)) {
     return no;  // content is fixed once synced
+  }
+  if (w.role == Role::kWijkcoach && d.case_id.isSet() && !current.case_id.value.empty() &&
+      d.case_id.value != current.case_id.value && current_link != Hold::kFull) {
+    return no;  // out of a case that is not theirs: the coordinator's triage stands
   }
   return mayTriage(w, current.content.wijk, current.content.reporter_id, d, link_target,
                    duplicate_target, false);
