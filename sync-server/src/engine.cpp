@@ -163,7 +163,7 @@ struct Engine::Impl {
   std::mutex q_mu;
   std::condition_variable q_cv;
   std::deque<Job> queue;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // written under q_mu; read under q_mu or w_mu
 
   std::mutex w_mu;
   std::map<std::uint64_t, Waiter> waiters;
@@ -1131,6 +1131,13 @@ struct Engine::Impl {
     const std::string device = p.device_id;
     const bool queued = enqueue(Job{
         [page, device](StoreSession& s) -> Status {
+          // Revoked while the page was built: it does not leave (the pull answers 403).
+          Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device(device);
+          if (!dev.ok()) return dev.status();
+          if (!dev->has_value() || (*dev)->first.revoked) {
+            return Status(ErrorCode::kDeviceRevoked,
+                          "this device was revoked; its data must be wiped");
+          }
           for (const AccessEntry& e : page->reads) EROPAF_RETURN_IF_ERROR(s.appendAccess(e));
           return s.markServed(device, page->upto, page->resp.server_version().hlc());
         },
