@@ -541,14 +541,20 @@ struct Engine::Impl {
     // before an eviction may reach the server after it, and a note is never lost; what it can
     // do is bounded by permissions.hpp: a contact moment is kept, a move becomes a conflict.)
     const std::vector<std::string> self{"w:" + w.id};
-    Result<bool> was_assigned = s.everHeld(c.id, self);
+    Result<bool> was_assigned = s.everHeld(c.id, self, 0);
     if (!was_assigned.ok()) return was_assigned.status();
     if (*was_assigned) return Hold::kWasAssigned;
+    // In their queue while this device was syncing (from its first served page on): a case
+    // that came and went before the device's first pull was never shown to it.
+    const std::uint64_t first = p.first_served_seq;
+    if (first == 0) return Hold::kNone;
     std::vector<std::string> queues;
     for (const auto& x : w.wijken) queues.push_back("q:" + x);
-    Result<bool> was_queued = s.everHeld(c.id, queues);
-    if (!was_queued.ok()) return was_queued.status();
-    if (!*was_queued) return Hold::kNone;
+    Result<bool> queued_then = s.heldAt(c.id, queues, first);
+    if (!queued_then.ok()) return queued_then.status();
+    Result<bool> queued_since = *queued_then ? Result<bool>(true) : s.everHeld(c.id, queues, first);
+    if (!queued_since.ok()) return queued_since.status();
+    if (!*queued_since) return Hold::kNone;
     // Seen in their queue: did they pick it up (offline, and lost the race)? Then their work
     // on it is theirs to keep, as for a former assignee.
     Result<std::vector<StoredRecord>> kids = s.children(c.id);
@@ -842,6 +848,7 @@ struct Engine::Impl {
     if (dev->has_value()) {
       p.served_seq = (*dev)->first.served_seq;
       p.served_hlc = (*dev)->first.served_hlc;
+      p.first_served_seq = (*dev)->first.first_served_seq;
     }
     for (const v1::Change& change : req.changes()) {
       v1::ChangeResult* out = resp.add_results();
@@ -1126,7 +1133,11 @@ struct Engine::Impl {
     auto page = std::make_shared<Page>(std::move(built).value());
     // Nothing read in full (an empty page, evictions, redacted records): nothing to log, and
     // the served marks may lag (they only bound how old a change may claim to be).
-    if (page->reads.empty()) return done(std::move(page->resp));
+    // A device's first non-empty page is always marked: where its queue history starts.
+    const v1::PullResponse& r = page->resp;
+    const bool first_page = p.first_served_seq == 0 &&
+                            (r.records_size() > 0 || r.evictions_size() > 0 || r.reset());
+    if (page->reads.empty() && !first_page) return done(std::move(page->resp));
     auto shared_done = std::make_shared<PullDone>(std::move(done));
     const std::string device = p.device_id;
     const bool queued = enqueue(Job{
@@ -1275,7 +1286,7 @@ Result<Principal> Engine::authenticate(std::string_view token) {
   if (!worker.ok()) return worker.status();
   if (!worker->has_value() || !(*worker)->active) return bad;
   return Principal{std::string(device_id), std::move(**worker), (*dev)->first.served_seq,
-                   (*dev)->first.served_hlc};
+                   (*dev)->first.served_hlc, (*dev)->first.first_served_seq};
 }
 
 void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {

@@ -30,6 +30,7 @@ struct Principal {
   /// a push re-reads them in the writer's transaction.
   std::uint64_t served_seq = 0;
   std::uint64_t served_hlc = 0;
+  std::uint64_t first_served_seq = 0;
 };
 
 struct EngineOptions {

@@ -59,6 +59,9 @@ struct DeviceInfo {
   /// versions the device chose.
   std::uint64_t served_seq = 0;
   std::uint64_t served_hlc = 0;
+  /// The sequence of the first page the device was served (0: never): what reached this
+  /// device's queue is judged from here on.
+  std::uint64_t first_served_seq = 0;
 };
 
 /// One line of the server's append-only access log (NEN 7513 fields).
@@ -116,9 +119,9 @@ class StoreSession {
   virtual Result<bool> heldAt(std::string_view record_id, std::span<const std::string> audiences,
                               std::uint64_t seq) = 0;
 
-  /// Was `record_id` ever in any of `audiences` (a scope change "entered" at any sequence)?
-  virtual Result<bool> everHeld(std::string_view record_id,
-                                std::span<const std::string> audiences) = 0;
+  /// Did `record_id` enter any of `audiences` at a sequence above `after` (0: ever)?
+  virtual Result<bool> everHeld(std::string_view record_id, std::span<const std::string> audiences,
+                                std::uint64_t after) = 0;
 
   /// Change ids are the device's: (device_id, change_id) names one change.
   virtual Result<std::optional<AppliedChange>> appliedChange(std::string_view device_id,

@@ -101,6 +101,7 @@ DROP TABLE applied_changes;
 ALTER TABLE applied_changes_v2 RENAME TO applied_changes;
 ALTER TABLE devices ADD COLUMN served_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN served_hlc INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE devices ADD COLUMN first_served_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX scope_changes_by_record ON scope_changes(record_id, audience, seq);
 )sql";
 
@@ -302,14 +303,14 @@ class SqliteSession final : public StoreSession {
     return false;
   }
 
-  Result<bool> everHeld(std::string_view record_id,
-                        std::span<const std::string> audiences) override {
+  Result<bool> everHeld(std::string_view record_id, std::span<const std::string> audiences,
+                        std::uint64_t after) override {
     Stmt* q = stmt(
         "SELECT 1 FROM scope_changes WHERE record_id = ? AND audience = ? AND entered = 1 "
-        "LIMIT 1");
+        "AND seq > ? LIMIT 1");
     if (q == nullptr) return prepare_error_;
     for (const auto& a : audiences) {
-      q->bind(1, record_id).bind(2, a);
+      q->bind(1, record_id).bind(2, a).bind(3, static_cast<std::int64_t>(after));
       Result<bool> row = q->step();
       if (!row.ok()) return row.status();
       q->reset();
@@ -478,21 +479,21 @@ class SqliteSession final : public StoreSession {
   Result<std::optional<std::pair<DeviceInfo, std::string>>> device(std::string_view id) override {
     Stmt* q = stmt(
         "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, served_seq, served_hlc, "
-        "token_hash FROM devices WHERE id = ?");
+        "first_served_seq, token_hash FROM devices WHERE id = ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, id);
     Result<bool> row = q->step();
     if (!row.ok()) return row.status();
     std::optional<std::pair<DeviceInfo, std::string>> out;
-    if (*row) out.emplace(readDevice(*q), q->blob(8));
+    if (*row) out.emplace(readDevice(*q), q->blob(9));
     q->reset();
     return out;
   }
 
   Result<std::vector<DeviceInfo>> devices() override {
     Stmt* q = stmt(
-        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, served_seq, served_hlc "
-        "FROM devices ORDER BY worker_id, created_ms");
+        "SELECT id, worker_id, name, revoked, created_ms, last_seen_ms, served_seq, served_hlc, "
+        "first_served_seq FROM devices ORDER BY worker_id, created_ms");
     if (q == nullptr) return prepare_error_;
     std::vector<DeviceInfo> out;
     for (;;) {
@@ -517,8 +518,9 @@ class SqliteSession final : public StoreSession {
 
   Status markServed(std::string_view device_id, std::uint64_t seq, std::uint64_t hlc) override {
     Stmt* q = stmt(
-        "UPDATE devices SET served_seq = max(served_seq, ?), served_hlc = max(served_hlc, ?) "
-        "WHERE id = ?");
+        "UPDATE devices SET served_seq = max(served_seq, ?1), served_hlc = max(served_hlc, ?2), "
+        "first_served_seq = CASE WHEN first_served_seq = 0 THEN ?1 ELSE first_served_seq END "
+        "WHERE id = ?3");
     if (q == nullptr) return prepare_error_;
     return q->bind(1, static_cast<std::int64_t>(seq))
         .bind(2, static_cast<std::int64_t>(hlc & 0x7fffffffffffffffULL))
@@ -661,7 +663,8 @@ class SqliteSession final : public StoreSession {
             q.int64(4),
             q.int64(5),
             static_cast<std::uint64_t>(q.int64(6)),
-            static_cast<std::uint64_t>(q.int64(7))};
+            static_cast<std::uint64_t>(q.int64(7)),
+            static_cast<std::uint64_t>(q.int64(8))};
   }
 
   std::unique_ptr<Db> db_;

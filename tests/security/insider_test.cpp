@@ -813,3 +813,28 @@ TEST_CASE("security: a coach cannot take her signal out of a colleague's case", 
   CHECK(std::get<Signal>(*on_server).case_id.value == bram_case);
 }
 
+
+TEST_CASE("security: a coach who never saw a case cannot claim an offline pick up of it",
+          "[security]") {
+  Team w;
+  // The case sat in the wijk's queue before it went to bram; anna's device never pulled it.
+  const std::string colleagues = w.openCase(test::aCase("Ooit in de rij", {"schulden"}));
+  w.assign(colleagues, "wc-bram");
+  REQUIRE(w.bram->sync().ok());
+  const std::string before = w.stateOnServer(colleagues);
+
+  const std::pair<const char*, std::string> targets[] = {{"a colleague's case", colleagues},
+                                                         {"an unknown id", unknownId()}};
+  std::vector<Guess> pickups;
+  for (const auto& [label, id] : targets) {
+    pickups.push_back({std::string("pick up of ") + label,
+                       transition("wc-anna", Role::kWijkcoach, id, CaseState::kNieuw,
+                                  CaseState::kToegewezen, freshVersion(*w.anna))});
+  }
+  expectOneAnswerForEveryGuess(*w.anna, "wc-anna claiming a pick up", pickups);
+  // Nor does a claimed pick up make her a former holder whose notes are kept.
+  auto note = push(*w.anna, {contactMoment(*w.anna, "wc-anna", colleagues)});
+  INFO("her contact moment afterwards: " << note.body.ShortDebugString());
+  CHECK_FALSE(note.body.results(0).accepted());
+  CHECK(w.stateOnServer(colleagues) == before);  // no conflict flag, no re-stamped state
+}
