@@ -288,9 +288,25 @@ class SqliteSession final : public StoreSession {
 
   Result<bool> heldAt(std::string_view record_id, std::span<const std::string> audiences,
                       std::uint64_t seq) override {
-    Stmt* q = stmt(
+    return anyAudience(
         "SELECT entered FROM scope_changes WHERE record_id = ? AND audience = ? AND seq <= ? "
-        "ORDER BY seq DESC LIMIT 1");
+        "ORDER BY seq DESC LIMIT 1",
+        record_id, audiences, seq);
+  }
+
+  Result<bool> everHeld(std::string_view record_id, std::span<const std::string> audiences,
+                        std::uint64_t after) override {
+    return anyAudience(
+        "SELECT 1 FROM scope_changes WHERE record_id = ? AND audience = ? AND entered = 1 "
+        "AND seq > ? LIMIT 1",
+        record_id, audiences, after);
+  }
+
+  /// Runs `sql` (binding record id, audience, sequence; selecting a value non-zero when held)
+  /// for each audience; true at the first that holds the record.
+  Result<bool> anyAudience(const char* sql, std::string_view record_id,
+                           std::span<const std::string> audiences, std::uint64_t seq) {
+    Stmt* q = stmt(sql);
     if (q == nullptr) return prepare_error_;
     for (const auto& a : audiences) {
       q->bind(1, record_id).bind(2, a).bind(3, static_cast<std::int64_t>(seq));
@@ -299,22 +315,6 @@ class SqliteSession final : public StoreSession {
       const bool held = *row && q->int64(0) != 0;
       q->reset();
       if (held) return true;
-    }
-    return false;
-  }
-
-  Result<bool> everHeld(std::string_view record_id, std::span<const std::string> audiences,
-                        std::uint64_t after) override {
-    Stmt* q = stmt(
-        "SELECT 1 FROM scope_changes WHERE record_id = ? AND audience = ? AND entered = 1 "
-        "AND seq > ? LIMIT 1");
-    if (q == nullptr) return prepare_error_;
-    for (const auto& a : audiences) {
-      q->bind(1, record_id).bind(2, a).bind(3, static_cast<std::int64_t>(after));
-      Result<bool> row = q->step();
-      if (!row.ok()) return row.status();
-      q->reset();
-      if (*row) return true;
     }
     return false;
   }
