@@ -94,7 +94,8 @@ int main(int argc, char** argv) {
   const int writes = quick ? 20 : 1000;
   const int reads = quick ? 50 : 5000;
   const int cases = 50;
-  const auto dir = std::filesystem::temp_directory_path() / ("eropaf-bench-abi-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("eropaf-bench-abi-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string core_path = (dir / "core.db").string();
   const std::string abi_path = (dir / "abi.db").string();
@@ -161,8 +162,9 @@ int main(int argc, char** argv) {
               cw.p50, aw.p50, aw.p50 - cw.p50);
   std::printf("   my cases (50)   core p50 %8.1f us   C ABI p50 %8.1f us   overhead %+7.1f us\n",
               cr.p50, ar.p50, ar.p50 - cr.p50);
-  std::printf("json: {\"create_core_p50_us\":%.1f,\"create_abi_p50_us\":%.1f,"
-              "\"list_core_p50_us\":%.1f,\"list_abi_p50_us\":%.1f}\n",
-              cw.p50, aw.p50, cr.p50, ar.p50);
+  std::printf(
+      "json: {\"create_core_p50_us\":%.1f,\"create_abi_p50_us\":%.1f,"
+      "\"list_core_p50_us\":%.1f,\"list_abi_p50_us\":%.1f}\n",
+      cw.p50, aw.p50, cr.p50, ar.p50);
   return 0;
 }

@@ -3,6 +3,8 @@
 //   2. applying remote record states in batches: records per second (insert and merge)
 //   3. a store of 100,000 cases: "my cases" and "wijk queue" latency
 // Usage: eropaf-bench-store [--quick] [--dir DIR]
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,8 +12,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "eropaf/id.hpp"
 #include "eropaf/store.hpp"
@@ -27,7 +27,9 @@ struct Percentiles {
 
 Percentiles summarize(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  auto at = [&](double p) { return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))]; };
+  auto at = [&](double p) {
+    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+  };
   return {at(0.50), at(0.99), v.back()};
 }
 
@@ -73,7 +75,8 @@ struct Remote {
     c.opened_by = "co-1";
     c.opened_at_ms = now;
     char wijk[16];
-    std::snprintf(wijk, sizeof wijk, "WK%06d", 15301 + static_cast<int>(rng() % static_cast<unsigned>(wijken)));
+    std::snprintf(wijk, sizeof wijk, "WK%06d",
+                  15301 + static_cast<int>(rng() % static_cast<unsigned>(wijken)));
     c.wijk.set(wijk, ver);
     Address a{"1234AB", std::to_string(1 + i % 999), "", "Dorpsstraat", "Utrecht"};
     c.household_key.set(householdKey(a), ver);
@@ -84,10 +87,12 @@ struct Remote {
     // ~75% assigned, ~20% closed, the rest open and unassigned.
     const bool closed = r < 20;
     const bool unassigned = r >= 95;
-    c.state.set(closed ? CaseState::kAfgesloten
-                       : unassigned ? CaseState::kNieuw : CaseState::kInBehandeling,
+    c.state.set(closed       ? CaseState::kAfgesloten
+                : unassigned ? CaseState::kNieuw
+                             : CaseState::kInBehandeling,
                 ver);
-    c.assignee.set(unassigned ? "" : "wc-" + std::to_string(rng() % static_cast<unsigned>(coaches)), ver);
+    c.assignee.set(unassigned ? "" : "wc-" + std::to_string(rng() % static_cast<unsigned>(coaches)),
+                   ver);
     c.priority.set(static_cast<Priority>(1 + rng() % 4), ver);
     c.first_contact_due_ms.set(now + static_cast<std::int64_t>(rng() % 30) * 86'400'000, ver);
     c.conflict.set(false, ver);
@@ -159,9 +164,12 @@ int main(int argc, char** argv) {
   db.reset();
   const auto sig = summarize(sig_ms);
   const auto mom = summarize(moment_ms);
-  std::printf("1. durable single change (record + outbox row, synchronous=FULL), %d each:\n", n_single);
-  std::printf("   createSignal       p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", sig.p50, sig.p99, sig.max);
-  std::printf("   addContactMoment   p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", mom.p50, mom.p99, mom.max);
+  std::printf("1. durable single change (record + outbox row, synchronous=FULL), %d each:\n",
+              n_single);
+  std::printf("   createSignal       p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", sig.p50, sig.p99,
+              sig.max);
+  std::printf("   addContactMoment   p50 %.3f ms  p99 %.3f ms  max %.3f ms\n", mom.p50, mom.p99,
+              mom.max);
 
   // 2. remote states in batches
   auto target = open(dir / "apply.db");
@@ -187,7 +195,8 @@ int main(int argc, char** argv) {
   const double merge_s = applyAll(made);
   for (Case& c : made) c.title.set("Bijgewerkt: " + c.title.value, remote.v());  // body only
   const double body_s = applyAll(made);
-  std::printf("2. applyRemote in batches of %zu, %d case states (BATCH=N to change):\n", kBatch, n_apply);
+  std::printf("2. applyRemote in batches of %zu, %d case states (BATCH=N to change):\n", kBatch,
+              n_apply);
   std::printf("   new records        %.0f records/s\n", n_apply / insert_s);
   std::printf("   merge, index field %.0f records/s\n", n_apply / merge_s);
   std::printf("   merge, body only   %.0f records/s\n", n_apply / body_s);
@@ -220,7 +229,8 @@ int main(int argc, char** argv) {
   }
   const auto mq = summarize(mine_ms);
   const auto qq = summarize(queue_ms);
-  std::printf("3. a store of %d cases (20 wijken, 200 coaches), %d calls each:\n", n_cases, n_queries);
+  std::printf("3. a store of %d cases (20 wijken, 200 coaches), %d calls each:\n", n_cases,
+              n_queries);
   std::printf("   my cases   (%zu rows)  p50 %.3f ms  p99 %.3f ms\n", mine_rows, mq.p50, mq.p99);
   std::printf("   wijk queue (%zu rows)  p50 %.3f ms  p99 %.3f ms\n", queue_rows, qq.p50, qq.p99);
   big.reset();
@@ -228,11 +238,12 @@ int main(int argc, char** argv) {
   std::printf(
       "json: {\"single_create_p50_ms\":%.3f,\"single_create_p99_ms\":%.3f,"
       "\"single_moment_p50_ms\":%.3f,\"single_moment_p99_ms\":%.3f,\"apply_insert_per_s\":%.0f,"
-      "\"apply_merge_per_s\":%.0f,\"apply_merge_body_per_s\":%.0f,\"apply_batch\":%zu,\"my_cases_p50_ms\":%.3f,\"my_cases_p99_ms\":%.3f,"
+      "\"apply_merge_per_s\":%.0f,\"apply_merge_body_per_s\":%.0f,\"apply_batch\":%zu,\"my_cases_"
+      "p50_ms\":%.3f,\"my_cases_p99_ms\":%.3f,"
       "\"my_cases_rows\":%zu,\"wijk_queue_p50_ms\":%.3f,\"wijk_queue_p99_ms\":%.3f,"
       "\"wijk_queue_rows\":%zu,\"cases\":%d}\n",
-      sig.p50, sig.p99, mom.p50, mom.p99, n_apply / insert_s, n_apply / merge_s, n_apply / body_s, kBatch, mq.p50, mq.p99,
-      mine_rows, qq.p50, qq.p99, queue_rows, n_cases);
+      sig.p50, sig.p99, mom.p50, mom.p99, n_apply / insert_s, n_apply / merge_s, n_apply / body_s,
+      kBatch, mq.p50, mq.p99, mine_rows, qq.p50, qq.p99, queue_rows, n_cases);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "eropaf/clock.hpp"
-
 #include "eropaf/status.hpp"
 #include "http/http_server.hpp"
 

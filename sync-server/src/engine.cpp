@@ -83,8 +83,8 @@ Verdict refuse(ErrorCode code, std::string message, std::string field = {}) {
 std::string scopeFingerprint(const Worker& w) {
   std::vector<std::string> wijken = w.wijken;
   std::sort(wijken.begin(), wijken.end());
-  std::string s = w.id + "|" + std::to_string(static_cast<int>(w.role)) + "|" +
-                  (w.active ? "1" : "0");
+  std::string s =
+      w.id + "|" + std::to_string(static_cast<int>(w.role)) + "|" + (w.active ? "1" : "0");
   for (const auto& x : wijken) s += "|" + x;
   return hashHex(s).substr(0, 12);
 }
@@ -189,8 +189,7 @@ struct Engine::Impl {
   std::atomic<std::uint64_t> c_pushes{0}, c_applied{0}, c_refused{0}, c_commits{0}, c_pulls{0},
       c_sent{0};
 
-  explicit Impl(EngineOptions o)
-      : opts(std::move(o)), hlc(*opts.clock, 0, opts.max_skew_ms) {}
+  explicit Impl(EngineOptions o) : opts(std::move(o)), hlc(*opts.clock, 0, opts.max_skew_ms) {}
 
   std::int64_t now() { return opts.clock->nowMs(); }
 
@@ -313,15 +312,15 @@ struct Engine::Impl {
     auto result = std::make_shared<std::optional<Result<T>>>();
     std::promise<void> done;
     auto fut = done.get_future();
-    const bool queued = enqueue(Job{
-        [fn, result](StoreSession& s) -> Status {
-          *result = fn(s);
-          return (*result)->ok() ? Status() : (*result)->status();
-        },
-        [&done, result](Status st) {
-          if (!st.ok() && (!result->has_value() || (*result)->ok())) *result = Result<T>(st);
-          done.set_value();
-        }});
+    const bool queued = enqueue(Job{[fn, result](StoreSession& s) -> Status {
+                                      *result = fn(s);
+                                      return (*result)->ok() ? Status() : (*result)->status();
+                                    },
+                                    [&done, result](Status st) {
+                                      if (!st.ok() && (!result->has_value() || (*result)->ok()))
+                                        *result = Result<T>(st);
+                                      done.set_value();
+                                    }});
     if (!queued) return Status(ErrorCode::kUnavailable, "the server is stopping");
     fut.wait();
     return std::move(**result);
@@ -606,7 +605,7 @@ struct Engine::Impl {
   // Outer Result: storage failure (aborts the push). Inner Verdict: the change's answer.
 
   Result<Verdict> applySignal(StoreSession& s, const Principal& p, const Signal& in,
-                             const std::optional<Signal>& cur) {
+                              const std::optional<Signal>& cur) {
     const Worker& w = p.worker;
     Result<Hold> link = caseHoldById(s, p, in.case_id.value);
     if (!link.ok()) return link.status();
@@ -637,13 +636,13 @@ struct Engine::Impl {
     Result<std::optional<Case>> linked = loadCase(s, merged.case_id.value);
     if (!linked.ok()) return linked.status();
     const Record before = cur ? Record(*cur) : Record(Signal{});
-    EROPAF_RETURN_IF_ERROR(put(s, merged, cur ? &before : nullptr,
-                               linked->has_value() ? &**linked : nullptr));
+    EROPAF_RETURN_IF_ERROR(
+        put(s, merged, cur ? &before : nullptr, linked->has_value() ? &**linked : nullptr));
     return Verdict{Status(), true};
   }
 
   Result<Verdict> applyCase(StoreSession& s, const Principal& p, Case in,
-                           const std::optional<Case>& cur) {
+                            const std::optional<Case>& cur) {
     const Worker& w = p.worker;
     if (!cur) {
       if (in.created.isZero()) return Verdict{permissions::unknownRecord()};
@@ -678,8 +677,8 @@ struct Engine::Impl {
     if (assignee_changed && !merged.assignee.value.empty()) {
       Result<std::optional<Worker>> a = s.worker(merged.assignee.value);
       if (!a.ok()) return a.status();
-      Status valid = permissions::mayAssign(merged.assignee.value,
-                                            a->has_value() ? &**a : nullptr, merged.wijk.value);
+      Status valid = permissions::mayAssign(merged.assignee.value, a->has_value() ? &**a : nullptr,
+                                            merged.wijk.value);
       if (!valid.ok()) return Verdict{valid};
     }
     // Clearing the conflict flag resolves the conflicting transitions.
@@ -701,7 +700,7 @@ struct Engine::Impl {
   }
 
   Result<Verdict> applyMoment(StoreSession& s, const Principal& p, const ContactMoment& in,
-                             const std::optional<ContactMoment>& cur) {
+                              const std::optional<ContactMoment>& cur) {
     if (!cur && in.created.isZero()) return Verdict{permissions::unknownRecord()};
     const std::string& case_id = cur ? cur->case_id : in.case_id;
     Result<std::optional<Case>> c = loadCase(s, case_id);
@@ -737,7 +736,7 @@ struct Engine::Impl {
   }
 
   Result<Verdict> applyTransition(StoreSession& s, const Principal& p, Transition in,
-                                 const std::optional<Transition>& cur) {
+                                  const std::optional<Transition>& cur) {
     if (!cur && in.created.isZero()) return Verdict{permissions::unknownRecord()};
     const std::string& case_id = cur ? cur->case_id : in.case_id;
     Result<std::optional<Case>> loaded = loadCase(s, case_id);
@@ -755,7 +754,8 @@ struct Engine::Impl {
       Transition b = in;
       a.outcome = b.outcome = {};
       a.deleted = b.deleted = {};
-      if (in.created.isZero() || a != b) return Verdict{permissions::refused(RecordKind::kTransition)};
+      if (in.created.isZero() || a != b)
+        return Verdict{permissions::refused(RecordKind::kTransition)};
       return Verdict{};
     }
     in.outcome = {};  // server-owned
@@ -830,10 +830,9 @@ struct Engine::Impl {
       // Only a write is logged as theirs: a refusal or an accepted no-op leaves no line.
       if (r->wrote) {
         // In the push's own transaction: the log line commits with the write, or neither does.
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({now(),
-                                               "push:" + std::string(toString(recordKind(incoming))),
-                                               recordId(incoming), householdOf(incoming), w.id, "",
-                                               p.device_id}));
+        EROPAF_RETURN_IF_ERROR(
+            s.appendAccess({now(), "push:" + std::string(toString(recordKind(incoming))),
+                            recordId(incoming), householdOf(incoming), w.id, "", p.device_id}));
       }
     }
     return r;
@@ -861,8 +860,7 @@ struct Engine::Impl {
         ++c_refused;
         continue;
       }
-      Result<std::optional<AppliedChange>> prior =
-          s.appliedChange(p.device_id, change.change_id());
+      Result<std::optional<AppliedChange>> prior = s.appliedChange(p.device_id, change.change_id());
       if (!prior.ok()) return prior.status();
       AppliedChange result;
       if (prior->has_value()) {
@@ -991,8 +989,7 @@ struct Engine::Impl {
     Result<std::vector<StoredRecord>> rows = s.scanFor(after, limit, filter);
     if (!rows.ok()) return rows.status();
     const bool full_page = rows->size() == limit;
-    const std::uint64_t upto =
-        full_page ? rows->back().seq : std::max(after, *snapshot_last);
+    const std::uint64_t upto = full_page ? rows->back().seq : std::max(after, *snapshot_last);
     const std::vector<std::string> mine = audiencesOf(w);
     Result<std::vector<ScopeChange>> changes = s.scopeChanges(after, upto, mine);
     if (!changes.ok()) return changes.status();
@@ -1135,35 +1132,37 @@ struct Engine::Impl {
     // the served marks may lag (they only bound how old a change may claim to be).
     // A device's first non-empty page is always marked: where its queue history starts.
     const v1::PullResponse& r = page->resp;
-    const bool first_page = p.first_served_seq == 0 &&
-                            (r.records_size() > 0 || r.evictions_size() > 0 || r.reset());
+    const bool first_page =
+        p.first_served_seq == 0 && (r.records_size() > 0 || r.evictions_size() > 0 || r.reset());
     if (page->reads.empty() && !first_page) return done(std::move(page->resp));
     auto shared_done = std::make_shared<PullDone>(std::move(done));
     const std::string device = p.device_id;
     // The served marks bound how old a change may claim to be (30 days): raising them once an
     // hour is enough, and spares the writer an UPDATE per pull.
-    const bool mark = first_page || page->resp.server_version().hlc() >
-                                        p.served_hlc + hlcPack(3600LL * 1000, 0);
-    const bool queued = enqueue(Job{
-        [page, device, mark](StoreSession& s) -> Status {
-          // Revoked while the page was built: it does not leave (the pull answers 403).
-          Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device(device);
-          if (!dev.ok()) return dev.status();
-          if (!dev->has_value() || (*dev)->first.revoked) {
-            return Status(ErrorCode::kDeviceRevoked,
-                          "this device was revoked; its data must be wiped");
-          }
-          for (const AccessEntry& e : page->reads) EROPAF_RETURN_IF_ERROR(s.appendAccess(e));
-          if (!mark) return {};
-          return s.markServed(device, page->upto, page->resp.server_version().hlc());
-        },
-        [page, shared_done](Status st) {
-          if (st.ok()) {
-            (*shared_done)(std::move(page->resp));
-          } else {
-            (*shared_done)(st);
-          }
-        }});
+    const bool mark =
+        first_page || page->resp.server_version().hlc() > p.served_hlc + hlcPack(3600LL * 1000, 0);
+    const bool queued =
+        enqueue(Job{[page, device, mark](StoreSession& s) -> Status {
+                      // Revoked while the page was built: it does not leave (the pull answers 403).
+                      Result<std::optional<std::pair<DeviceInfo, std::string>>> dev =
+                          s.device(device);
+                      if (!dev.ok()) return dev.status();
+                      if (!dev->has_value() || (*dev)->first.revoked) {
+                        return Status(ErrorCode::kDeviceRevoked,
+                                      "this device was revoked; its data must be wiped");
+                      }
+                      for (const AccessEntry& e : page->reads)
+                        EROPAF_RETURN_IF_ERROR(s.appendAccess(e));
+                      if (!mark) return {};
+                      return s.markServed(device, page->upto, page->resp.server_version().hlc());
+                    },
+                    [page, shared_done](Status st) {
+                      if (st.ok()) {
+                        (*shared_done)(std::move(page->resp));
+                      } else {
+                        (*shared_done)(st);
+                      }
+                    }});
     if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
   }
 };
@@ -1206,8 +1205,8 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
     std::memcpy(&impl->node, (*node)->data(), sizeof impl->node);
   } else {
     randombytes_buf(&impl->node, sizeof impl->node);
-    Status st = s.setMeta("node", std::string_view(reinterpret_cast<const char*>(&impl->node),
-                                                   sizeof impl->node));
+    Status st = s.setMeta(
+        "node", std::string_view(reinterpret_cast<const char*>(&impl->node), sizeof impl->node));
     if (!st.ok()) {
       s.rollback();
       return st;
@@ -1311,18 +1310,17 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
   auto who = std::make_shared<Principal>(std::move(principal));
   Impl* impl = impl_.get();
   auto shared_done = std::make_shared<PushDone>(std::move(done));
-  const bool queued = impl->enqueue(Impl::Job{
-      [impl, req, resp, who](StoreSession& s) {
-        resp->Clear();
-        return impl->applyPush(s, *who, *req, *resp);
-      },
-      [resp, shared_done](Status st) {
-        if (st.ok()) {
-          (*shared_done)(std::move(*resp));
-        } else {
-          (*shared_done)(st);
-        }
-      }});
+  const bool queued = impl->enqueue(Impl::Job{[impl, req, resp, who](StoreSession& s) {
+                                                resp->Clear();
+                                                return impl->applyPush(s, *who, *req, *resp);
+                                              },
+                                              [resp, shared_done](Status st) {
+                                                if (st.ok()) {
+                                                  (*shared_done)(std::move(*resp));
+                                                } else {
+                                                  (*shared_done)(st);
+                                                }
+                                              }});
   if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
 }
 
@@ -1338,7 +1336,8 @@ void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
     done(Status(ErrorCode::kInvalidArgument, "the enrollment code is missing", "code"));
     return;
   }
-  if (Status st = checkText("device_name", request.device_name(), kMaxShortBytes, false); !st.ok()) {
+  if (Status st = checkText("device_name", request.device_name(), kMaxShortBytes, false);
+      !st.ok()) {
     done(st);
     return;
   }
@@ -1462,8 +1461,8 @@ Status Engine::addWorker(const Worker& worker) {
     Result<std::vector<Wijk>> known = s.wijken();
     if (!known.ok()) return known.status();
     for (const auto& w : worker.wijken) {
-      const bool found = std::any_of(known->begin(), known->end(),
-                                     [&](const Wijk& k) { return k.code == w; });
+      const bool found =
+          std::any_of(known->begin(), known->end(), [&](const Wijk& k) { return k.code == w; });
       if (!found) {
         return Status(ErrorCode::kNotFound, "wijk " + w + " is unknown: add it first", "wijken");
       }
@@ -1536,8 +1535,8 @@ Result<std::vector<AccessEntry>> Engine::accessLog(std::size_t limit) {
 }
 
 Engine::Counters Engine::counters() const {
-  return {impl_->c_pushes.load(), impl_->c_applied.load(), impl_->c_refused.load(),
-          impl_->c_commits.load(), impl_->c_pulls.load(), impl_->c_sent.load()};
+  return {impl_->c_pushes.load(),  impl_->c_applied.load(), impl_->c_refused.load(),
+          impl_->c_commits.load(), impl_->c_pulls.load(),   impl_->c_sent.load()};
 }
 
 std::uint64_t Engine::lastSeq() const { return impl_->last_seq.load(); }

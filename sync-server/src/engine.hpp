@@ -34,8 +34,8 @@ struct Principal {
 };
 
 struct EngineOptions {
-  std::string database_path;  ///< SQLite file; created when missing
-  std::shared_ptr<Clock> clock;  ///< the system clock when null
+  std::string database_path;                           ///< SQLite file; created when missing
+  std::shared_ptr<Clock> clock;                        ///< the system clock when null
   std::int64_t max_skew_ms = kDefaultServerMaxSkewMs;  ///< at most kMaxServerSkewMs
   std::uint32_t max_page_records = 5000;  ///< cap on a pull page (devices apply a page per commit)
   std::size_t max_group = 256;            ///< pushes committed together at most

@@ -67,7 +67,7 @@ struct DeviceInfo {
 /// One line of the server's append-only access log (NEN 7513 fields).
 struct AccessEntry {
   std::int64_t at_ms = 0;
-  std::string action;        ///< "push:contact_moment", "pull:case", "enroll", "revoke" ...
+  std::string action;  ///< "push:contact_moment", "pull:case", "enroll", "revoke" ...
   std::string record_id;
   std::string household_key;
   std::string worker_id;     ///< who did it
@@ -95,9 +95,9 @@ class StoreSession {
   virtual Result<std::vector<StoredRecord>> scan(std::uint64_t after_seq, std::size_t limit) = 0;
   /// Which rows can be in a principal's scope, by index columns (scope.hpp decides exactly).
   struct ScanFilter {
-    std::string owner;                ///< rows owned by this worker
-    std::vector<std::string> wijken;  ///< rows of these wijken...
-    bool wijk_cases_only = false;     ///< ...of kind case only (a coach's queue)
+    std::string owner;                     ///< rows owned by this worker
+    std::vector<std::string> wijken;       ///< rows of these wijken...
+    bool wijk_cases_only = false;          ///< ...of kind case only (a coach's queue)
     bool children_of_owned_cases = false;  ///< rows whose parent is a case owned by `owner`
   };
   /// Like scan(), but only rows the filter admits; found through indexes, so the cost follows

@@ -171,7 +171,8 @@ class SqliteSession final : public StoreSession {
 
   Result<std::uint64_t> putRecord(const Record& record, const RecordIndex& index) override {
     Stmt* q = stmt(
-        "INSERT INTO records(id, kind, seq, wijk, owner, parent, body) VALUES(?1,?2,?3,?4,?5,?6,?7) "
+        "INSERT INTO records(id, kind, seq, wijk, owner, parent, body) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7) "
         "ON CONFLICT(id) DO UPDATE SET seq=?3, wijk=?4, owner=?5, parent=?6, body=?7");
     if (q == nullptr) return prepare_error_;
     const std::uint64_t seq = next_seq_++;
@@ -210,9 +211,10 @@ class SqliteSession final : public StoreSession {
       return {};
     };
     if (!f.owner.empty()) {
-      EROPAF_RETURN_IF_ERROR(part("SELECT body, seq FROM records WHERE owner = ?1 AND owner != '' "
-                                  "AND seq > ?2 ORDER BY seq LIMIT ?3",
-                                  f.owner));
+      EROPAF_RETURN_IF_ERROR(
+          part("SELECT body, seq FROM records WHERE owner = ?1 AND owner != '' "
+               "AND seq > ?2 ORDER BY seq LIMIT ?3",
+               f.owner));
     }
     for (const auto& w : f.wijken) {
       EROPAF_RETURN_IF_ERROR(part(
@@ -271,13 +273,15 @@ class SqliteSession final : public StoreSession {
     if (q == nullptr) return prepare_error_;
     std::vector<ScopeChange> out;
     for (const auto& a : audiences) {
-      q->bind(1, a).bind(2, static_cast<std::int64_t>(after)).bind(3, static_cast<std::int64_t>(upto));
+      q->bind(1, a)
+          .bind(2, static_cast<std::int64_t>(after))
+          .bind(3, static_cast<std::int64_t>(upto));
       for (;;) {
         Result<bool> row = q->step();
         if (!row.ok()) return row.status();
         if (!*row) break;
-        out.push_back({static_cast<std::uint64_t>(q->int64(0)), q->text(1), q->text(2),
-                       q->int64(3) != 0});
+        out.push_back(
+            {static_cast<std::uint64_t>(q->int64(0)), q->text(1), q->text(2), q->int64(3) != 0});
       }
       q->reset();
     }
@@ -358,7 +362,8 @@ class SqliteSession final : public StoreSession {
   }
 
   Status putWorker(const Worker& w) override {
-    Stmt* q = stmt("INSERT OR REPLACE INTO workers(id, name, role, wijken, active) VALUES(?,?,?,?,?)");
+    Stmt* q =
+        stmt("INSERT OR REPLACE INTO workers(id, name, role, wijken, active) VALUES(?,?,?,?,?)");
     if (q == nullptr) return prepare_error_;
     return q->bind(1, w.id)
         .bind(2, w.name)
@@ -560,8 +565,8 @@ class SqliteSession final : public StoreSession {
       Result<bool> row = q->step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      out.push_back({q->int64(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5),
-                     q->text(6)});
+      out.push_back(
+          {q->int64(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5), q->text(6)});
     }
     q->reset();
     return out;
@@ -588,7 +593,8 @@ class SqliteSession final : public StoreSession {
   Result<std::optional<std::string>> findEnrollmentCode(std::string_view code_hash,
                                                         std::int64_t now_ms) override {
     Stmt* q = stmt(
-        "SELECT worker_id FROM enrollment_codes WHERE code_hash = ? AND used = 0 AND expires_ms > ?");
+        "SELECT worker_id FROM enrollment_codes WHERE code_hash = ? AND used = 0 AND expires_ms > "
+        "?");
     if (q == nullptr) return prepare_error_;
     q->bindBlob(1, code_hash).bind(2, now_ms);
     Result<bool> row = q->step();
@@ -620,8 +626,8 @@ class SqliteSession final : public StoreSession {
     if (!*row) return std::optional<StoredRecord>();
     Result<Record> rec = decodeRecord(q.blob(0));
     if (!rec.ok()) {
-      return Status(ErrorCode::kStorageCorrupt, "stored record does not decode: " +
-                                                    rec.status().message());
+      return Status(ErrorCode::kStorageCorrupt,
+                    "stored record does not decode: " + rec.status().message());
     }
     return std::optional<StoredRecord>(
         StoredRecord{std::move(rec).value(), static_cast<std::uint64_t>(q.int64(1))});

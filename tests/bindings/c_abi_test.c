@@ -23,21 +23,21 @@
 static int g_failures = 0;
 static int g_checks = 0;
 
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    ++g_checks;                                                          \
-    if (!(cond)) {                                                       \
-      ++g_failures;                                                      \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    ++g_checks;                                                                \
+    if (!(cond)) {                                                             \
+      ++g_failures;                                                            \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                    \
+    }                                                                          \
   } while (0)
 
-#define REQUIRE(cond)                                                    \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
+#define REQUIRE(cond)                                                            \
+  do {                                                                           \
+    if (!(cond)) {                                                               \
       fprintf(stderr, "%s:%d: REQUIRE failed: %s\n", __FILE__, __LINE__, #cond); \
-      exit(1);                                                           \
-    }                                                                    \
+      exit(1);                                                                   \
+    }                                                                            \
   } while (0)
 
 /* ---- protobuf writing ---------------------------------------------------------------------- */
@@ -69,7 +69,9 @@ static void put_bytes(msg* m, int field, const void* p, size_t n) {
 
 static void put_str(msg* m, int field, const char* s) { put_bytes(m, field, s, strlen(s)); }
 
-static void put_msg(msg* m, int field, const msg* sub) { put_bytes(m, field, sub->data, sub->size); }
+static void put_msg(msg* m, int field, const msg* sub) {
+  put_bytes(m, field, sub->data, sub->size);
+}
 
 /* ---- protobuf reading ---------------------------------------------------------------------- */
 
@@ -151,9 +153,17 @@ static uint64_t get_uint(const uint8_t* data, size_t size, int field) {
 
 /* ---- building requests ----------------------------------------------------------------------- */
 
-enum { URGENCY_HOOG = 3, INFORMED_YES = 1, PRIORITY_HOOG = 2, CASE_STATE_TOEGEWEZEN = 2,
-       CASE_STATE_CONTACT_ZOEKEN = 3, CASE_STATE_AFGESLOTEN = 8, CONTACT_OUTCOME_NIET_THUIS = 2,
-       ROLE_WIJKCOACH = 2, ROLE_COORDINATOR = 3 };
+enum {
+  URGENCY_HOOG = 3,
+  INFORMED_YES = 1,
+  PRIORITY_HOOG = 2,
+  CASE_STATE_TOEGEWEZEN = 2,
+  CASE_STATE_CONTACT_ZOEKEN = 3,
+  CASE_STATE_AFGESLOTEN = 8,
+  CONTACT_OUTCOME_NIET_THUIS = 2,
+  ROLE_WIJKCOACH = 2,
+  ROLE_COORDINATOR = 3
+};
 
 static msg address(const char* postcode, const char* number) {
   msg a = {{0}, 0};
@@ -186,8 +196,8 @@ static msg identity(const char* worker, int role) {
 static msg sync_config(const char* url) {
   msg r = {{0}, 0};
   if (url) put_str(&r, 1, url);
-  put_int(&r, 8, 20);   /* backoff_base_ms */
-  put_int(&r, 9, 200);  /* backoff_cap_ms */
+  put_int(&r, 8, 20);    /* backoff_base_ms */
+  put_int(&r, 9, 200);   /* backoff_cap_ms */
   put_int(&r, 10, 2000); /* watch_wait_ms */
   return r;
 }
@@ -201,7 +211,7 @@ static msg enroll_request(const char* url, const char* code) {
   return r;
 }
 
-static const uint8_t kKey[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t kKey[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static char g_dir[256];
@@ -223,10 +233,11 @@ static void expect_error(eropaf_error* e, int domain, int code, const char* fiel
   if (e->domain != domain || e->code != code || e->message == NULL || e->message[0] == '\0' ||
       (field != NULL && (e->field == NULL || strcmp(e->field, field) != 0))) {
     ++g_failures;
-    fprintf(stderr, "line %d: expected domain %d code %d field %s; got domain %d code %d "
-                    "field %s message \"%s\"\n",
-            line, domain, code, field ? field : "-", e->domain, e->code,
-            e->field ? e->field : "-", e->message ? e->message : "(null)");
+    fprintf(stderr,
+            "line %d: expected domain %d code %d field %s; got domain %d code %d "
+            "field %s message \"%s\"\n",
+            line, domain, code, field ? field : "-", e->domain, e->code, e->field ? e->field : "-",
+            e->message ? e->message : "(null)");
   }
   eropaf_error_clear(e);
 }
@@ -876,7 +887,8 @@ static void test_concurrent_use(void) {
 }
 
 int main(int argc, char** argv) {
-  snprintf(g_dir, sizeof g_dir, "%s/eropaf-c-abi.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  snprintf(g_dir, sizeof g_dir, "%s/eropaf-c-abi.XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   REQUIRE(mkdtemp(g_dir) != NULL);
   REQUIRE(eropaf_live_object_count() == 0);
   if (argc > 1 && strcmp(argv[1], "concurrent") == 0) {

@@ -3,7 +3,6 @@
 // enum has no value the .def lacks, the name/number lookups agree with the list, and
 // Status::toString renders code, message and field the way logs and the CLI show them.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <set>
 #include <string>
@@ -92,8 +91,8 @@ TEST_CASE("errorCodeName and errorCodeFromNumber follow the list", "[unit][error
   CHECK(eropaf::errorCodeName(static_cast<eropaf::ErrorCode>(-1)) == "UNKNOWN");
 
   CHECK_FALSE(eropaf::errorCodeFromNumber(-1).has_value());
-  CHECK_FALSE(eropaf::errorCodeFromNumber(static_cast<std::int64_t>(defEntries().size()))
-                  .has_value());
+  CHECK_FALSE(
+      eropaf::errorCodeFromNumber(static_cast<std::int64_t>(defEntries().size())).has_value());
   CHECK_FALSE(eropaf::errorCodeFromNumber(9999).has_value());
   // A number that only matches a code after truncation to 32 bits is not that code.
   CHECK_FALSE(eropaf::errorCodeFromNumber((std::int64_t{1} << 32) + 1).has_value());
@@ -109,8 +108,8 @@ TEST_CASE("Status::toString renders code, message and field", "[unit][errors]") 
     CHECK(eropaf::Status::okStatus().ok());
   }
   SECTION("with a field") {
-    const eropaf::Status s(eropaf::ErrorCode::kTextTooLong,
-                           "text is 5000 bytes, the limit is 4000", "text");
+    const eropaf::Status s(eropaf::ErrorCode::kTextTooLong, "text is 5000 bytes, the limit is 4000",
+                           "text");
     CHECK_FALSE(s.ok());
     CHECK(s.code() == eropaf::ErrorCode::kTextTooLong);
     CHECK(s.message() == "text is 5000 bytes, the limit is 4000");

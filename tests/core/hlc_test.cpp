@@ -4,7 +4,6 @@
 // it; and a version more than the skew bound ahead of the wall clock is refused without
 // touching the clock, while one exactly at the bound is accepted.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 
 #include "eropaf/clock.hpp"

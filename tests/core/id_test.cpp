@@ -2,14 +2,14 @@
 // UUIDv7 (version 7, RFC 9562 variant), carry the millisecond they were made in, sort by time
 // across milliseconds (so SQLite appends), and never repeat; and that the syntax checks applied
 // to ids, worker ids and wijk codes from outside accept exactly the documented forms.
-#include <catch2/catch.hpp>
+#include "eropaf/id.hpp"
 
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 #include <unordered_set>
 
 #include "eropaf/clock.hpp"
-#include "eropaf/id.hpp"
 
 namespace {
 
@@ -148,7 +148,7 @@ TEST_CASE("isValidWijkCode accepts WK followed by six digits", "[unit][id]") {
   CHECK_FALSE(eropaf::isValidWijkCode("WK0153011"));  // seven digits
   CHECK_FALSE(eropaf::isValidWijkCode("wk015301"));
   CHECK_FALSE(eropaf::isValidWijkCode("Wk015301"));
-  CHECK_FALSE(eropaf::isValidWijkCode("BU015301"));   // a buurt code, not a wijk
+  CHECK_FALSE(eropaf::isValidWijkCode("BU015301"));  // a buurt code, not a wijk
   CHECK_FALSE(eropaf::isValidWijkCode("GM015301"));
   CHECK_FALSE(eropaf::isValidWijkCode("WK01530A"));
   CHECK_FALSE(eropaf::isValidWijkCode(" WK015301"));

@@ -2,13 +2,12 @@
 // hold: what each may write, that a hidden record is answered exactly like an unknown id, that
 // a refused write gets one text per record whatever the field or value (no equality oracle),
 // and that docs/sync.md's "who may write what" table is the module's ruleTable().
-#include <catch2/catch.hpp>
+#include "eropaf/permissions.hpp"
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include "eropaf/permissions.hpp"
 
 namespace {
 
@@ -107,12 +106,12 @@ TEST_CASE("permissions: who writes which case field, by role and hold", "[unit][
     bool allowed;
   };
   const Row rows[] = {
-      {&kCo, Hold::kFull, "title", true},        {&kCo, Hold::kFull, "priority", true},
-      {&kCo, Hold::kFull, "assignee", true},     {&kCo, Hold::kFull, "state", false},
-      {&kCo, Hold::kFull, "opened_by", false},   {&kCoach, Hold::kFull, "title", true},
-      {&kCoach, Hold::kFull, "priority", false}, {&kCoach, Hold::kFull, "state", false},
+      {&kCo, Hold::kFull, "title", true},         {&kCo, Hold::kFull, "priority", true},
+      {&kCo, Hold::kFull, "assignee", true},      {&kCo, Hold::kFull, "state", false},
+      {&kCo, Hold::kFull, "opened_by", false},    {&kCoach, Hold::kFull, "title", true},
+      {&kCoach, Hold::kFull, "priority", false},  {&kCoach, Hold::kFull, "state", false},
       {&kCoach, Hold::kFull, "opened_by", false}, {&kCoach, Hold::kQueued, "title", false},
-      {&kCoach, Hold::kQueued, "pickup", true},  {&kCoach, Hold::kWasAssigned, "title", false},
+      {&kCoach, Hold::kQueued, "pickup", true},   {&kCoach, Hold::kWasAssigned, "title", false},
       {&kZm, Hold::kNone, "title", false},
   };
   for (const Row& r : rows) {
@@ -182,19 +181,18 @@ TEST_CASE("permissions: transitions by hold are applied, conflicts or refused",
             .verdict == TransitionVerdict::kConflict);
   CHECK(permissions::decideTransition(kCoach, Hold::kWasAssigned, theirs, t, Origin::kDevice)
             .verdict == TransitionVerdict::kRefused);
-  const auto never = permissions::decideTransition(kCoach, Hold::kNone, theirs, t,
-                                                   Origin::kServer);
+  const auto never = permissions::decideTransition(kCoach, Hold::kNone, theirs, t, Origin::kServer);
   CHECK(never.verdict == TransitionVerdict::kRefused);
   CHECK(never.status.message() == permissions::unknownParent().message());
-  const auto queued = permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, t,
-                                                    Origin::kServer);
+  const auto queued =
+      permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, t, Origin::kServer);
   CHECK(queued.status.code() == ErrorCode::kNotFound);
   // A pick up from the queue, and the race two coaches can lose.
   Transition pick = t;
   pick.from = CaseState::kNieuw;
   pick.to = CaseState::kToegewezen;
-  const auto won = permissions::decideTransition(kCoach, Hold::kQueued, aCase(), pick,
-                                                 Origin::kServer);
+  const auto won =
+      permissions::decideTransition(kCoach, Hold::kQueued, aCase(), pick, Origin::kServer);
   CHECK(won.verdict == TransitionVerdict::kApplied);
   CHECK(won.assign_actor);
   CHECK(permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, pick, Origin::kServer)
@@ -207,9 +205,9 @@ TEST_CASE("permissions: docs/sync.md's table is the module's ruleTable", "[unit]
   std::stringstream doc;
   doc << in.rdbuf();
   for (const auto& row : permissions::ruleTable()) {
-    const std::string line = "| " + std::string(row.record) + " | " +
-                             std::string(row.coordinator) + " | " + std::string(row.wijkcoach) +
-                             " | " + std::string(row.zorgmedewerker) + " | — |";
+    const std::string line = "| " + std::string(row.record) + " | " + std::string(row.coordinator) +
+                             " | " + std::string(row.wijkcoach) + " | " +
+                             std::string(row.zorgmedewerker) + " | — |";
     INFO(line);
     CHECK(doc.str().find(line + "\n") != std::string::npos);
   }

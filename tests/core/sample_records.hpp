@@ -11,7 +11,9 @@ namespace eropaf::test {
 
 inline constexpr std::int64_t kSampleMs = 1'790'000'000'000;  // 2026-09-21
 
-inline Version sampleVersion(std::uint64_t n) { return {(std::uint64_t{0x19A2B3C4D5E} << 16) + n, 0xC0FFEE}; }
+inline Version sampleVersion(std::uint64_t n) {
+  return {(std::uint64_t{0x19A2B3C4D5E} << 16) + n, 0xC0FFEE};
+}
 
 inline Address sampleAddress() { return {"1234AB", "12", "bis", "Dorpsstraat", "Utrecht"}; }
 
@@ -28,7 +30,8 @@ inline Signal sampleSignal() {
   c.categories = {"vereenzaming", "schulden"};
   c.urgency = Urgency::kHoog;
   c.observed_at_ms = kSampleMs - 3'600'000;
-  c.text = "Post stapelt zich op; mevrouw zegt dat ze niemand meer ziet. \xE2\x82\xAC 300 achterstand.";
+  c.text =
+      "Post stapelt zich op; mevrouw zegt dat ze niemand meer ziet. \xE2\x82\xAC 300 achterstand.";
   c.informed = Informed::kNoLater;
   s.case_id.set("0199a1b2-c3d4-7e5f-8a6b-000000000001", sampleVersion(2));
   s.triage_state.set(TriageState::kGekoppeld, sampleVersion(3));

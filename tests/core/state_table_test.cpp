@@ -4,14 +4,13 @@
 // kTransitionNotAllowed, asks for a reason where one is required (blank counts as missing),
 // and refuses connection-only transitions offline. The expected table is written out here
 // independently of core/src/model/state_table.cpp, so a change to either shows up as a failure.
-#include <catch2/catch.hpp>
+#include "eropaf/state_table.hpp"
 
 #include <array>
+#include <catch2/catch.hpp>
 #include <set>
 #include <string>
 #include <utility>
-
-#include "eropaf/state_table.hpp"
 
 namespace {
 
@@ -75,8 +74,8 @@ bool roleMay(const Expected& e, Role role) {
   }
 }
 
-constexpr std::array<Role, 4> kRoles{Role::kZorgmedewerker, Role::kWijkcoach,
-                                     Role::kCoordinator, Role::kAdmin};
+constexpr std::array<Role, 4> kRoles{Role::kZorgmedewerker, Role::kWijkcoach, Role::kCoordinator,
+                                     Role::kAdmin};
 
 CaseState state(int n) { return static_cast<CaseState>(n); }
 
@@ -91,8 +90,8 @@ TEST_CASE("checkTransition answers what the table says for every state pair and 
       for (const Role role : kRoles) {
         const CaseState from = state(f);
         const CaseState to = state(t);
-        INFO(eropaf::toString(from) << " -> " << eropaf::toString(to) << " as "
-                                    << eropaf::toString(role));
+        INFO(eropaf::toString(from)
+             << " -> " << eropaf::toString(to) << " as " << eropaf::toString(role));
         const Expected* e = expectedRule(from, to);
         if (e == nullptr || !roleMay(*e, role)) {
           // Refused whatever the reason text and connection.
@@ -137,8 +136,7 @@ TEST_CASE("checkTransition answers what the table says for every state pair and 
   CHECK(refused_checked == 400 - 28);
 }
 
-TEST_CASE("transitionTable and findTransition hold exactly the expected rules",
-          "[unit][state]") {
+TEST_CASE("transitionTable and findTransition hold exactly the expected rules", "[unit][state]") {
   const auto table = eropaf::transitionTable();
   CHECK(table.size() == kExpected.size());
   std::set<std::pair<int, int>> seen;
@@ -180,8 +178,9 @@ TEST_CASE("zorgmedewerker and admin can make no transition", "[unit][state]") {
 TEST_CASE("states and roles outside the enums are refused, not trusted", "[unit][state]") {
   CHECK(eropaf::checkTransition(S::kUnspecified, S::kToegewezen, Role::kCoordinator, "r", false)
             .code() == ErrorCode::kTransitionNotAllowed);
-  CHECK(eropaf::checkTransition(S::kNieuw, S::kUnspecified, Role::kCoordinator, "r", false)
-            .code() == ErrorCode::kTransitionNotAllowed);
+  CHECK(
+      eropaf::checkTransition(S::kNieuw, S::kUnspecified, Role::kCoordinator, "r", false).code() ==
+      ErrorCode::kTransitionNotAllowed);
   CHECK(eropaf::checkTransition(state(11), S::kHeropend, Role::kCoordinator, "r", false).code() ==
         ErrorCode::kTransitionNotAllowed);
   CHECK(eropaf::checkTransition(S::kNieuw, S::kToegewezen, static_cast<Role>(99), "r", false)

@@ -3,14 +3,14 @@
 // not an eropaf.v1.Record, a Record without a kind, and enum numbers this build does not know
 // are refused with kDecodeError instead of being guessed, and that the model's enum numbers
 // mean the same as records.proto's.
-#include <catch2/catch.hpp>
+#include "eropaf/wire.hpp"
 
+#include <catch2/catch.hpp>
 #include <cctype>
 #include <string>
 
 #include "core/sample_records.hpp"
 #include "eropaf/v1/records.pb.h"
-#include "eropaf/wire.hpp"
 
 using eropaf::ErrorCode;
 
@@ -107,10 +107,10 @@ TEST_CASE("bytes that are not a Record are a decode error", "[unit][wire]") {
   SECTION("garbage") {
     for (const std::string& garbage :
          {std::string("\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 11),  // endless varint tag
-          std::string("\x0A\x10short", 7),   // field 1 claims 16 bytes, has 5
-          std::string("\x0F", 1),            // wire type 7 does not exist
-          std::string("\x00", 1),            // field number 0
-          std::string("\x0C", 1),            // a group end without its start
+          std::string("\x0A\x10short", 7),  // field 1 claims 16 bytes, has 5
+          std::string("\x0F", 1),           // wire type 7 does not exist
+          std::string("\x00", 1),           // field number 0
+          std::string("\x0C", 1),           // a group end without its start
           std::string("GET / HTTP/1.1\r\n\r\n")}) {
       INFO("bytes of size " << garbage.size());
       const eropaf::Result<eropaf::Record> r = eropaf::decodeRecord(garbage);
@@ -218,7 +218,8 @@ namespace {
 
 std::string upper(std::string_view s) {
   std::string out;
-  for (const char c : s) out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  for (const char c : s)
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
   return out;
 }
 

@@ -6,13 +6,13 @@
 //
 // SIGKILL proves the process-crash path (app killed by the OS). Power loss is covered by WAL
 // with synchronous=FULL: SQLite syncs the WAL before COMMIT returns.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <random>
 #include <set>
@@ -103,7 +103,8 @@ void crashRounds(int rounds) {
     auto drain = [&] {
       char buf[4096];
       ssize_t n;
-      while ((n = ::read(fds[0], buf, sizeof buf)) > 0) reported.append(buf, static_cast<std::size_t>(n));
+      while ((n = ::read(fds[0], buf, sizeof buf)) > 0)
+        reported.append(buf, static_cast<std::size_t>(n));
     };
     // The kill comes a random 50-300 ms after the child's first reported write (a slow start,
     // under a sanitizer say, must not turn into a round with nothing to check).

@@ -3,10 +3,10 @@
 // applyRemote batch, the call must fail with a clear storage error and leave nothing half
 // applied (no record without its outbox row, no partial batch); after the fault the same store
 // keeps working, and after a reopen the database is intact.
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -103,11 +103,25 @@ int xUnfetch(sqlite3_file* f, sqlite3_int64 off, void* p) {
   return real(f)->pMethods->xUnfetch(real(f), off, p);
 }
 
-const sqlite3_io_methods kMethods = {
-    3,         xClose,          xRead,      xWrite,       xTruncate,   xSync,
-    xFileSize, xLock,           xUnlock,    xCheckReservedLock, xFileControl, xSectorSize,
-    xDeviceCharacteristics,     xShmMap,    xShmLock,     xShmBarrier, xShmUnmap,   xFetch,
-    xUnfetch};
+const sqlite3_io_methods kMethods = {3,
+                                     xClose,
+                                     xRead,
+                                     xWrite,
+                                     xTruncate,
+                                     xSync,
+                                     xFileSize,
+                                     xLock,
+                                     xUnlock,
+                                     xCheckReservedLock,
+                                     xFileControl,
+                                     xSectorSize,
+                                     xDeviceCharacteristics,
+                                     xShmMap,
+                                     xShmLock,
+                                     xShmBarrier,
+                                     xShmUnmap,
+                                     xFetch,
+                                     xUnfetch};
 
 int xOpen(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags, int* out_flags) {
   auto* ff = reinterpret_cast<FaultFile*>(file);
@@ -152,8 +166,8 @@ void touch(const std::string& path) {
   REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
   sqlite3_busy_timeout(raw, 5000);
   const int rc = sqlite3_exec(
-      raw, "INSERT OR REPLACE INTO meta(key, value) VALUES('test_touch', randomblob(16))",
-      nullptr, nullptr, nullptr);
+      raw, "INSERT OR REPLACE INTO meta(key, value) VALUES('test_touch', randomblob(16))", nullptr,
+      nullptr, nullptr);
   sqlite3_close(raw);
   REQUIRE(rc == SQLITE_OK);
 }

@@ -103,9 +103,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t* p = data + 1;
   const std::size_t n = size - 1;
   const char* chars = reinterpret_cast<const char*>(p);
-  const std::int32_t number = n >= 4 ? static_cast<std::int32_t>(p[0] | p[1] << 8 | p[2] << 16 |
-                                                                  static_cast<std::uint32_t>(p[3]) << 24)
-                                     : static_cast<std::int32_t>(n);
+  const std::int32_t number =
+      n >= 4 ? static_cast<std::int32_t>(p[0] | p[1] << 8 | p[2] << 16 |
+                                         static_cast<std::uint32_t>(p[3]) << 24)
+             : static_cast<std::int32_t>(n);
   eropaf_error e = EROPAF_ERROR_INIT;
   eropaf_buffer b{nullptr, 0};
   bool ok = false;

@@ -27,8 +27,8 @@ struct World {
     o.database_path = (dir / "server.db").string();
     engine = std::move(eropaf::server::Engine::open(o)).value();
     static_cast<void>(engine->addWijk({"WK015301", "Fuzz"}));
-    static_cast<void>(engine->addWorker(
-        {"co-fuzz", "Fuzz", eropaf::Role::kCoordinator, {"WK015301"}, true}));
+    static_cast<void>(
+        engine->addWorker({"co-fuzz", "Fuzz", eropaf::Role::kCoordinator, {"WK015301"}, true}));
     auto code = engine->createEnrollmentCode("co-fuzz");
     eropaf::v1::EnrollRequest req;
     req.set_code(*code);
@@ -62,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.body.assign(reinterpret_cast<const char*>(data + 1), size - 1);
   std::promise<eropaf::server::Response> p;
   auto f = p.get_future();
-  world.router->handle(std::move(req), [&](eropaf::server::Response r) { p.set_value(std::move(r)); });
+  world.router->handle(std::move(req),
+                       [&](eropaf::server::Response r) { p.set_value(std::move(r)); });
   const eropaf::server::Response res = f.get();
   if (res.status < 200 || res.status > 599 || res.content_type.empty()) __builtin_trap();
   return 0;

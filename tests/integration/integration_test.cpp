@@ -2,10 +2,9 @@
 // transport over loopback. The user scenarios of the sync issue, a push whose answer was cut,
 // kill -9 during a push storm, concurrent pushes and pulls, what a pull reveals to whom, and
 // bad input answered while the server keeps serving.
-#include <catch2/catch.hpp>
-
-#include <mutex>
 #include <algorithm>
+#include <catch2/catch.hpp>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -154,8 +153,9 @@ TEST_CASE("a signal becomes a case, the coach gets it whole, reassigned, it move
   CHECK_FALSE(readOk(zm->db->getCase(c->id)));
 }
 
-TEST_CASE("two coaches pick up the same case offline: one gets it, the coordinator sees the conflict",
-          "[integration]") {
+TEST_CASE(
+    "two coaches pick up the same case offline: one gets it, the coordinator sees the conflict",
+    "[integration]") {
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
   auto anna = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
@@ -185,7 +185,8 @@ TEST_CASE("a push whose answer was cut is retried and applies once", "[integrati
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
   auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
-  for (int i = 0; i < 20; ++i) REQUIRE(zm->db->createSignal(test::aSignal("nr " + std::to_string(i))).ok());
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(zm->db->createSignal(test::aSignal("nr " + std::to_string(i))).ok());
   zm->transport = std::make_unique<CutFirstPushAnswer>(std::move(zm->transport));
   auto r = zm->sync();
   REQUIRE(r.ok());
@@ -230,7 +231,8 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
   REQUIRE(failures.all().empty());
   for (auto& d : coaches) {
     d->moveTo(server.url());
-    for (int round = 0; round < 5 && readOk(d->db->outboxSize()) > 0; ++round) static_cast<void>(d->sync());
+    for (int round = 0; round < 5 && readOk(d->db->outboxSize()) > 0; ++round)
+      static_cast<void>(d->sync());
     CHECK(readOk(d->db->outboxSize()) == 0);
   }
   co->moveTo(server.url());
@@ -388,9 +390,9 @@ TEST_CASE("bad input gets a clear error while the server keeps serving", "[integ
   Signal future;
   future.id = newUuidV7(test::kStart);
   future.created = {hlcPack(SystemClock().nowMs() + 3'600'000, 0), node};
-  future.content = {"wc-anna", Role::kWijkcoach, "WK015301", {"1234AB", "1", "", "", ""},
-                    "1234AB|1|", {"overig"}, Urgency::kLaag, test::kStart, "uit de toekomst",
-                    Informed::kYes};
+  future.content = {
+      "wc-anna",  Role::kWijkcoach, "WK015301",   {"1234AB", "1", "", "", ""}, "1234AB|1|",
+      {"overig"}, Urgency::kLaag,   test::kStart, "uit de toekomst",           Informed::kYes};
   ch = push.add_changes();
   ch->set_change_id(newUuidV7(test::kStart));
   wire::toProto(Record(future), *ch->mutable_record());
@@ -405,8 +407,9 @@ TEST_CASE("bad input gets a clear error while the server keeps serving", "[integ
   CHECK(pr.results(2).error().code() == v1::ERROR_CODE_CLOCK_SKEW);
 
   // Still serving: a normal sync works.
-  REQUIRE(wc->db->addContactMoment({c->id, ContactKind::kHuisbezoek, ContactOutcome::kGesprek,
-                                    "na alle fouten", std::nullopt, ""})
+  REQUIRE(wc->db
+              ->addContactMoment({c->id, ContactKind::kHuisbezoek, ContactOutcome::kGesprek,
+                                  "na alle fouten", std::nullopt, ""})
               .ok());
   auto ok = wc->sync();
   REQUIRE(ok.ok());

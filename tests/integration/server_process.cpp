@@ -103,7 +103,8 @@ int ServerProcess::terminate() {
 }
 
 ServerProcess::AdminResult ServerProcess::admin(const std::vector<std::string>& args) const {
-  std::string cmd = std::string(EROPAF_SERVER_BIN) + " admin --data '" + (dir_ / "data").string() + "'";
+  std::string cmd =
+      std::string(EROPAF_SERVER_BIN) + " admin --data '" + (dir_ / "data").string() + "'";
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -141,8 +142,8 @@ Result<sync::SyncResult> RemoteDevice::sync() {
   return sync::syncOnce(*db, *transport, o, never, {});
 }
 
-std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
-                                     const std::string& wijk) {
+std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker,
+                                           Role role, const std::string& wijk) {
   server.admin({"add-wijk", wijk, "Wijk " + wijk});
   auto added = server.admin({"add-worker", "--id", worker, "--name", "Name " + worker, "--role",
                              roleName(role), "--wijk", wijk});

@@ -69,7 +69,7 @@ struct RemoteDevice {
 };
 
 /// Adds the worker (wijk WK015301 unless given) and enrolls a fresh device for it.
-std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker, Role role,
-                                     const std::string& wijk = "WK015301");
+std::unique_ptr<RemoteDevice> enrollDevice(ServerProcess& server, const std::string& worker,
+                                           Role role, const std::string& wijk = "WK015301");
 
 }  // namespace eropaf::test

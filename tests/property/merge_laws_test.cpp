@@ -8,9 +8,8 @@
 // identical, holding every moment and transition ever created and the last write of every field.
 //
 // Seeded: the seed is printed on failure; rerun with `--rng-seed <seed>` to replay it.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -78,14 +77,15 @@ void put(std::ostream& os, const char* name, const Lww<T>& f) {
 
 void putSet(std::ostream& os, const LwwSet& set) {
   os << " categories={";
-  for (const auto& [code, e] : set) os << code << (e.present ? "+" : "-") << '@' << e.version << ' ';
+  for (const auto& [code, e] : set)
+    os << code << (e.present ? "+" : "-") << '@' << e.version << ' ';
   os << '}';
 }
 
 std::string describe(const Signal& s) {
   std::ostringstream os;
-  os << "Signal created=" << s.created << " reporter=" << s.content.reporter_id
-     << " text=\"" << s.content.text << '"';
+  os << "Signal created=" << s.created << " reporter=" << s.content.reporter_id << " text=\""
+     << s.content.text << '"';
   put(os, "case_id", s.case_id);
   put(os, "triage_state", s.triage_state);
   put(os, "duplicate_of", s.duplicate_of);
@@ -226,8 +226,8 @@ class Gen {
                               Address{"1234AB", "12", "a", "Dorpsstraat", "Utrecht"}});
     c.title = lww<std::string>({"mevrouw alleen", "post stapelt op", ""});
     c.categories = categories();
-    c.state = lww<CaseState>({CaseState::kToegewezen, CaseState::kInBehandeling,
-                              CaseState::kWacht, CaseState::kAfgesloten});
+    c.state = lww<CaseState>({CaseState::kToegewezen, CaseState::kInBehandeling, CaseState::kWacht,
+                              CaseState::kAfgesloten});
     c.assignee = lww<std::string>({"wc.a", "wc.b", ""});
     c.priority = lww<eropaf::Priority>({eropaf::Priority::kAcuut, eropaf::Priority::kLaag});
     c.first_contact_due_ms = lww<std::int64_t>({0, 5, -5});
@@ -270,9 +270,9 @@ class Gen {
       t.reason = coin() ? "wacht op intake" : "";
       t.made_offline = coin();
     }
-    t.outcome = lww<eropaf::TransitionOutcome>(
-        {eropaf::TransitionOutcome::kPending, eropaf::TransitionOutcome::kApplied,
-         eropaf::TransitionOutcome::kConflict});
+    t.outcome = lww<eropaf::TransitionOutcome>({eropaf::TransitionOutcome::kPending,
+                                                eropaf::TransitionOutcome::kApplied,
+                                                eropaf::TransitionOutcome::kConflict});
     t.deleted = lww<bool>({true, false});
     return t;
   }
@@ -306,11 +306,11 @@ R merged(R a, const R& b) {
 // The name of the first field of `m` that is not exactly a's or b's (value and version), or
 // whose version is not the greater of a's and b's; empty when every field is one of the inputs
 // and carries the greatest version.
-#define EROPAF_CHECK_FIELD(name)                                                     \
-  do {                                                                               \
+#define EROPAF_CHECK_FIELD(name)                                                      \
+  do {                                                                                \
     if (!(m.name == a.name || m.name == b.name)) return #name " is in neither input"; \
-    if (m.name.version != std::max(a.name.version, b.name.version))                  \
-      return #name " lost its greatest version";                                     \
+    if (m.name.version != std::max(a.name.version, b.name.version))                   \
+      return #name " lost its greatest version";                                      \
   } while (false)
 
 template <class R, class Content>
@@ -414,8 +414,8 @@ void checkMergeLaws(std::uint64_t seed, int iterations) {
     const R b = gen.make<R>();
     const R c = gen.make<R>();
     const auto fail = [&](const std::string& law) {
-      FAIL("iteration " << i << ": " << law << "\n  a: " << describe(a) << "\n  b: "
-                        << describe(b) << "\n  c: " << describe(c));
+      FAIL("iteration " << i << ": " << law << "\n  a: " << describe(a) << "\n  b: " << describe(b)
+                        << "\n  c: " << describe(c));
     };
     const R ab = merged(a, b);
     const R ba = merged(b, a);
@@ -481,9 +481,9 @@ TEST_CASE("two workers who each add a category both keep theirs", "[property][me
   base.categories["overig"] = {true, {1, 1}};
 
   // Concurrent writes: the same HLC value on two devices, and different values.
-  for (const auto& [va, vb] : {std::pair<Version, Version>{{5, 1}, {5, 2}},
-                               std::pair<Version, Version>{{7, 2}, {6, 1}},
-                               std::pair<Version, Version>{{6, 1}, {7, 2}}}) {
+  for (const auto& [va, vb] :
+       {std::pair<Version, Version>{{5, 1}, {5, 2}}, std::pair<Version, Version>{{7, 2}, {6, 1}},
+        std::pair<Version, Version>{{6, 1}, {7, 2}}}) {
     INFO("versions " << str(va) << " and " << str(vb));
     Case a = base;
     a.categories["schulden"] = {true, va};
@@ -565,9 +565,9 @@ struct Oracle {
       }
     }
   };
-  std::map<std::string, ContactMoment> moments;  // as created
+  std::map<std::string, ContactMoment> moments;   // as created
   std::map<std::string, Transition> transitions;  // as created
-  std::map<std::string, Last<bool>> deleted;       // per child id
+  std::map<std::string, Last<bool>> deleted;      // per child id
   std::map<std::string, Last<eropaf::TransitionOutcome>> outcomes;
   Last<CaseState> state;
   Last<std::string> assignee;

@@ -4,11 +4,11 @@
 // looks at the server's files a security test needs (the database's columns, raw file bytes).
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -44,8 +44,8 @@ inline void noteServerVersion(const v1::Version& v) {
 /// `ahead_ms`, and above every server version seen), on `node`. Each call is newer than the last.
 inline Version freshVersion(std::uint64_t node, std::int64_t ahead_ms = 0) {
   static std::atomic<std::uint64_t> last{0};
-  std::uint64_t want = std::max(hlcPack(SystemClock().nowMs() + ahead_ms, 0),
-                                seenServerHlc().load() + 1);
+  std::uint64_t want =
+      std::max(hlcPack(SystemClock().nowMs() + ahead_ms, 0), seenServerHlc().load() + 1);
   std::uint64_t prev = last.load();
   for (;;) {
     const std::uint64_t next = std::max(want, prev + 1);

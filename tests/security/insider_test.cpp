@@ -4,7 +4,6 @@
 // and writes the attack as raw protobuf pushes and pulls, so the attacker chooses every id,
 // field and version. Each asserts the property DESIGN's "Who sees what" promises.
 #include <catch2/catch.hpp>
-
 #include <thread>
 
 #include "security/attack.hpp"
@@ -26,8 +25,7 @@ struct Team {
   std::unique_ptr<RemoteDevice> co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
   std::unique_ptr<RemoteDevice> anna = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
   std::unique_ptr<RemoteDevice> bram = test::enrollDevice(server, "wc-bram", Role::kWijkcoach);
-  std::unique_ptr<RemoteDevice> zm =
-      test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
+  std::unique_ptr<RemoteDevice> zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
   std::unique_ptr<RemoteDevice> far =
       test::enrollDevice(server, "wc-far", Role::kWijkcoach, kOtherWijk);
 
@@ -58,9 +56,8 @@ Case caseDelta(const std::string& id) {
   return c;
 }
 
-Transition transition(const std::string& actor, Role role,
-                      const std::string& case_id, CaseState from, CaseState to, Version created,
-                      std::string reason = "") {
+Transition transition(const std::string& actor, Role role, const std::string& case_id,
+                      CaseState from, CaseState to, Version created, std::string reason = "") {
   Transition t;
   t.id = newUuidV7(SystemClock().nowMs());
   t.created = created;
@@ -89,14 +86,21 @@ ContactMoment contactMoment(RemoteDevice& d, const std::string& author,
   return m;
 }
 
-Signal signalBy(const std::string& reporter, Role role, Version created,
-                const std::string& text) {
+Signal signalBy(const std::string& reporter, Role role, Version created, const std::string& text) {
   Signal s;
   s.id = newUuidV7(SystemClock().nowMs());
   s.created = created;
   const Address a{"1234AB", "12", "", "Dorpsstraat", "Utrecht"};
-  s.content = {reporter,  role, kWijk, a, householdKey(a), {"overig"}, Urgency::kLaag,
-               SystemClock().nowMs(), text, Informed::kYes};
+  s.content = {reporter,
+               role,
+               kWijk,
+               a,
+               householdKey(a),
+               {"overig"},
+               Urgency::kLaag,
+               SystemClock().nowMs(),
+               text,
+               Informed::kYes};
   s.triage_state.set(TriageState::kNieuw, created);
   return s;
 }
@@ -154,8 +158,8 @@ TEST_CASE("security: pushed guesses tell a coach nothing about a queue case or a
     for (const std::string number : {"7", "8", "9", "70"}) {
       Case k = caseDelta(queued);
       k.household_key.set("3511AB|" + number + "|", freshVersion(*coach));
-      key.push_back({(number == "7" ? "true key 3511AB|7|" : "wrong key 3511AB|" + number + "|"),
-                     k});
+      key.push_back(
+          {(number == "7" ? "true key 3511AB|7|" : "wrong key 3511AB|" + number + "|"), k});
       Case a = caseDelta(queued);
       Address guess = queue_addr;
       guess.house_number = number;
@@ -221,27 +225,26 @@ TEST_CASE("security: pushed guesses tell a coach nothing about a queue case or a
       {CaseState::kContactZoeken, CaseState::kInBehandeling},
       {CaseState::kInBehandeling, CaseState::kNazorg}};
   for (const auto& [from, to] : tries) {
-    const std::string label = "move " + std::string(toString(from)) + " -> " +
-                              std::string(toString(to));
-    moves.push_back({label + " on the case",
-                     transition("zm-fatima", Role::kZorgmedewerker, colleagues, from, to,
-                                freshVersion(*w.zm), "even kijken")});
-    moves.push_back({label + " on an unknown case",
-                     transition("zm-fatima", Role::kZorgmedewerker, unknownId(), from, to,
-                                freshVersion(*w.zm), "even kijken")});
+    const std::string label =
+        "move " + std::string(toString(from)) + " -> " + std::string(toString(to));
+    moves.push_back(
+        {label + " on the case", transition("zm-fatima", Role::kZorgmedewerker, colleagues, from,
+                                            to, freshVersion(*w.zm), "even kijken")});
+    moves.push_back(
+        {label + " on an unknown case", transition("zm-fatima", Role::kZorgmedewerker, unknownId(),
+                                                   from, to, freshVersion(*w.zm), "even kijken")});
   }
   for (const CaseState s : {CaseState::kToegewezen, CaseState::kNieuw}) {
     Case c = caseDelta(colleagues);
     c.state.set(s, freshVersion(*w.zm));
-    deltas.push_back({(s == CaseState::kToegewezen ? "true state " : "wrong state ") +
-                          std::string(toString(s)),
-                      c});
+    deltas.push_back(
+        {(s == CaseState::kToegewezen ? "true state " : "wrong state ") + std::string(toString(s)),
+         c});
   }
   Case u = caseDelta(unknownId());
   u.state.set(CaseState::kToegewezen, freshVersion(*w.zm));
   deltas.push_back({"the true state on an unknown id", u});
-  expectOneAnswerForEveryGuess(*w.zm, "zm-fatima probing the case's state with transitions",
-                               moves);
+  expectOneAnswerForEveryGuess(*w.zm, "zm-fatima probing the case's state with transitions", moves);
   expectOneAnswerForEveryGuess(*w.zm, "zm-fatima probing the case's state with deltas", deltas);
 
   // Nothing of all that was applied: both cases are byte for byte what they were.
@@ -267,16 +270,16 @@ TEST_CASE("security: out-of-scope and unknown and wrong-kind ids are refused wit
 
   for (RemoteDevice* coach : {w.anna.get(), w.far.get()}) {
     const std::string who = coach == w.anna.get() ? "wc-anna" : "wc-far";
-    const std::pair<const char*, std::string> targets[] = {
-        {"a colleague's case", colleagues}, {"an unknown id", unknown},
-        {"a contact moment's id", moment_id}};
+    const std::pair<const char*, std::string> targets[] = {{"a colleague's case", colleagues},
+                                                           {"an unknown id", unknown},
+                                                           {"a contact moment's id", moment_id}};
     std::vector<Guess> titles, moments, moves;
     for (const auto& [label, id] : targets) {
       Case c = caseDelta(id);
       c.title.set("Overgenomen", freshVersion(*coach));
       titles.push_back({std::string("title on ") + label, c});
-      moments.push_back({std::string("contact moment on ") + label,
-                         contactMoment(*coach, who, id)});
+      moments.push_back(
+          {std::string("contact moment on ") + label, contactMoment(*coach, who, id)});
       moves.push_back({std::string("move on ") + label,
                        transition(who, Role::kWijkcoach, id, CaseState::kToegewezen,
                                   CaseState::kContactZoeken, freshVersion(*coach))});
@@ -297,8 +300,10 @@ TEST_CASE("security: out-of-scope and unknown and wrong-kind ids are refused wit
 
 // --- 3. no-op deltas ----------------------------------------------------------------------------
 
-TEST_CASE("security: an empty delta on someone else's contact moment is refused as unknown and leaves no trace",
-          "[security]") {
+TEST_CASE(
+    "security: an empty delta on someone else's contact moment is refused as unknown and leaves no "
+    "trace",
+    "[security]") {
   Team w;
   const std::string c = w.openCase(test::aCase());
   w.assign(c, "wc-bram");
@@ -430,11 +435,11 @@ TEST_CASE("security: a backdated move of a colleague's case is never applied", "
   const std::uint64_t node = w.anna->db->node();
   const Version in_1970{hlcPack(86'400'000, 0), node};
   const Version just_below{below.assignee.version.hlc - 1, node};
-  auto a = push(*w.anna, {transition("wc-anna", Role::kWijkcoach, case_1970,
-                                     CaseState::kToegewezen, CaseState::kContactZoeken, in_1970),
-                          transition("wc-anna", Role::kWijkcoach, case_below,
-                                     CaseState::kToegewezen, CaseState::kContactZoeken,
-                                     just_below)});
+  auto a =
+      push(*w.anna, {transition("wc-anna", Role::kWijkcoach, case_1970, CaseState::kToegewezen,
+                                CaseState::kContactZoeken, in_1970),
+                     transition("wc-anna", Role::kWijkcoach, case_below, CaseState::kToegewezen,
+                                CaseState::kContactZoeken, just_below)});
   INFO("answers: " << a.body.ShortDebugString());
   CHECK(stateOf(w.onServer(case_1970)) == "toegewezen");   // not moved by the 1970 stamp
   CHECK(stateOf(w.onServer(case_below)) == "toegewezen");  // nor by one below the assignment
@@ -446,15 +451,15 @@ TEST_CASE("security: a backdated move of a colleague's case is never applied", "
   w.assign(was_annas, "wc-bram");
   REQUIRE(w.anna->sync().ok());  // the eviction reached her device
   const Case reassigned = w.onServer(was_annas);
-  auto b = push(*w.anna,
-                {transition("wc-anna", Role::kWijkcoach, was_annas,
-                            CaseState::kToegewezen, CaseState::kContactZoeken,
-                            {reassigned.assignee.version.hlc - 1, node})});
+  auto b = push(*w.anna, {transition("wc-anna", Role::kWijkcoach, was_annas, CaseState::kToegewezen,
+                                     CaseState::kContactZoeken,
+                                     {reassigned.assignee.version.hlc - 1, node})});
   INFO("answer: " << b.body.ShortDebugString());
   CHECK(stateOf(w.onServer(was_annas)) == "toegewezen");
 }
 
-TEST_CASE("security: a backdated title write on a colleague's case is never applied", "[security]") {
+TEST_CASE("security: a backdated title write on a colleague's case is never applied",
+          "[security]") {
   Team w;
   const std::string never = w.openCase(test::aCase("Titel van Bram"));
   w.assign(never, "wc-bram");
@@ -480,9 +485,8 @@ TEST_CASE("security: a case's creation facts cannot be rewritten", "[security]")
   Team w;
   const std::string id = w.openCase(test::aCase());
   const Case orig = w.onServer(id);
-  const std::pair<RemoteDevice*, std::string> writers[] = {{w.far.get(), "wc-far"},
-                                                           {w.anna.get(), "wc-anna"},
-                                                           {w.co.get(), "co-jan"}};
+  const std::pair<RemoteDevice*, std::string> writers[] = {
+      {w.far.get(), "wc-far"}, {w.anna.get(), "wc-anna"}, {w.co.get(), "co-jan"}};
   for (const auto& [dev, name] : writers) {
     Case rewrite = caseDelta(id);
     rewrite.created = freshVersion(*dev);
@@ -644,7 +648,8 @@ TEST_CASE("security: far-future versions from one worker do not stop a device 3 
   CHECK(failed == 0);
   const Pulled server_view = pullAll(*w.co);
   std::size_t arrived = 0;
-  for (const auto& id : lag_signals) if (mentions(server_view, id)) ++arrived;
+  for (const auto& id : lag_signals)
+    if (mentions(server_view, id)) ++arrived;
   CHECK(arrived == lag_signals.size());  // the lagging device's own work reached the server
 }
 
@@ -764,8 +769,7 @@ TEST_CASE("security: a contact moment corrects only a moment of its own case", "
     m.corrects_id = id;
     corrections.push_back({std::string("correcting ") + label, m});
   }
-  expectOneAnswerForEveryGuess(*w.anna, "wc-anna correcting moments outside her case",
-                               corrections);
+  expectOneAnswerForEveryGuess(*w.anna, "wc-anna correcting moments outside her case", corrections);
 }
 
 TEST_CASE("security: a coordinator merges only into a case of her wijken", "[security]") {
@@ -779,8 +783,8 @@ TEST_CASE("security: a coordinator merges only into a case of her wijken", "[sec
   const std::string mine = w.openCase(test::aCase("Hier"));
 
   std::vector<Guess> merges;
-  const std::pair<const char*, std::string> targets[] = {
-      {"a case of another wijk", elsewhere->id}, {"an unknown id", unknownId()}};
+  const std::pair<const char*, std::string> targets[] = {{"a case of another wijk", elsewhere->id},
+                                                         {"an unknown id", unknownId()}};
   for (const auto& [label, id] : targets) {
     Case d = caseDelta(mine);
     d.merged_into.set(id, freshVersion(*w.co));
@@ -812,7 +816,6 @@ TEST_CASE("security: a coach cannot take her signal out of a colleague's case", 
   REQUIRE(on_server.has_value());
   CHECK(std::get<Signal>(*on_server).case_id.value == bram_case);
 }
-
 
 TEST_CASE("security: a coach who never saw a case cannot claim an offline pick up of it",
           "[security]") {

@@ -98,7 +98,8 @@ struct EngineFixture {
         const std::vector<std::string> ids{r.change_id()};
         if (!d.db().acknowledge(ids).ok()) throw std::runtime_error("ack");
       } else {
-        Status why(static_cast<ErrorCode>(r.error().code()), r.error().message(), r.error().field());
+        Status why(static_cast<ErrorCode>(r.error().code()), r.error().message(),
+                   r.error().field());
         if (!d.db().markRefused(r.change_id(), why).ok()) throw std::runtime_error("refuse");
       }
     }

@@ -7,11 +7,11 @@
 #include "server/engine_fixture.hpp"
 
 using namespace eropaf;
-using eropaf::test::readOk;
 using eropaf::test::aCase;
 using eropaf::test::aSignal;
 using eropaf::test::Device;
 using eropaf::test::EngineFixture;
+using eropaf::test::readOk;
 
 namespace {
 
@@ -173,7 +173,8 @@ TEST_CASE("contradicting offline transitions put the case on the conflict list, 
 
   // Offline, Anna puts the case on hold while the coordinator's tablet refers it.
   REQUIRE(anna->db().moveCase({c->id, CaseState::kWacht, "Wacht op schuldhulp", false}).ok());
-  REQUIRE(co->db().moveCase({c->id, CaseState::kDoorverwezen, "Naar maatschappelijk werk", false})
+  REQUIRE(co->db()
+              .moveCase({c->id, CaseState::kDoorverwezen, "Naar maatschappelijk werk", false})
               .ok());
   auto first = s.push(*co);
   CHECK(answerOf(first, 0).ok());

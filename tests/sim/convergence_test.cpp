@@ -4,9 +4,9 @@
 // requests and responses. After a final quiet sync every replica must hold exactly what the
 // server says that principal may see (field by field, so the same state hash), no change may
 // be left pending, and every contact moment any worker recorded must be on the server.
-#include <catch2/catch.hpp>
 #include <google/protobuf/util/message_differencer.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -170,8 +170,8 @@ class Sim {
           auto describe = [](const Record& r) {
             std::string out = std::string(toString(recordKind(r)));
             if (const auto* c = std::get_if<Case>(&r)) {
-              out += " assignee=" + c->assignee.value + " state=" +
-                     std::string(toString(c->state.value)) +
+              out += " assignee=" + c->assignee.value +
+                     " state=" + std::string(toString(c->state.value)) +
                      " conflict=" + std::to_string(c->conflict.value) +
                      " assignee_v=" + std::to_string(c->assignee.version.hlc);
             }
@@ -186,8 +186,7 @@ class Sim {
                        server.count(id) ? describe(server.at(id)).c_str() : "-");
         }
         INFO("record the device should not hold: " << id << " (" << toString(recordKind(rec))
-                                                      << ", on server: " << server.count(id)
-                                                      << ")");
+                                                   << ", on server: " << server.count(id) << ")");
         CHECK(expected.count(id) == 1);
       }
     }
@@ -250,8 +249,8 @@ class Sim {
       }
       const Case* c = pick(known);
       if (r == 1 || c == nullptr) {
-        store::NewCase nc = test::aCase("sim case", {"schulden"}, "1234AB",
-                                        std::to_string(1 + rng_() % 5));
+        store::NewCase nc =
+            test::aCase("sim case", {"schulden"}, "1234AB", std::to_string(1 + rng_() % 5));
         auto untriaged = db.untriagedSignals(kWijk);
         if (untriaged.ok() && !untriaged->empty()) nc.signal_ids = {untriaged->front().id};
         static_cast<void>(db.openCase(nc));
@@ -315,9 +314,9 @@ class Sim {
         static_cast<void>(d.db->restampChange(r.change_id(), resp.server_version().hlc()));
       } else {
         // Already answered (a duplicate delivery) is fine: the row may be gone.
-        static_cast<void>(d.db->markRefused(
-            r.change_id(), Status(static_cast<ErrorCode>(r.error().code()), r.error().message(),
-                                  r.error().field())));
+        static_cast<void>(
+            d.db->markRefused(r.change_id(), Status(static_cast<ErrorCode>(r.error().code()),
+                                                    r.error().message(), r.error().field())));
       }
     }
   }
@@ -362,7 +361,7 @@ class Sim {
       } else {
         v1::PushResponse resp = deliver(d.principal, req);
         if (faulty && chance(0.1)) resp = deliver(d.principal, req);  // duplicated
-        if (!(faulty && chance(0.15))) applyPushResponse(d, resp);     // else: response cut
+        if (!(faulty && chance(0.15))) applyPushResponse(d, resp);    // else: response cut
       }
     }
     // pull, page by page
@@ -372,7 +371,7 @@ class Sim {
       preq.set_max_records(1 + static_cast<std::uint32_t>(rng_() % 20));
       auto resp = engine_->pull(d.principal, preq);
       REQUIRE(resp.ok());
-      if (faulty && chance(0.1)) return;  // response lost or cut: nothing applied
+      if (faulty && chance(0.1)) return;                // response lost or cut: nothing applied
       const int times = faulty && chance(0.1) ? 2 : 1;  // duplicated delivery
       for (int t = 0; t < times; ++t) {
         for (const auto& e : resp->evictions()) REQUIRE(d.db->evict(e.record_id()).ok());
@@ -424,7 +423,6 @@ void runHistories(int count, int steps, std::uint64_t first_seed) {
   }
   WARN(count << " histories, " << moments << " contact moments, all converged");
 }
-
 
 int historiesPerCase() {
   // The plain build runs 10 x 1000 = 10,000 histories; the sanitizer build (scripts/test phase

@@ -3,11 +3,11 @@
 // commit the result; never regenerate an existing golden file — it is what that version wrote.
 // Usage: eropaf-make-golden VERSION OUT_DIR
 // Fixed key (bytes 1..32), fixed clock, fixed content: the test asserts exact values.
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <string>
-
-#include <sqlite3.h>
 
 #include "eropaf/store.hpp"
 

@@ -3,9 +3,9 @@
 // the outbox exactly; the new schema's features work on it. Also: a wrong key and a database
 // from a newer eropaf are refused, and migrating step by step gives the same schema as a fresh
 // store.
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 
 #include "store/store_fixture.hpp"
@@ -77,7 +77,8 @@ TEST_CASE("the golden v1 database migrates with every record, the identity and t
     REQUIRE(signals->size() == 2);
     CHECK(signals->at(0).content.text == "Golden signal two: geluidsoverlast");
     CHECK(signals->at(1).content.text == "Golden signal: ongeopende post, koelkast leeg");
-    CHECK(signals->at(1).content.categories == std::vector<std::string>{"schulden", "vereenzaming"});
+    CHECK(signals->at(1).content.categories ==
+          std::vector<std::string>{"schulden", "vereenzaming"});
     CHECK(signals->at(1).triage_state.value == TriageState::kGekoppeld);
 
     auto h = db.household("1234AB|12|a");
@@ -100,11 +101,10 @@ TEST_CASE("the golden v1 database migrates with every record, the identity and t
     REQUIRE(out.ok());
     std::vector<std::string> summaries;
     for (const auto& e : *out) summaries.push_back(e.summary);
-    CHECK(summaries == std::vector<std::string>{"case opened", "signal linked to case",
-                                                "case assigned to wc-golden",
-                                                "case moved nieuw → toegewezen",
-                                                "contact moment niet_thuis",
-                                                "contact moment gesprek"});
+    CHECK(summaries ==
+          std::vector<std::string>{"case opened", "signal linked to case",
+                                   "case assigned to wc-golden", "case moved nieuw → toegewezen",
+                                   "contact moment niet_thuis", "contact moment gesprek"});
 
     // The migrated store works, including what v2 added: the device access log.
     CHECK(db.createSignal(test::aSignal("na de migratie")).ok());
@@ -145,8 +145,9 @@ TEST_CASE("migrating step by step gives the schema a fresh store has", "[store][
   REQUIRE(openWith(stepped, goldenKey(), 1).ok());
   REQUIRE(openWith(stepped, goldenKey()).ok());
   REQUIRE(openWith(fresh, goldenKey()).ok());
-  const std::string q = "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master "
-                        "ORDER BY type, name";
+  const std::string q =
+      "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master "
+      "ORDER BY type, name";
   CHECK(column(stepped, q) == column(fresh, q));
   std::filesystem::remove_all(dir);
 }

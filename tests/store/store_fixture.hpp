@@ -53,7 +53,8 @@ struct StoreFixture {
     db = std::move(r).value();
   }
 
-  void become(const std::string& worker, Role role, std::vector<std::string> wijken = {"WK015301"}) {
+  void become(const std::string& worker, Role role,
+              std::vector<std::string> wijken = {"WK015301"}) {
     store::Identity id;
     id.worker_id = worker;
     id.name = "Test " + worker;

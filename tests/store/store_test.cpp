@@ -1,14 +1,13 @@
 // The device store against known data: every list a worker relies on (my signals, my cases,
 // the wijk queue, a household, the outbox), each validation error, the role rules, merging
 // remote states in any order, encryption at rest and what survives a reopen.
-#include <catch2/catch.hpp>
+#include <sqlite3.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <stdexcept>
-
-#include <sqlite3.h>
 
 #include "eropaf/merge.hpp"
 #include "eropaf/wire.hpp"
@@ -16,10 +15,10 @@
 #include "store/store_fixture.hpp"
 
 using namespace eropaf;
-using eropaf::test::readOk;
 using eropaf::test::aCase;
 using eropaf::test::aSignal;
 using eropaf::test::kDay;
+using eropaf::test::readOk;
 using eropaf::test::StoreFixture;
 
 namespace {
@@ -45,7 +44,8 @@ void tamper(const std::string& path, const std::string& sql, std::string_view bl
   sqlite3_finalize(st);
   sqlite3_close(raw);
   if (rc != SQLITE_DONE) throw std::runtime_error("tamper failed: " + err + " in " + sql);
-  if (changed != 1) throw std::runtime_error("tamper changed " + std::to_string(changed) + " rows: " + sql);
+  if (changed != 1)
+    throw std::runtime_error("tamper changed " + std::to_string(changed) + " rows: " + sql);
 }
 
 std::vector<std::string> ids(const auto& records) {
@@ -121,7 +121,8 @@ TEST_CASE("every bad input is refused with its code and field, and changes nothi
   cases.push_back({"blank text", aSignal("   \n"), ErrorCode::kRequiredFieldMissing, "text"});
   cases.push_back(
       {"text over 4000 bytes", aSignal(std::string(4001, 'x')), ErrorCode::kTextTooLong, "text"});
-  cases.push_back({"invalid UTF-8", aSignal("kapot \xff\xfe tekst"), ErrorCode::kInvalidUtf8, "text"});
+  cases.push_back(
+      {"invalid UTF-8", aSignal("kapot \xff\xfe tekst"), ErrorCode::kInvalidUtf8, "text"});
   cases.push_back({"bad postcode", aSignal("tekst", "0123AB"), ErrorCode::kInvalidArgument,
                    "address.postcode"});
   cases.push_back({"missing house number", aSignal("tekst", "1234AB", ""),
@@ -229,7 +230,7 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
           "[store][unit]") {
   StoreFixture f;
   f.become("co-jan", Role::kCoordinator);
-  auto a = f.db->openCase(aCase("A", {"overig"}, "1234AB", "1"));           // laag, 14 d
+  auto a = f.db->openCase(aCase("A", {"overig"}, "1234AB", "1"));            // laag, 14 d
   auto b = f.db->openCase(aCase("B", {"huiselijk_geweld"}, "1234AB", "2"));  // acuut, 1 d
   f.clock->advance(kDay);
   auto c = f.db->openCase(aCase("C", {"schulden"}, "1234AB", "3"));  // normaal, due day 11
@@ -244,8 +245,8 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
   f.become("wc-anna", Role::kWijkcoach);
   auto mine = f.db->myCases();
   REQUIRE(mine.ok());
-  CHECK(ids(*mine) ==
-        std::vector<std::string>{b->id, e->id, std::min(c->id, d->id), std::max(c->id, d->id), a->id});
+  CHECK(ids(*mine) == std::vector<std::string>{b->id, e->id, std::min(c->id, d->id),
+                                               std::max(c->id, d->id), a->id});
   for (const auto& x : *mine) CHECK(x.state.value == CaseState::kToegewezen);
 
   SECTION("contact moments, including the doors that stay shut, in order") {
@@ -344,7 +345,8 @@ TEST_CASE("a household shows every signal, case, moment and transition at one ad
   CHECK(f.db->household("9999ZZ|1|")->signals.empty());
 }
 
-TEST_CASE("remote states merge to the same result in any order, repeatedly", "[store][unit][merge]") {
+TEST_CASE("remote states merge to the same result in any order, repeatedly",
+          "[store][unit][merge]") {
   StoreFixture origin;
   origin.become("co-jan", Role::kCoordinator);
   auto c = origin.db->openCase(aCase());
@@ -668,7 +670,8 @@ TEST_CASE("a row that does not decrypt or decode is an error for every read and 
 
   SECTION("a body moved to another row does not open, another kind does not pass") {
     // The signal's sealed body in the case's row: sealed for another id, so kCrypto.
-    tamper(path, "UPDATE cases SET body = (SELECT body FROM signals WHERE id = CAST(?1 AS TEXT)) "
+    tamper(path,
+           "UPDATE cases SET body = (SELECT body FROM signals WHERE id = CAST(?1 AS TEXT)) "
            "WHERE id = ?2",
            sig->id, c->id);
     auto moved = f.db->getCase(c->id);

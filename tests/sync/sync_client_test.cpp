@@ -3,7 +3,6 @@
 // responses after the server applied them, and be cancelled. Checks retries, exactly-once
 // application, cancellation, revocation, and that no callback runs after stop().
 #include <catch2/catch.hpp>
-
 #include <functional>
 #include <future>
 #include <thread>
@@ -242,8 +241,7 @@ TEST_CASE("notifyLocalChange ends a watch round's long poll but never a push in 
   sync::SyncClient client(*co->db, std::move(transport), o);
 
   client.syncNow([&](Result<sync::SyncResult> r) { result.set_value(std::move(r)); });
-  REQUIRE(push_started.get_future().wait_for(std::chrono::seconds(5)) ==
-          std::future_status::ready);
+  REQUIRE(push_started.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
   client.notifyLocalChange();  // a push is in progress: it must go on
   go.set_value();
   REQUIRE(synced.wait_for(std::chrono::seconds(10)) == std::future_status::ready);

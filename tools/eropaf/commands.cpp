@@ -4,19 +4,19 @@
 
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
-#include <atomic>
-#include <csignal>
 #include <mutex>
 #include <sstream>
 #include <thread>
-#include <unistd.h>
 
 #include "eropaf/model.hpp"
 #include "eropaf/state_table.hpp"
@@ -121,22 +121,22 @@ Json signalJson(const Signal& s) {
 }
 
 Json caseJson(const Case& c) {
-  return Json::Object{{"id", c.id},
-                      {"opened_by", c.opened_by},
-                      {"opened_at_ms", c.opened_at_ms},
-                      {"wijk", c.wijk.value},
-                      {"household_key", c.household_key.value},
-                      {"address", addressJson(c.address.value)},
-                      {"title", c.title.value},
-                      {"categories", stringsJson(presentElements(c.categories))},
-                      {"state", std::string(toString(c.state.value))},
-                      {"assignee", c.assignee.value},
-                      {"priority", std::string(toString(c.priority.value))},
-                      {"first_contact_due_ms", c.first_contact_due_ms.isSet()
-                                                   ? Json(c.first_contact_due_ms.value)
-                                                   : Json(nullptr)},
-                      {"resolution_text", c.resolution_text.value},
-                      {"conflict", c.conflict.value}};
+  return Json::Object{
+      {"id", c.id},
+      {"opened_by", c.opened_by},
+      {"opened_at_ms", c.opened_at_ms},
+      {"wijk", c.wijk.value},
+      {"household_key", c.household_key.value},
+      {"address", addressJson(c.address.value)},
+      {"title", c.title.value},
+      {"categories", stringsJson(presentElements(c.categories))},
+      {"state", std::string(toString(c.state.value))},
+      {"assignee", c.assignee.value},
+      {"priority", std::string(toString(c.priority.value))},
+      {"first_contact_due_ms",
+       c.first_contact_due_ms.isSet() ? Json(c.first_contact_due_ms.value) : Json(nullptr)},
+      {"resolution_text", c.resolution_text.value},
+      {"conflict", c.conflict.value}};
 }
 
 Json momentJson(const ContactMoment& m) {
@@ -177,8 +177,8 @@ void printCases(const std::vector<Case>& cases, const std::string& empty) {
     std::cout << empty << "\n";
     return;
   }
-  std::cout << pad("ID", 10) << pad("PRIORITY", 10) << pad("FIRST CONTACT", 18)
-            << pad("STATE", 16) << pad("ASSIGNEE", 14) << "TITLE\n";
+  std::cout << pad("ID", 10) << pad("PRIORITY", 10) << pad("FIRST CONTACT", 18) << pad("STATE", 16)
+            << pad("ASSIGNEE", 14) << "TITLE\n";
   for (const Case& c : cases) {
     std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(c.priority.value)), 10)
               << pad(c.first_contact_due_ms.isSet() ? formatTime(c.first_contact_due_ms.value)
@@ -218,7 +218,8 @@ Status readOrCreateKey(const fs::path& path, store::Key& key) {
     const std::string tmp = path.string() + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      out.write(reinterpret_cast<const char*>(key.data()), static_cast<std::streamsize>(key.size()));
+      out.write(reinterpret_cast<const char*>(key.data()),
+                static_cast<std::streamsize>(key.size()));
       if (!out) return Status(ErrorCode::kIoError, "cannot write key file " + tmp);
     }
     ::chmod(tmp.c_str(), 0600);
@@ -311,7 +312,8 @@ int cmdInit(Context& ctx, const Args& a) {
   id.wijken = a.all("--wijk");
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   if (Status st = ctx.store->setIdentity(id); !st.ok()) return fail(ctx, st);
-  return ok(ctx, Json::Object{{"worker_id", id.worker_id}, {"role", std::string(toString(id.role))}},
+  return ok(ctx,
+            Json::Object{{"worker_id", id.worker_id}, {"role", std::string(toString(id.role))}},
             "This device now works as " + id.name + " (" + id.worker_id + ", " +
                 std::string(toString(id.role)) + ").");
 }
@@ -343,8 +345,8 @@ int cmdSignalAdd(Context& ctx, const Args& a) {
   s.wijk = required(a, "--wijk");
   s.address = addressFrom(a);
   s.categories = a.all("--category");
-  s.urgency = parseEnum<Urgency>("--urgency", a.get("--urgency").value_or("normaal"),
-                                 &parseUrgency, "laag, normaal, hoog, acuut");
+  s.urgency = parseEnum<Urgency>("--urgency", a.get("--urgency").value_or("normaal"), &parseUrgency,
+                                 "laag, normaal, hoog, acuut");
   s.text = a.get("--text").value_or("");
   s.informed = parseEnum<Informed>("--informed", required(a, "--informed"), &parseInformed,
                                    "yes, later, risk");
@@ -375,7 +377,8 @@ int cmdCaseOpen(Context& ctx, const Args& a) {
   c.title = a.get("--title").value_or("");
   c.categories = a.all("--category");
   if (auto p = a.get("--priority")) {
-    c.priority = parseEnum<Priority>("--priority", *p, &parsePriority, "acuut, hoog, normaal, laag");
+    c.priority =
+        parseEnum<Priority>("--priority", *p, &parsePriority, "acuut, hoog, normaal, laag");
   }
   c.signal_ids = a.all("--signal");
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
@@ -393,29 +396,32 @@ int simple(Context& ctx, const std::function<Status()>& f, const std::string& do
 int cmdCaseLink(Context& ctx, const Args& a) {
   const std::string sig = required(a, "--signal");
   const std::string c = required(a, "--case");
-  return simple(ctx, [&] { return ctx.store->linkSignal(sig, c); },
-                "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
+  return simple(
+      ctx, [&] { return ctx.store->linkSignal(sig, c); },
+      "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
 }
 
 int cmdCaseAssign(Context& ctx, const Args& a) {
   const std::string c = required(a, "--case");
   const std::string to = required(a, "--to");
-  return simple(ctx, [&] { return ctx.store->assignCase(c, to); },
-                "Case " + shortId(c) + " assigned to " + to + ".");
+  return simple(
+      ctx, [&] { return ctx.store->assignCase(c, to); },
+      "Case " + shortId(c) + " assigned to " + to + ".");
 }
 
 int cmdCasePickup(Context& ctx, const Args& a) {
   const std::string c = required(a, "--case");
-  return simple(ctx, [&] { return ctx.store->pickUpCase(c); },
-                "You picked up case " + shortId(c) + ".");
+  return simple(
+      ctx, [&] { return ctx.store->pickUpCase(c); }, "You picked up case " + shortId(c) + ".");
 }
 
 int cmdCasePriority(Context& ctx, const Args& a) {
   const std::string c = required(a, "--case");
   const Priority p = parseEnum<Priority>("--to", required(a, "--to"), &parsePriority,
                                          "acuut, hoog, normaal, laag");
-  return simple(ctx, [&] { return ctx.store->setPriority(c, p); },
-                "Case " + shortId(c) + " now has priority " + std::string(toString(p)) + ".");
+  return simple(
+      ctx, [&] { return ctx.store->setPriority(c, p); },
+      "Case " + shortId(c) + " now has priority " + std::string(toString(p)) + ".");
 }
 
 const char* kStates =
@@ -441,8 +447,9 @@ int cmdCaseResolve(Context& ctx, const Args& a) {
   std::optional<CaseState> to;
   if (auto s = a.get("--state")) to = parseEnum<CaseState>("--state", *s, &parseCaseState, kStates);
   const std::string reason = a.get("--reason").value_or("");
-  return simple(ctx, [&] { return ctx.store->resolveConflict(c, to, reason); },
-                "Conflict on case " + shortId(c) + " resolved.");
+  return simple(
+      ctx, [&] { return ctx.store->resolveConflict(c, to, reason); },
+      "Conflict on case " + shortId(c) + " resolved.");
 }
 
 int cmdCaseShow(Context& ctx, const Args& a) {
@@ -469,8 +476,7 @@ int cmdCaseShow(Context& ctx, const Args& a) {
   }
   const Address& ad = c->address.value;
   std::cout << "Case " << c->id << (c->conflict.value ? "  [CONFLICT]" : "") << "\n"
-            << "  " << (c->title.value.empty() ? "(details after pick-up)" : c->title.value)
-            << "\n"
+            << "  " << (c->title.value.empty() ? "(details after pick-up)" : c->title.value) << "\n"
             << "  address:   " << ad.street << " " << ad.house_number << ad.addition << ", "
             << ad.postcode << " " << ad.city << "\n"
             << "  wijk:      " << c->wijk.value << "\n"
@@ -585,14 +591,15 @@ int cmdConflicts(Context& ctx, const Args&) {
   }
   for (std::size_t i = 0; i < r->size(); ++i) {
     const Case& c = (*r)[i];
-    std::cout << "Case " << c.id << "  \"" << c.title.value << "\"  now "
-              << toString(c.state.value) << "\n";
+    std::cout << "Case " << c.id << "  \"" << c.title.value << "\"  now " << toString(c.state.value)
+              << "\n";
     for (const auto& t : history[i]) {
       if (t.outcome.value != TransitionOutcome::kApplied &&
           t.outcome.value != TransitionOutcome::kConflict) {
         continue;
       }
-      std::cout << "  " << (t.outcome.value == TransitionOutcome::kConflict ? "CONFLICT " : "applied  ")
+      std::cout << "  "
+                << (t.outcome.value == TransitionOutcome::kConflict ? "CONFLICT " : "applied  ")
                 << formatTime(t.at_ms) << "  " << toString(t.from) << " → " << toString(t.to)
                 << "  by " << t.actor_id << (t.reason.empty() ? "" : "  \"" + t.reason + "\"")
                 << "\n";
@@ -642,11 +649,12 @@ int cmdOutbox(Context& ctx, const Args&) {
           {"summary", e.summary},
           {"created_ms", e.created_ms},
           {"status", e.status == store::OutboxStatus::kPending ? "pending" : "refused"},
-          {"refusal", e.status == store::OutboxStatus::kRefused
-                          ? Json(Json::Object{{"code", std::string(errorCodeName(e.refusal.code()))},
-                                              {"message", e.refusal.message()},
-                                              {"field", e.refusal.field()}})
-                          : Json(nullptr)}});
+          {"refusal",
+           e.status == store::OutboxStatus::kRefused
+               ? Json(Json::Object{{"code", std::string(errorCodeName(e.refusal.code()))},
+                                   {"message", e.refusal.message()},
+                                   {"field", e.refusal.field()}})
+               : Json(nullptr)}});
     }
     return ok(ctx, out, "");
   }
@@ -701,7 +709,8 @@ std::string syncSummary(const sync::SyncResult& r) {
   if (r.revoked) return "This device was revoked by the administrator; its data has been wiped.";
   std::string s = "Synced: " + std::to_string(r.pushed) + " change(s) accepted";
   if (r.refused > 0) s += ", " + std::to_string(r.refused) + " refused (see `eropaf outbox`)";
-  if (r.restamped > 0) s += ", " + std::to_string(r.restamped) + " re-sent after a clock correction";
+  if (r.restamped > 0)
+    s += ", " + std::to_string(r.restamped) + " re-sent after a clock correction";
   s += "; " + std::to_string(r.pulled) + " record(s) received";
   if (r.evicted > 0) s += ", " + std::to_string(r.evicted) + " removed from this device";
   return s + ".";
@@ -793,7 +802,8 @@ const std::vector<Command>& commands() {
       {{"case", "resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"case", "show"}, {"--case"}, &cmdCaseShow},
-      {{"visit", "add"}, {"--case", "--outcome", "--kind", "--note", "--corrects", "--at"},
+      {{"visit", "add"},
+       {"--case", "--outcome", "--kind", "--note", "--corrects", "--at"},
        &cmdVisitAdd},
       {{"cases"}, {}, &cmdCases},
       {{"queue"}, {"--wijk"}, &cmdQueue},
@@ -812,9 +822,11 @@ const std::vector<Command>& commands() {
 int fail(const Context& ctx, const Status& status) {
   std::cerr << "eropaf: error: " << status.toString() << "\n";
   if (ctx.json) {
-    std::cout << Json(Json::Object{{"error", Json::Object{{"code", std::string(errorCodeName(status.code()))},
-                                                         {"message", status.message()},
-                                                         {"field", status.field()}}}})
+    std::cout << Json(
+                     Json::Object{
+                         {"error", Json::Object{{"code", std::string(errorCodeName(status.code()))},
+                                                {"message", status.message()},
+                                                {"field", status.field()}}}})
                      .dump()
               << "\n";
   }
@@ -824,7 +836,8 @@ int fail(const Context& ctx, const Status& status) {
 int usageError(const Context& ctx, const std::string& message) {
   std::cerr << "eropaf: usage: " << message << "\n(try: eropaf --help)\n";
   if (ctx.json) {
-    std::cout << Json(Json::Object{{"error", Json::Object{{"code", "USAGE"}, {"message", message}}}})
+    std::cout << Json(
+                     Json::Object{{"error", Json::Object{{"code", "USAGE"}, {"message", message}}}})
                      .dump()
               << "\n";
   }

@@ -19,13 +19,13 @@ class Json {
   using Array = std::vector<Json>;
 
   Json() : v_(nullptr) {}
-  Json(std::nullptr_t) : v_(nullptr) {}                       // NOLINT
-  Json(bool b) : v_(b) {}                                     // NOLINT
-  Json(int n) : v_(static_cast<std::int64_t>(n)) {}           // NOLINT
-  Json(std::int64_t n) : v_(n) {}                             // NOLINT
-  Json(std::uint64_t n) : v_(static_cast<std::int64_t>(n)) {} // NOLINT
-  Json(const char* s) : v_(std::string(s)) {}                 // NOLINT
-  Json(std::string s) : v_(std::move(s)) {}                   // NOLINT
+  Json(std::nullptr_t) : v_(nullptr) {}                           // NOLINT
+  Json(bool b) : v_(b) {}                                         // NOLINT
+  Json(int n) : v_(static_cast<std::int64_t>(n)) {}               // NOLINT
+  Json(std::int64_t n) : v_(n) {}                                 // NOLINT
+  Json(std::uint64_t n) : v_(static_cast<std::int64_t>(n)) {}     // NOLINT
+  Json(const char* s) : v_(std::string(s)) {}                     // NOLINT
+  Json(std::string s) : v_(std::move(s)) {}                       // NOLINT
   Json(Object o) : v_(std::make_shared<Object>(std::move(o))) {}  // NOLINT
   Json(Array a) : v_(std::make_shared<Array>(std::move(a))) {}    // NOLINT
 

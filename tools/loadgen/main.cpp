@@ -8,13 +8,10 @@
 //   initial     seed N records, then time a fresh device's full pull; bytes per record
 //   latency     device A pushes while device B waits in a long poll; push-to-pull delay
 // Prints a human summary and one JSON line (prefix "json: ").
-#include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
-
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
-
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -22,6 +19,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
 #include <vector>
 
 #include "engine.hpp"
@@ -187,7 +185,7 @@ class Connection {
 
   /// POSTs a protobuf body; returns the status and the response body.
   awaitable<std::pair<unsigned, std::string>> post(const std::string& target, std::string body,
-                                                    const std::string& token) {
+                                                   const std::string& token) {
     http::request<http::string_body> req{http::verb::post, target, 11};
     req.set(http::field::host, opts_.host);
     req.set(http::field::content_type, "application/x-protobuf");
@@ -289,17 +287,19 @@ void report(const std::string& mode, Stats& st, double seconds, const std::strin
                          ? 0
                          : *std::max_element(st.latencies_ms.begin(), st.latencies_ms.end());
   const double cps = static_cast<double>(st.changes) / seconds;
-  std::printf("%s: %llu requests, %llu changes in %.2f s = %.0f changes/s; latency p50 %.2f ms, "
-              "p99 %.2f ms, max %.2f ms; errors %llu%s\n",
-              mode.c_str(), static_cast<unsigned long long>(st.requests),
-              static_cast<unsigned long long>(st.changes), seconds, cps, p50, p99, max,
-              static_cast<unsigned long long>(st.errors), extra_text.c_str());
-  std::printf("json: {\"mode\":\"%s\",\"requests\":%llu,\"changes\":%llu,\"seconds\":%.3f,"
-              "\"changes_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-              "\"errors\":%llu%s}\n",
-              mode.c_str(), static_cast<unsigned long long>(st.requests),
-              static_cast<unsigned long long>(st.changes), seconds, cps, p50, p99, max,
-              static_cast<unsigned long long>(st.errors), extra_json.c_str());
+  std::printf(
+      "%s: %llu requests, %llu changes in %.2f s = %.0f changes/s; latency p50 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms; errors %llu%s\n",
+      mode.c_str(), static_cast<unsigned long long>(st.requests),
+      static_cast<unsigned long long>(st.changes), seconds, cps, p50, p99, max,
+      static_cast<unsigned long long>(st.errors), extra_text.c_str());
+  std::printf(
+      "json: {\"mode\":\"%s\",\"requests\":%llu,\"changes\":%llu,\"seconds\":%.3f,"
+      "\"changes_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+      "\"errors\":%llu%s}\n",
+      mode.c_str(), static_cast<unsigned long long>(st.requests),
+      static_cast<unsigned long long>(st.changes), seconds, cps, p50, p99, max,
+      static_cast<unsigned long long>(st.errors), extra_json.c_str());
 }
 
 void runIo(asio::io_context& ioc, int threads) {
@@ -315,8 +315,8 @@ int modeSync(const Options& o, bool throughput) {
   Stats st;
   asio::io_context ioc;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(o.seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (auto& dev : devices) {
     asio::co_spawn(
         ioc,
@@ -378,8 +378,8 @@ int modeSync(const Options& o, bool throughput) {
   runIo(ioc, o.threads);
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   report(throughput ? "throughput" : "sync", st, secs,
-         ",\"devices\":" + std::to_string(o.devices) + ",\"changes_per_sync\":" +
-             std::to_string(o.changes),
+         ",\"devices\":" + std::to_string(o.devices) +
+             ",\"changes_per_sync\":" + std::to_string(o.changes),
          " (" + std::to_string(o.devices) + " devices)");
   return st.errors == 0 ? 0 : 1;
 }
@@ -443,18 +443,22 @@ int modeInitial(const Options& o) {
       },
       asio::detached);
   runIo(ioc, 1);
-  const double per_record = pulled == 0 ? 0 : static_cast<double>(bytes) / static_cast<double>(pulled);
-  std::printf("initial: seeded %d records; a fresh device pulled %llu records in %.2f s "
-              "(%llu bytes, %.0f bytes/record); errors %llu\n",
-              o.records, static_cast<unsigned long long>(pulled), pull_secs,
-              static_cast<unsigned long long>(bytes), per_record,
-              static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
-  std::printf("json: {\"mode\":\"initial\",\"records\":%d,\"pulled\":%llu,\"seconds\":%.3f,"
-              "\"bytes\":%llu,\"bytes_per_record\":%.1f,\"errors\":%llu}\n",
-              o.records, static_cast<unsigned long long>(pulled), pull_secs,
-              static_cast<unsigned long long>(bytes), per_record,
-              static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
-  return seed_stats.errors + pull_stats.errors == 0 && pulled >= static_cast<std::uint64_t>(o.records)
+  const double per_record =
+      pulled == 0 ? 0 : static_cast<double>(bytes) / static_cast<double>(pulled);
+  std::printf(
+      "initial: seeded %d records; a fresh device pulled %llu records in %.2f s "
+      "(%llu bytes, %.0f bytes/record); errors %llu\n",
+      o.records, static_cast<unsigned long long>(pulled), pull_secs,
+      static_cast<unsigned long long>(bytes), per_record,
+      static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
+  std::printf(
+      "json: {\"mode\":\"initial\",\"records\":%d,\"pulled\":%llu,\"seconds\":%.3f,"
+      "\"bytes\":%llu,\"bytes_per_record\":%.1f,\"errors\":%llu}\n",
+      o.records, static_cast<unsigned long long>(pulled), pull_secs,
+      static_cast<unsigned long long>(bytes), per_record,
+      static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
+  return seed_stats.errors + pull_stats.errors == 0 &&
+                 pulled >= static_cast<std::uint64_t>(o.records)
              ? 0
              : 1;
 }

@@ -64,7 +64,13 @@ enum class Role : std::int32_t {
   kAdmin = 4,
 };
 
-enum class Urgency : std::int32_t { kUnspecified = 0, kLaag = 1, kNormaal = 2, kHoog = 3, kAcuut = 4 };
+enum class Urgency : std::int32_t {
+  kUnspecified = 0,
+  kLaag = 1,
+  kNormaal = 2,
+  kHoog = 3,
+  kAcuut = 4
+};
 
 enum class Informed : std::int32_t { kUnspecified = 0, kYes = 1, kNoLater = 2, kNoRisk = 3 };
 
@@ -90,7 +96,13 @@ enum class CaseState : std::int32_t {
   kHeropend = 10,
 };
 
-enum class Priority : std::int32_t { kUnspecified = 0, kAcuut = 1, kHoog = 2, kNormaal = 3, kLaag = 4 };
+enum class Priority : std::int32_t {
+  kUnspecified = 0,
+  kAcuut = 1,
+  kHoog = 2,
+  kNormaal = 3,
+  kLaag = 4
+};
 
 enum class ContactKind : std::int32_t {
   kUnspecified = 0,
@@ -232,7 +244,12 @@ struct Transition {
 /// Any one record state (whole, or a delta of some fields).
 using Record = std::variant<Signal, Case, ContactMoment, Transition>;
 
-enum class RecordKind : std::int32_t { kSignal = 1, kCase = 2, kContactMoment = 3, kTransition = 4 };
+enum class RecordKind : std::int32_t {
+  kSignal = 1,
+  kCase = 2,
+  kContactMoment = 3,
+  kTransition = 4
+};
 
 RecordKind recordKind(const Record& r) noexcept;
 const std::string& recordId(const Record& r) noexcept;

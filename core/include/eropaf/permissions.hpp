@@ -109,8 +109,8 @@ enum class TransitionVerdict {
 
 struct TransitionDecision {
   TransitionVerdict verdict = TransitionVerdict::kRefused;
-  Status status;       ///< the refusal when kRefused
-  CaseState next{};    ///< the case's state afterwards
+  Status status;              ///< the refusal when kRefused
+  CaseState next{};           ///< the case's state afterwards
   bool assign_actor = false;  ///< a pick up that applied: the actor becomes the assignee
 };
 

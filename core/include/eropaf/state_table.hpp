@@ -15,10 +15,10 @@ namespace eropaf {
 struct TransitionRule {
   CaseState from;
   CaseState to;
-  bool wijkcoach;         ///< a wijkcoach may make it (on a case assigned to them / picking up)
-  bool coordinator;       ///< a coordinator may make it
-  bool reason_required;   ///< needs a non-empty reason text
-  bool offline_allowed;   ///< a device may make it without a connection
+  bool wijkcoach;        ///< a wijkcoach may make it (on a case assigned to them / picking up)
+  bool coordinator;      ///< a coordinator may make it
+  bool reason_required;  ///< needs a non-empty reason text
+  bool offline_allowed;  ///< a device may make it without a connection
 };
 
 /// Every transition that exists.

@@ -71,7 +71,7 @@ struct NewCase {
   Address address;
   std::string title;
   std::vector<std::string> categories;
-  std::optional<Priority> priority;    ///< highest default priority of the categories when unset
+  std::optional<Priority> priority;     ///< highest default priority of the categories when unset
   std::vector<std::string> signal_ids;  ///< signals to link right away
 };
 

@@ -59,11 +59,10 @@ struct CurlOptions {
 /// has no host, or is plain http:// to anything but loopback (127.0.0.0/8, ::1, localhost).
 Result<std::unique_ptr<Transport>> makeCurlTransport(CurlOptions options);
 
-
 struct SyncOptions {
-  std::size_t push_batch = 200;      ///< changes per push request
-  std::uint32_t pull_page = 5000;    ///< records per pull page (applied in one commit)
-  int max_attempts = 6;              ///< per request, for network and 5xx failures
+  std::size_t push_batch = 200;    ///< changes per push request
+  std::uint32_t pull_page = 5000;  ///< records per pull page (applied in one commit)
+  int max_attempts = 6;            ///< per request, for network and 5xx failures
   std::chrono::milliseconds backoff_base{200};
   std::chrono::milliseconds backoff_cap{30'000};
   std::uint32_t watch_wait_ms = 25'000;  ///< long-poll wait in watch mode
@@ -91,9 +90,9 @@ struct SyncResult {
   std::size_t restamped = 0;  ///< changes re-stamped after a clock-skew refusal
   std::size_t pulled = 0;     ///< records applied
   std::size_t evicted = 0;
-  std::size_t skipped = 0;    ///< received records not applied (invalid, or beyond the clock)
-  Status first_skip;          ///< why the first skipped record was skipped
-  bool revoked = false;       ///< the server revoked this device; its store was wiped
+  std::size_t skipped = 0;  ///< received records not applied (invalid, or beyond the clock)
+  Status first_skip;        ///< why the first skipped record was skipped
+  bool revoked = false;     ///< the server revoked this device; its store was wiped
 };
 
 /// One full sync on the calling thread: push until the outbox has no pending change, then pull

@@ -15,7 +15,9 @@ std::int64_t SystemClock::nowMs() {
 namespace {
 
 // Clamps a wall reading into what 48 bits of milliseconds can carry.
-std::int64_t wallMs(Clock& clock) { return std::clamp<std::int64_t>(clock.nowMs(), 0, kHlcMaxMillis); }
+std::int64_t wallMs(Clock& clock) {
+  return std::clamp<std::int64_t>(clock.nowMs(), 0, kHlcMaxMillis);
+}
 
 // The smallest HLC value strictly greater than `v`: next counter, or next millisecond when the
 // counter is exhausted.
@@ -38,12 +40,11 @@ bool Hlc::tooFarAhead(std::uint64_t remote, std::int64_t ahead_ms) const {
 
 Status Hlc::receive(std::uint64_t remote, std::int64_t ahead_ms) {
   if (tooFarAhead(remote, ahead_ms)) {
-    return Status(ErrorCode::kClockSkew,
-                  "version is " +
-                      std::to_string(hlcMillis(remote) - wallMs(*clock_) -
-                                     std::max<std::int64_t>(ahead_ms, 0)) +
-                      " ms ahead of this clock; the limit is " + std::to_string(max_skew_ms_) +
-                      " ms");
+    return Status(ErrorCode::kClockSkew, "version is " +
+                                             std::to_string(hlcMillis(remote) - wallMs(*clock_) -
+                                                            std::max<std::int64_t>(ahead_ms, 0)) +
+                                             " ms ahead of this clock; the limit is " +
+                                             std::to_string(max_skew_ms_) + " ms");
   }
   if (remote > last_) last_ = remote;
   return {};

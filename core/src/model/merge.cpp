@@ -122,12 +122,11 @@ void forEachVersion(R& r, F&& f) {
           f(rec.triage_state.version);
           f(rec.duplicate_of.version);
         } else if constexpr (std::is_same_v<T, Case>) {
-          for (auto* v :
-               {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
-                &rec.title.version, &rec.state.version, &rec.assignee.version,
-                &rec.priority.version, &rec.first_contact_due_ms.version,
-                &rec.resolution_code.version, &rec.resolution_text.version,
-                &rec.merged_into.version, &rec.conflict.version}) {
+          for (auto* v : {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
+                          &rec.title.version, &rec.state.version, &rec.assignee.version,
+                          &rec.priority.version, &rec.first_contact_due_ms.version,
+                          &rec.resolution_code.version, &rec.resolution_text.version,
+                          &rec.merged_into.version, &rec.conflict.version}) {
             f(*v);
           }
           for (auto& [value, entry] : rec.categories) f(entry.version);

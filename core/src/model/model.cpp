@@ -1,10 +1,10 @@
 // Names of the model's enums, household keys, record helpers and the default categories.
+#include "eropaf/model.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <utility>
-
-#include "eropaf/model.hpp"
 
 namespace eropaf {
 namespace {
@@ -144,9 +144,7 @@ std::string householdKey(const Address& address) {
   return key;
 }
 
-RecordKind recordKind(const Record& r) noexcept {
-  return static_cast<RecordKind>(r.index() + 1);
-}
+RecordKind recordKind(const Record& r) noexcept { return static_cast<RecordKind>(r.index() + 1); }
 
 const std::string& recordId(const Record& r) noexcept {
   return std::visit([](const auto& rec) -> const std::string& { return rec.id; }, r);

@@ -22,9 +22,8 @@ bool isCoordinatorOf(const Worker& w, std::string_view wijk) {
 /// The fields of a case delta a wijkcoach may never write, whatever their value.
 bool setsCoordinatorField(const Case& d) {
   return d.wijk.isSet() || d.household_key.isSet() || d.address.isSet() || d.priority.isSet() ||
-         d.first_contact_due_ms.isSet() || d.resolution_code.isSet() ||
-         d.resolution_text.isSet() || d.merged_into.isSet() || d.conflict.isSet() ||
-         d.deleted.isSet();
+         d.first_contact_due_ms.isSet() || d.resolution_code.isSet() || d.resolution_text.isSet() ||
+         d.merged_into.isSet() || d.conflict.isSet() || d.deleted.isSet();
 }
 
 /// A delta's creation facts: absent, or exactly the stored ones.
@@ -126,11 +125,11 @@ Status mayAssign(std::string_view assignee_id, const Worker* a, std::string_view
 namespace {
 
 /// Triage fields of a signal delta, judged for `w` on a signal of `wijk` reported by `reporter`.
-Status mayTriage(const Worker& w, std::string_view wijk, std::string_view reporter,
-                 const Signal& d, Hold link_target, Hold duplicate_target, bool creation) {
-  const bool triage = d.case_id.isSet() || d.duplicate_of.isSet() ||
-                      (d.triage_state.isSet() &&
-                       !(creation && d.triage_state.value == TriageState::kNieuw));
+Status mayTriage(const Worker& w, std::string_view wijk, std::string_view reporter, const Signal& d,
+                 Hold link_target, Hold duplicate_target, bool creation) {
+  const bool triage =
+      d.case_id.isSet() || d.duplicate_of.isSet() ||
+      (d.triage_state.isSet() && !(creation && d.triage_state.value == TriageState::kNieuw));
   const Status no = refused(RecordKind::kSignal);
   if (d.deleted.isSet() && !isCoordinatorOf(w, wijk)) return no;
   if (!triage) return {};
@@ -153,8 +152,7 @@ Status mayTriage(const Worker& w, std::string_view wijk, std::string_view report
 
 }  // namespace
 
-Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target,
-                       Hold duplicate_target) {
+Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target, Hold duplicate_target) {
   const Status no = refused(RecordKind::kSignal);
   if (w.role == Role::kAdmin || w.role == Role::kUnspecified) return no;
   if (in.created.isZero() || in.content.reporter_id != w.id || in.content.source_role != w.role) {
@@ -209,8 +207,8 @@ Status mayWriteMoment(const Worker& w, Hold case_hold, const ContactMoment& curr
   return {};
 }
 
-TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c,
-                                    const Transition& t, Origin origin) {
+TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, const Transition& t,
+                                    Origin origin) {
   TransitionDecision out;
   out.next = c.state.value;
   if (!visible(hold)) {
@@ -297,8 +295,9 @@ const std::vector<RuleRow>& ruleTable() {
       {"case state", "only through transitions", "only through transitions", "—"},
       {"case creation facts (`opened_by`, `opened_at_ms`)", "never", "never", "—"},
       {"other case fields, conflict flag, deletion", "yes", "—", "—"},
-      {"contact moment", "own name", "own name; kept when the case was reassigned before it "
-                                     "arrived",
+      {"contact moment", "own name",
+       "own name; kept when the case was reassigned before it "
+       "arrived",
        "—"},
       {"transition", "own name and role, state table",
        "own name and role, state table; a conflict when the case was reassigned before it "

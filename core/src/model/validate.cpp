@@ -101,8 +101,8 @@ Status validate(const Signal& s) {
     EROPAF_RETURN_IF_ERROR(checkWijk("content.wijk", c.wijk));
     EROPAF_RETURN_IF_ERROR(checkAddress("content.address", c.address));
     if (c.household_key != householdKey(c.address)) {
-      return Status(ErrorCode::kInvalidArgument,
-                    "content.household_key does not match the address", "content.household_key");
+      return Status(ErrorCode::kInvalidArgument, "content.household_key does not match the address",
+                    "content.household_key");
     }
     if (c.categories.empty()) {
       return Status(ErrorCode::kRequiredFieldMissing, "at least one category is required",
@@ -140,7 +140,8 @@ Status validate(const Case& c) {
     EROPAF_RETURN_IF_ERROR(checkText("household_key", c.household_key.value, kMaxShortBytes, true));
   }
   if (c.address.isSet()) EROPAF_RETURN_IF_ERROR(checkAddress("address", c.address.value));
-  if (c.title.isSet()) EROPAF_RETURN_IF_ERROR(checkText("title", c.title.value, kMaxTitleBytes, false));
+  if (c.title.isSet())
+    EROPAF_RETURN_IF_ERROR(checkText("title", c.title.value, kMaxTitleBytes, false));
   if (c.categories.size() > 4 * kMaxCategoriesPerRecord) {
     return Status(ErrorCode::kInvalidArgument, "too many category entries", "categories");
   }
@@ -169,7 +170,8 @@ Status validate(const Case& c) {
     EROPAF_RETURN_IF_ERROR(
         checkText("resolution_text", c.resolution_text.value, kMaxReasonBytes, false));
   }
-  if (c.merged_into.isSet()) EROPAF_RETURN_IF_ERROR(checkId("merged_into", c.merged_into.value, false));
+  if (c.merged_into.isSet())
+    EROPAF_RETURN_IF_ERROR(checkId("merged_into", c.merged_into.value, false));
   return {};
 }
 
@@ -288,9 +290,9 @@ Status checkAddress(std::string_view field, const Address& a) {
     return Status(ErrorCode::kInvalidArgument, "house number must be 1 to 5 digits", nr_field);
   }
   const std::string add_field = join(f, "addition");
-  if (a.addition.size() > 10 ||
-      !std::all_of(a.addition.begin(), a.addition.end(),
-                   [](char c) { return isAlpha(c) || isDigit(c) || c == '-' || c == ' '; })) {
+  if (a.addition.size() > 10 || !std::all_of(a.addition.begin(), a.addition.end(), [](char c) {
+        return isAlpha(c) || isDigit(c) || c == '-' || c == ' ';
+      })) {
     return Status(ErrorCode::kInvalidArgument,
                   "house number addition must be at most 10 letters or digits", add_field);
   }
@@ -311,8 +313,8 @@ Status checkCategories(std::string_view field, std::span<const std::string> code
                   "at most " + std::to_string(kMaxCategoriesPerRecord) + " categories", f);
   }
   for (const std::string& code : codes) {
-    const bool found = std::any_of(known.begin(), known.end(),
-                                   [&](const Category& c) { return c.code == code; });
+    const bool found =
+        std::any_of(known.begin(), known.end(), [&](const Category& c) { return c.code == code; });
     if (!found) {
       const std::string shown = isValidUtf8(code) && code.size() <= 64 ? code : "?";
       return Status(ErrorCode::kUnknownCategory, "unknown category '" + shown + "'", f);

@@ -125,12 +125,13 @@ Status migrate(Db& db, int target, std::int64_t now_ms) {
     Transaction txn(db);
     EROPAF_RETURN_IF_ERROR(txn.begin());
     if (v == 1) {
-      EROPAF_RETURN_IF_ERROR(db.exec(
-          "CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, "
-          "applied_at_ms INTEGER NOT NULL)"));
+      EROPAF_RETURN_IF_ERROR(
+          db.exec("CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, "
+                  "applied_at_ms INTEGER NOT NULL)"));
     }
     EROPAF_RETURN_IF_ERROR(db.exec(kMigrations[static_cast<std::size_t>(v - 1)]));
-    Result<Stmt> rec = db.prepare("INSERT INTO schema_version(version, applied_at_ms) VALUES(?, ?)");
+    Result<Stmt> rec =
+        db.prepare("INSERT INTO schema_version(version, applied_at_ms) VALUES(?, ?)");
     if (!rec.ok()) return rec.status();
     EROPAF_RETURN_IF_ERROR(rec->bind(1, std::int64_t{v}).bind(2, now_ms).run());
     EROPAF_RETURN_IF_ERROR(txn.commit());

@@ -93,8 +93,8 @@ std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(stmt_, col
 std::string Stmt::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   const int n = sqlite3_column_bytes(stmt_, col);
-  return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p),
-                                                    static_cast<std::size_t>(n));
+  return p == nullptr ? std::string()
+                      : std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
 std::string Stmt::blob(int col) const {

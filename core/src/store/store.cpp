@@ -10,11 +10,12 @@
 // checks the transition and answers with the authoritative state.
 #include "eropaf/store.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <sodium.h>
 
 #include "eropaf/id.hpp"
 #include "eropaf/merge.hpp"
@@ -71,7 +72,8 @@ Status permission(std::string message) {
 }
 
 Status notFound(std::string_view what, std::string_view id) {
-  return Status(ErrorCode::kNotFound, std::string(what) + " " + std::string(id) + " is not in this store");
+  return Status(ErrorCode::kNotFound,
+                std::string(what) + " " + std::string(id) + " is not in this store");
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
@@ -133,9 +135,9 @@ struct Store::Impl {
       Result<Stmt> sel = db->prepare(q);
       if (!sel.ok()) return sel.status();
       select_body[i] = std::move(sel).value();
-      Result<Stmt> upd = db->prepare(std::string("UPDATE ") +
-                                     tableOf(static_cast<RecordKind>(i + 1)) +
-                                     " SET body = ? WHERE id = ?");
+      Result<Stmt> upd =
+          db->prepare(std::string("UPDATE ") + tableOf(static_cast<RecordKind>(i + 1)) +
+                      " SET body = ? WHERE id = ?");
       if (!upd.ok()) return upd.status();
       update_body[i] = std::move(upd).value();
     }
@@ -144,9 +146,9 @@ struct Store::Impl {
         "VALUES(?,?,?,?,?,?)");
     if (!ob.ok()) return ob.status();
     insert_outbox = std::move(ob).value();
-    Result<Stmt> meta =
-        db->prepare("INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
-                    "value = ?2");
+    Result<Stmt> meta = db->prepare(
+        "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
+        "value = ?2");
     if (!meta.ok()) return meta.status();
     set_meta = std::move(meta).value();
     if (schema >= 2) {
@@ -209,8 +211,8 @@ struct Store::Impl {
     Result<Record> rec = decodeBody(std::string(id), body);
     if (!rec.ok()) return rec.status();
     if (recordKind(*rec) != kind) {
-      return Status(ErrorCode::kStorageCorrupt, "stored record " + std::string(id) +
-                                                    " has the wrong kind");
+      return Status(ErrorCode::kStorageCorrupt,
+                    "stored record " + std::string(id) + " has the wrong kind");
     }
     return std::optional<Record>(std::move(rec).value());
   }
@@ -274,8 +276,8 @@ struct Store::Impl {
                 .bind(8, std::int64_t{r.deleted.value})
                 .bindBlob(9, body);
           } else if constexpr (std::is_same_v<T, Case>) {
-            const auto prio = r.priority.isSet() ? static_cast<std::int64_t>(r.priority.value)
-                                                 : std::int64_t{9};
+            const auto prio =
+                r.priority.isSet() ? static_cast<std::int64_t>(r.priority.value) : std::int64_t{9};
             s.bind(2, r.wijk.value)
                 .bindBlob(3, householdHash(r.household_key.value))
                 .bind(4, static_cast<std::int64_t>(r.state.value))
@@ -345,26 +347,27 @@ struct Store::Impl {
   /// The cached colleagues from the server's reference data; empty before it sent any.
   Result<std::vector<Worker>> loadWorkers() {
     Impl& s = *this;
-  Result<std::optional<std::string>> raw = s.getMeta("reference");
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::vector<Worker>();
-  Result<std::string> plain = s.cipher->open(**raw, "reference");
-  if (!plain.ok()) return plain.status();
-  v1::ReferenceData ref;
-  if (!ref.ParseFromString(*plain)) {
-    return Status(ErrorCode::kStorageCorrupt, "stored reference data does not decode");
-  }
-  std::vector<Worker> out;
-  for (const auto& w : ref.workers()) {
-    // setReference stored only valid workers, so one that does not map back is corruption.
-    Result<Worker> worker = wire::fromProto(w);
-    if (!worker.ok()) {
-      return Status(ErrorCode::kStorageCorrupt,
-                    "stored reference data holds an invalid worker: " + worker.status().message());
+    Result<std::optional<std::string>> raw = s.getMeta("reference");
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) return std::vector<Worker>();
+    Result<std::string> plain = s.cipher->open(**raw, "reference");
+    if (!plain.ok()) return plain.status();
+    v1::ReferenceData ref;
+    if (!ref.ParseFromString(*plain)) {
+      return Status(ErrorCode::kStorageCorrupt, "stored reference data does not decode");
     }
-    out.push_back(std::move(worker).value());
-  }
-  return out;
+    std::vector<Worker> out;
+    for (const auto& w : ref.workers()) {
+      // setReference stored only valid workers, so one that does not map back is corruption.
+      Result<Worker> worker = wire::fromProto(w);
+      if (!worker.ok()) {
+        return Status(
+            ErrorCode::kStorageCorrupt,
+            "stored reference data holds an invalid worker: " + worker.status().message());
+      }
+      out.push_back(std::move(worker).value());
+    }
+    return out;
   }
 
   Status requireWijk(const Identity& id, std::string_view wijk) {
@@ -506,8 +509,8 @@ Result<std::unique_ptr<Store>> Store::open(OpenOptions options) {
     return Status(ErrorCode::kInvalidArgument, "the store needs a file path", "path");
   }
   if (options.migrate_to < 0 || options.migrate_to > detail::kSchemaVersion) {
-    return Status(ErrorCode::kInvalidArgument, "migrate_to is outside 0.." +
-                                                   std::to_string(detail::kSchemaVersion),
+    return Status(ErrorCode::kInvalidArgument,
+                  "migrate_to is outside 0.." + std::to_string(detail::kSchemaVersion),
                   "migrate_to");
   }
   if (!options.clock) options.clock = std::make_shared<SystemClock>();
@@ -587,8 +590,8 @@ std::uint64_t Store::hlcLast() const {
 
 Status Store::setIdentity(const Identity& identity) {
   if (!isValidWorkerId(identity.worker_id)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  "worker id must be 1-64 characters of a-z 0-9 . _ -", "worker_id");
+    return Status(ErrorCode::kInvalidArgument, "worker id must be 1-64 characters of a-z 0-9 . _ -",
+                  "worker_id");
   }
   EROPAF_RETURN_IF_ERROR(checkText("name", identity.name, kMaxShortBytes, true));
   if (identity.role == Role::kUnspecified || static_cast<int>(identity.role) > 4) {
@@ -609,7 +612,8 @@ Status Store::setIdentity(const Identity& identity) {
   wire::toProto(w, msg);
   const std::string device_id = identity.device_id.empty() ? s.device_id : identity.device_id;
   EROPAF_RETURN_IF_ERROR(s.inTransaction([&]() -> Status {
-    EROPAF_RETURN_IF_ERROR(s.putMeta("identity", s.cipher->seal(msg.SerializeAsString(), "identity")));
+    EROPAF_RETURN_IF_ERROR(
+        s.putMeta("identity", s.cipher->seal(msg.SerializeAsString(), "identity")));
     return s.putMeta("device_id", device_id);
   }));
   s.device_id = device_id;
@@ -906,7 +910,8 @@ Status Store::pickUpCase(std::string_view case_id) {
   Transition t = makeTransition(*c, CaseState::kToegewezen, id, "", false, now, v);
   mergeInto(*c, delta);
   c->state.set(CaseState::kToegewezen, v);
-  return s.commit({{*c, delta, "case picked up"}, {t, t, moveSummary(from, CaseState::kToegewezen)}});
+  return s.commit(
+      {{*c, delta, "case picked up"}, {t, t, moveSummary(from, CaseState::kToegewezen)}});
 }
 
 Status Store::setPriority(std::string_view case_id, Priority priority) {
@@ -945,8 +950,8 @@ Result<ContactMoment> Store::addContactMoment(const NewContactMoment& request) {
     ContactMoment probe;
     probe.created = {1, 0};
     probe.author_id = id.worker_id;
-    Status may = permissions::mayCreateMoment(me_w, permissions::caseHoldOnDevice(me_w, *c),
-                                              probe, permissions::Origin::kDevice);
+    Status may = permissions::mayCreateMoment(me_w, permissions::caseHoldOnDevice(me_w, *c), probe,
+                                              permissions::Origin::kDevice);
     if (!may.ok()) {
       return permission(id.role == Role::kWijkcoach
                             ? "a wijkcoach records contact moments only on cases assigned to them"
@@ -988,8 +993,7 @@ Result<ContactMoment> Store::addContactMoment(const NewContactMoment& request) {
   m.note = request.note;
   m.corrects_id = request.corrects_id;
   EROPAF_RETURN_IF_ERROR(validateRecord(m));
-  EROPAF_RETURN_IF_ERROR(s.commit(
-      {{m, m, "contact moment " + std::string(toString(m.outcome))}}));
+  EROPAF_RETURN_IF_ERROR(s.commit({{m, m, "contact moment " + std::string(toString(m.outcome))}}));
   return m;
 }
 
@@ -1006,7 +1010,8 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
   }
   EROPAF_RETURN_IF_ERROR(checkText("reason", request.reason, kMaxReasonBytes, false));
   const CaseState from = c->state.value;
-  EROPAF_RETURN_IF_ERROR(checkTransition(from, request.to, id.role, request.reason, !request.online));
+  EROPAF_RETURN_IF_ERROR(
+      checkTransition(from, request.to, id.role, request.reason, !request.online));
   if (id.role == Role::kWijkcoach) {
     EROPAF_RETURN_IF_ERROR(s.requireWijk(id, c->wijk.value));
     if (request.to == CaseState::kToegewezen) {
@@ -1060,7 +1065,8 @@ Status Store::resolveConflict(std::string_view case_id, std::optional<CaseState>
     Impl& s = *impl_;
     Result<const Identity*> me = s.me();
     if (!me.ok()) return me.status();
-    if ((*me)->role != Role::kCoordinator) return permission("only a coordinator resolves conflicts");
+    if ((*me)->role != Role::kCoordinator)
+      return permission("only a coordinator resolves conflicts");
     Result<Case> c = s.loadAs<Case>(case_id, "case");
     if (!c.ok()) return Status(c.status().code(), c.status().message(), "case_id");
     EROPAF_RETURN_IF_ERROR(s.requireWijk(**me, c->wijk.value));
@@ -1164,7 +1170,7 @@ Result<std::vector<Case>> Store::wijkQueue(std::string_view wijk, ListOptions op
 }
 
 Result<std::vector<Signal>> Store::untriagedSignals(std::string_view wijk,
-                                                     ListOptions options) const {
+                                                    ListOptions options) const {
   if (!isValidWijkCode(wijk)) {
     return Status(ErrorCode::kInvalidArgument, "wijk is not a CBS wijk code like WK015301", "wijk");
   }
@@ -1210,12 +1216,11 @@ Result<Household> Store::household(std::string_view household_key) const {
   for (Case& c : *cases) {
     if (c.household_key.value != household_key) continue;
     auto moments = s.query<ContactMoment>(
-        "SELECT id, body FROM contact_moments WHERE case_id = ? ORDER BY at_ms, id LIMIT ?",
-        {c.id}, 0);
+        "SELECT id, body FROM contact_moments WHERE case_id = ? ORDER BY at_ms, id LIMIT ?", {c.id},
+        0);
     if (!moments.ok()) return moments.status();
     auto trans = s.query<Transition>(
-        "SELECT id, body FROM transitions WHERE case_id = ? ORDER BY at_ms, id LIMIT ?", {c.id},
-        0);
+        "SELECT id, body FROM transitions WHERE case_id = ? ORDER BY at_ms, id LIMIT ?", {c.id}, 0);
     if (!trans.ok()) return trans.status();
     h.contact_moments.insert(h.contact_moments.end(), moments->begin(), moments->end());
     h.transitions.insert(h.transitions.end(), trans->begin(), trans->end());
@@ -1244,8 +1249,8 @@ Result<std::vector<OutboxEntry>> Store::outbox(ListOptions options) const {
     const std::int64_t kind = q->int64(2);
     const std::int64_t status = q->int64(6);
     if (kind < 1 || kind > 4 || status < 1 || status > 2) {
-      return Status(ErrorCode::kStorageCorrupt, "outbox change " + e.change_id +
-                                                    " has an unknown kind or status");
+      return Status(ErrorCode::kStorageCorrupt,
+                    "outbox change " + e.change_id + " has an unknown kind or status");
     }
     e.kind = static_cast<RecordKind>(kind);
     e.record_id = q->text(3);
@@ -1264,7 +1269,8 @@ Result<std::vector<OutboxEntry>> Store::outbox(ListOptions options) const {
     if (!plain.ok()) return plain.status();
     Result<Record> delta = decodeRecord(*plain);
     if (!delta.ok()) {
-      return Status(ErrorCode::kStorageCorrupt, "outbox change " + e.change_id + " does not decode");
+      return Status(ErrorCode::kStorageCorrupt,
+                    "outbox change " + e.change_id + " does not decode");
     }
     e.delta = std::move(delta).value();
     out.push_back(std::move(e));
@@ -1324,10 +1330,10 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint
     if (!valid.ok()) {
       // One bad state never fails the page: it is skipped, counted and reported.
       if (stats.skipped++ == 0) {
-        stats.first_skip = Status(valid.code(),
-                                  "record " + std::to_string(i) + " (" + recordId(records[i]) +
-                                      "): " + valid.message(),
-                                  valid.field());
+        stats.first_skip = Status(
+            valid.code(),
+            "record " + std::to_string(i) + " (" + recordId(records[i]) + "): " + valid.message(),
+            valid.field());
       }
       continue;
     }
@@ -1423,7 +1429,8 @@ Status Store::evict(std::string_view record_id) {
 Status Store::restampChange(std::string_view change_id, std::uint64_t server_hlc) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
-  Result<Stmt> q = s.db->prepare("SELECT kind, record_id, summary, delta FROM outbox WHERE change_id = ?");
+  Result<Stmt> q =
+      s.db->prepare("SELECT kind, record_id, summary, delta FROM outbox WHERE change_id = ?");
   if (!q.ok()) return q.status();
   q->bind(1, change_id);
   Result<bool> row = q->step();

@@ -47,8 +47,8 @@ Status call(Transport& t, const SyncOptions& o, const std::atomic<bool>& cancell
   for (int attempt = 0; attempt < std::max(1, o.max_attempts); ++attempt) {
     if (cancelled.load()) return Status(ErrorCode::kCancelled, "sync cancelled");
     if (attempt > 0) {
-      const auto cap = std::min<std::int64_t>(o.backoff_cap.count(),
-                                              o.backoff_base.count() << std::min(attempt, 16));
+      const auto cap = std::min<std::int64_t>(o.backoff_cap.count(), o.backoff_base.count()
+                                                                         << std::min(attempt, 16));
       std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(cap, 1));
       if (!sleepFor(std::chrono::milliseconds(jitter(rng)), cancelled)) {
         return Status(ErrorCode::kCancelled, "sync cancelled");
@@ -62,7 +62,8 @@ Status call(Transport& t, const SyncOptions& o, const std::atomic<bool>& cancell
     }
     if (res->status == 200) {
       if (!response.ParseFromString(res->body)) {
-        return Status(ErrorCode::kDecodeError, "the server's answer to " + path + " does not decode");
+        return Status(ErrorCode::kDecodeError,
+                      "the server's answer to " + path + " does not decode");
       }
       return {};
     }
@@ -76,8 +77,9 @@ Status call(Transport& t, const SyncOptions& o, const std::atomic<bool>& cancell
                   "HTTP " + std::to_string(res->status) + " from " + path);
     }
     last = st;
-    if (res->status >= 500 && retryable(st.code() == ErrorCode::kInternal ? ErrorCode::kInternal
-                                                                           : ErrorCode::kUnavailable)) {
+    if (res->status >= 500 &&
+        retryable(st.code() == ErrorCode::kInternal ? ErrorCode::kInternal
+                                                    : ErrorCode::kUnavailable)) {
       continue;
     }
     return st;
@@ -202,9 +204,10 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
         ++result.restamped;
         continue;
       }
-      EROPAF_RETURN_IF_ERROR(s.markRefused(
-          r.change_id(), Status(errorCodeFromNumber(r.error().code()).value_or(ErrorCode::kInternal),
-                                r.error().message(), r.error().field())));
+      EROPAF_RETURN_IF_ERROR(
+          s.markRefused(r.change_id(),
+                        Status(errorCodeFromNumber(r.error().code()).value_or(ErrorCode::kInternal),
+                               r.error().message(), r.error().field())));
       ++result.refused;
     }
     EROPAF_RETURN_IF_ERROR(s.acknowledge(accepted));
@@ -328,10 +331,9 @@ struct SyncClient::Impl {
       }
       if (watch_round) {
         bool polled = false;
-        Result<SyncResult> r =
-            syncOnce(store, *transport, options, cancelled,
-                     [&](const SyncProgress& p) { onWatchPhase(p, polled); },
-                     options.watch_wait_ms);
+        Result<SyncResult> r = syncOnce(
+            store, *transport, options, cancelled,
+            [&](const SyncProgress& p) { onWatchPhase(p, polled); }, options.watch_wait_ms);
         const bool interrupted = !r.ok() && r.status().code() == ErrorCode::kCancelled;
         bool stop_watching = false;
         if (r.ok() && r->revoked) stop_watching = true;

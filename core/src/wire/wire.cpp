@@ -41,7 +41,7 @@ void putAddress(const Address& a, v1::Address* out) {
 }
 
 // Unset fields (zero version) are left out of the message entirely: deltas stay small.
-#define EROPAF_PUT(kind, field, msg)                           \
+#define EROPAF_PUT(kind, field, msg) \
   if (in.field.isSet()) put##kind(in.field, (msg)->mutable_##field())
 
 void encode(const Signal& in, v1::Signal* out) {
@@ -179,8 +179,8 @@ Result<Signal> decode(const v1::Signal& in) {
     const v1::SignalContent& c = in.content();
     SignalContent& out = s.content;
     out.reporter_id = c.reporter_id();
-    EROPAF_RETURN_IF_ERROR(getEnum("content.source_role", c.source_role(), Role::kAdmin, true,
-                                   out.source_role));
+    EROPAF_RETURN_IF_ERROR(
+        getEnum("content.source_role", c.source_role(), Role::kAdmin, true, out.source_role));
     out.wijk = c.wijk();
     out.address = getAddress(c.address());
     out.household_key = c.household_key();
@@ -323,8 +323,10 @@ Result<Record> fromProto(const v1::Record& in) {
     case v1::Record::KIND_NOT_SET:
       break;
   }
-  return Status(ErrorCode::kDecodeError, "record has no kind (signal, case, contact moment or "
-                                         "transition)", "kind");
+  return Status(ErrorCode::kDecodeError,
+                "record has no kind (signal, case, contact moment or "
+                "transition)",
+                "kind");
 }
 
 void toProto(const Category& in, v1::Category& out) {
@@ -339,8 +341,8 @@ Result<Category> fromProto(const v1::Category& in) {
   Category c;
   c.code = in.code();
   c.label = in.label();
-  EROPAF_RETURN_IF_ERROR(getEnum("default_priority", in.default_priority(), Priority::kLaag,
-                                 false, c.default_priority));
+  EROPAF_RETURN_IF_ERROR(getEnum("default_priority", in.default_priority(), Priority::kLaag, false,
+                                 c.default_priority));
   c.first_contact_days = in.first_contact_days();
   c.sensitive = in.sensitive();
   return c;

@@ -98,13 +98,14 @@ enum {
 };
 
 typedef struct eropaf_error {
-  int32_t domain;  /* EROPAF_DOMAIN_* */
-  int32_t code;    /* EROPAF_ERROR_* */
-  char* message;   /* English, NUL-terminated UTF-8; owned, freed by eropaf_error_clear() */
-  char* field;     /* dotted path of the input field ("address.postcode"), or NULL; owned */
+  int32_t domain; /* EROPAF_DOMAIN_* */
+  int32_t code;   /* EROPAF_ERROR_* */
+  char* message;  /* English, NUL-terminated UTF-8; owned, freed by eropaf_error_clear() */
+  char* field;    /* dotted path of the input field ("address.postcode"), or NULL; owned */
 } eropaf_error;
 
-#define EROPAF_ERROR_INIT {0, 0, NULL, NULL}
+#define EROPAF_ERROR_INIT \
+  { 0, 0, NULL, NULL }
 
 /* Frees the message and field and zeroes the error. NULL and a zeroed error are fine.
  * Thread-safety: any thread. */
@@ -298,9 +299,8 @@ EROPAF_API bool eropaf_sync_run_blocking(eropaf_sync_t* sync, eropaf_buffer* out
  * `on_each` runs after every round with its result. `ctx_free` runs in eropaf_sync_release(),
  * or when a later eropaf_sync_start_watch() replaces this callback. When the call fails,
  * ctx_free is not called: the caller still owns ctx. */
-EROPAF_API bool eropaf_sync_start_watch(eropaf_sync_t* sync, eropaf_sync_done_fn on_each,
-                                        void* ctx, void (*ctx_free)(void*),
-                                        eropaf_error* out_error);
+EROPAF_API bool eropaf_sync_start_watch(eropaf_sync_t* sync, eropaf_sync_done_fn on_each, void* ctx,
+                                        void (*ctx_free)(void*), eropaf_error* out_error);
 
 /* A local write happened: a watching client pushes it now. NULL is fine. */
 EROPAF_API void eropaf_sync_notify_local_change(eropaf_sync_t* sync);

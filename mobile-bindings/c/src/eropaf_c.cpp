@@ -4,8 +4,6 @@
 // into EROPAF_ERROR_INTERNAL. Arguments are checked before anything else: a NULL handle, a NULL
 // pointer with a length, bytes that do not parse as the named message, and enum numbers this
 // build does not know are answered in EROPAF_DOMAIN_ABI and never reach the store.
-#include "eropaf.h"
-
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "eropaf.h"
 #include "eropaf/status.hpp"
 #include "eropaf/store.hpp"
 #include "eropaf/sync.hpp"
@@ -24,10 +23,10 @@
 #include "wire/wire_mapping.hpp"
 
 // The C constants and the one list of codes must agree, number for number.
-#define EROPAF_ERROR_CODE(cpp, number, wire)                                   \
-  static_assert(EROPAF_ERROR_##wire == number &&                               \
-                static_cast<int>(eropaf::ErrorCode::cpp) == number,            \
-                "eropaf.h and error_codes.def disagree on " #wire);
+#define EROPAF_ERROR_CODE(cpp, number, wire)                                               \
+  static_assert(                                                                           \
+      EROPAF_ERROR_##wire == number && static_cast<int>(eropaf::ErrorCode::cpp) == number, \
+      "eropaf.h and error_codes.def disagree on " #wire);
 #include "eropaf/error_codes.def"
 #undef EROPAF_ERROR_CODE
 
@@ -115,9 +114,8 @@ std::optional<Failure> syncFailure(const Status& s) {
 
 std::optional<Failure> checkBytes(const void* p, std::size_t len, const char* what) {
   if (p == nullptr && len != 0) {
-    return abiError(ErrorCode::kInvalidArgument, std::string(what) + " is NULL with length " +
-                                                     std::to_string(len),
-                    what);
+    return abiError(ErrorCode::kInvalidArgument,
+                    std::string(what) + " is NULL with length " + std::to_string(len), what);
   }
   return std::nullopt;
 }
@@ -137,11 +135,9 @@ template <class Message>
 std::optional<Failure> parse(const std::uint8_t* p, std::size_t len, Message& out,
                              const char* what) {
   if (auto f = checkBytes(p, len, what)) return f;
-  if (len > static_cast<std::size_t>(INT32_MAX) ||
-      !out.ParseFromArray(p, static_cast<int>(len))) {
+  if (len > static_cast<std::size_t>(INT32_MAX) || !out.ParseFromArray(p, static_cast<int>(len))) {
     return abiError(ErrorCode::kDecodeError,
-                    std::string(what) + " is not a valid " + out.GetTypeName() + " message",
-                    what);
+                    std::string(what) + " is not a valid " + out.GetTypeName() + " message", what);
   }
   return std::nullopt;
 }
@@ -200,9 +196,15 @@ void toProto(const sync::SyncResult& r, v1::SyncResult& out) {
 
 void toProto(const sync::SyncProgress& p, v1::SyncProgress& out) {
   switch (p.phase) {
-    case sync::SyncProgress::Phase::kPush: out.set_phase(v1::SyncProgress::PHASE_PUSH); break;
-    case sync::SyncProgress::Phase::kPull: out.set_phase(v1::SyncProgress::PHASE_PULL); break;
-    case sync::SyncProgress::Phase::kDone: out.set_phase(v1::SyncProgress::PHASE_DONE); break;
+    case sync::SyncProgress::Phase::kPush:
+      out.set_phase(v1::SyncProgress::PHASE_PUSH);
+      break;
+    case sync::SyncProgress::Phase::kPull:
+      out.set_phase(v1::SyncProgress::PHASE_PULL);
+      break;
+    case sync::SyncProgress::Phase::kDone:
+      out.set_phase(v1::SyncProgress::PHASE_DONE);
+      break;
   }
   out.set_pushed(p.pushed);
   out.set_to_push(p.to_push);
@@ -224,10 +226,12 @@ std::optional<Failure> toOptions(const v1::SyncConfig& c, const std::string& fal
   }
   curl.verify_tls = !c.insecure_skip_tls_verify();
   curl.ca_file = c.ca_file();
-  if (c.connect_timeout_ms() != 0) curl.connect_timeout = std::chrono::milliseconds(c.connect_timeout_ms());
+  if (c.connect_timeout_ms() != 0)
+    curl.connect_timeout = std::chrono::milliseconds(c.connect_timeout_ms());
   if (c.push_batch() != 0) opts.push_batch = c.push_batch();
   if (c.pull_page() != 0) opts.pull_page = c.pull_page();
-  if (c.max_attempts() != 0) opts.max_attempts = static_cast<int>(std::min<std::uint32_t>(c.max_attempts(), 100));
+  if (c.max_attempts() != 0)
+    opts.max_attempts = static_cast<int>(std::min<std::uint32_t>(c.max_attempts(), 100));
   if (c.backoff_base_ms() != 0) opts.backoff_base = std::chrono::milliseconds(c.backoff_base_ms());
   if (c.backoff_cap_ms() != 0) opts.backoff_cap = std::chrono::milliseconds(c.backoff_cap_ms());
   if (c.watch_wait_ms() != 0) opts.watch_wait_ms = c.watch_wait_ms();
@@ -291,12 +295,14 @@ struct eropaf_sync_t {
 namespace {
 
 std::optional<Failure> checkStore(const eropaf_store_t* s) {
-  if (s == nullptr || !s->store) return abiError(ErrorCode::kInvalidArgument, "store handle is NULL", "store");
+  if (s == nullptr || !s->store)
+    return abiError(ErrorCode::kInvalidArgument, "store handle is NULL", "store");
   return std::nullopt;
 }
 
 std::optional<Failure> checkSync(const eropaf_sync_t* s) {
-  if (s == nullptr || !s->client) return abiError(ErrorCode::kInvalidArgument, "sync handle is NULL", "sync");
+  if (s == nullptr || !s->client)
+    return abiError(ErrorCode::kInvalidArgument, "sync handle is NULL", "sync");
   return std::nullopt;
 }
 
@@ -328,7 +334,8 @@ std::optional<Failure> putCases(const Result<std::vector<T>>& r, eropaf_buffer* 
   return put(list, out);
 }
 
-std::optional<Failure> putSignals(const Result<std::vector<eropaf::Signal>>& r, eropaf_buffer* out) {
+std::optional<Failure> putSignals(const Result<std::vector<eropaf::Signal>>& r,
+                                  eropaf_buffer* out) {
   if (!r.ok()) return storeFailure(r.status());
   v1::SignalList list;
   for (const auto& x : *r) toProto(x, *list.add_signals());
@@ -377,10 +384,10 @@ eropaf_store_t* eropaf_store_open(const char* path, size_t path_len, const uint8
     }
     store::OpenOptions o;
     if (key_len != o.key.size()) {
-      return abiError(ErrorCode::kInvalidArgument,
-                      "key must be " + std::to_string(o.key.size()) + " bytes, got " +
-                          std::to_string(key_len),
-                      "key");
+      return abiError(
+          ErrorCode::kInvalidArgument,
+          "key must be " + std::to_string(o.key.size()) + " bytes, got " + std::to_string(key_len),
+          "key");
     }
     o.path.assign(path, path_len);
     std::memcpy(o.key.data(), key, key_len);
@@ -473,7 +480,8 @@ bool eropaf_store_open_case(eropaf_store_t* s, const uint8_t* request, size_t re
     n.address = fromProto(m.address());
     n.title = m.title();
     n.categories.assign(m.categories().begin(), m.categories().end());
-    if (m.priority() != v1::PRIORITY_UNSPECIFIED) n.priority = static_cast<eropaf::Priority>(m.priority());
+    if (m.priority() != v1::PRIORITY_UNSPECIFIED)
+      n.priority = static_cast<eropaf::Priority>(m.priority());
     n.signal_ids.assign(m.signal_ids().begin(), m.signal_ids().end());
     auto r = s->store->openCase(n);
     if (!r.ok()) return storeFailure(r.status());
@@ -489,7 +497,8 @@ bool eropaf_store_link_signal(eropaf_store_t* s, const char* signal_id, size_t s
     if (auto f = checkStore(s)) return f;
     if (auto f = checkBytes(signal_id, signal_id_len, "signal_id")) return f;
     if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
-    return storeFailure(s->store->linkSignal(view(signal_id, signal_id_len), view(case_id, case_id_len)));
+    return storeFailure(
+        s->store->linkSignal(view(signal_id, signal_id_len), view(case_id, case_id_len)));
   });
 }
 
@@ -500,7 +509,8 @@ bool eropaf_store_assign_case(eropaf_store_t* s, const char* case_id, size_t cas
     if (auto f = checkStore(s)) return f;
     if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
     if (auto f = checkBytes(worker_id, worker_id_len, "worker_id")) return f;
-    return storeFailure(s->store->assignCase(view(case_id, case_id_len), view(worker_id, worker_id_len)));
+    return storeFailure(
+        s->store->assignCase(view(case_id, case_id_len), view(worker_id, worker_id_len)));
   });
 }
 
@@ -522,13 +532,13 @@ bool eropaf_store_set_priority(eropaf_store_t* s, const char* case_id, size_t ca
       return abiError(ErrorCode::kInvalidArgument,
                       "priority has unknown value " + std::to_string(priority), "priority");
     }
-    return storeFailure(s->store->setPriority(view(case_id, case_id_len), static_cast<eropaf::Priority>(priority)));
+    return storeFailure(
+        s->store->setPriority(view(case_id, case_id_len), static_cast<eropaf::Priority>(priority)));
   });
 }
 
-bool eropaf_store_add_contact_moment(eropaf_store_t* s, const uint8_t* request,
-                                     size_t request_len, eropaf_buffer* out_moment,
-                                     eropaf_error* out_error) {
+bool eropaf_store_add_contact_moment(eropaf_store_t* s, const uint8_t* request, size_t request_len,
+                                     eropaf_buffer* out_moment, eropaf_error* out_error) {
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkStore(s)) return f;
     if (auto f = checkOut(out_moment, "out_moment")) return f;
@@ -579,20 +589,23 @@ bool eropaf_store_resolve_conflict(eropaf_store_t* s, const char* case_id, size_
     if (auto f = checkEnum(to_state, v1::CaseState_IsValid, "to_state")) return f;
     std::optional<eropaf::CaseState> to;
     if (to_state != 0) to = static_cast<eropaf::CaseState>(to_state);
-    return storeFailure(s->store->resolveConflict(view(case_id, case_id_len), to, view(reason, reason_len)));
+    return storeFailure(
+        s->store->resolveConflict(view(case_id, case_id_len), to, view(reason, reason_len)));
   });
 }
 
 bool eropaf_store_get_signal(eropaf_store_t* s, const char* id, size_t id_len,
                              eropaf_buffer* out_signal, eropaf_error* out_error) {
-  return getById(s, id, id_len, out_signal, out_error,
-                 [](store::Store& st, std::string_view i) { return st.signal(i); }, v1::Signal());
+  return getById(
+      s, id, id_len, out_signal, out_error,
+      [](store::Store& st, std::string_view i) { return st.signal(i); }, v1::Signal());
 }
 
 bool eropaf_store_get_case(eropaf_store_t* s, const char* id, size_t id_len,
                            eropaf_buffer* out_case, eropaf_error* out_error) {
-  return getById(s, id, id_len, out_case, out_error,
-                 [](store::Store& st, std::string_view i) { return st.getCase(i); }, v1::Case());
+  return getById(
+      s, id, id_len, out_case, out_error,
+      [](store::Store& st, std::string_view i) { return st.getCase(i); }, v1::Case());
 }
 
 bool eropaf_store_contact_moments(eropaf_store_t* s, const char* case_id, size_t case_id_len,
@@ -665,7 +678,8 @@ bool eropaf_store_household(eropaf_store_t* s, const uint8_t* address, size_t ad
     v1::Address a;
     if (auto f = parse(address, address_len, a, "address")) return f;
     if (a.postcode().empty()) {
-      return abiError(ErrorCode::kRequiredFieldMissing, "address.postcode is required", "address.postcode");
+      return abiError(ErrorCode::kRequiredFieldMissing, "address.postcode is required",
+                      "address.postcode");
     }
     if (a.house_number().empty()) {
       return abiError(ErrorCode::kRequiredFieldMissing, "address.house_number is required",
@@ -723,7 +737,8 @@ int64_t eropaf_store_outbox_size(eropaf_store_t* s, eropaf_error* out_error) {
   return n;
 }
 
-// --- enrollment and sync ---------------------------------------------------------------------------
+// --- enrollment and sync
+// ---------------------------------------------------------------------------
 
 bool eropaf_enroll(eropaf_store_t* s, const uint8_t* request, size_t request_len,
                    eropaf_buffer* out_identity, eropaf_error* out_error) {
@@ -732,7 +747,8 @@ bool eropaf_enroll(eropaf_store_t* s, const uint8_t* request, size_t request_len
     if (auto f = checkOut(out_identity, "out_identity")) return f;
     v1::EnrollDeviceRequest m;
     if (auto f = parse(request, request_len, m, "request")) return f;
-    if (m.code().empty()) return abiError(ErrorCode::kRequiredFieldMissing, "code is required", "code");
+    if (m.code().empty())
+      return abiError(ErrorCode::kRequiredFieldMissing, "code is required", "code");
     sync::CurlOptions curl;
     sync::SyncOptions opts;
     if (auto f = toOptions(m.config(), "", curl, opts)) return f;
@@ -787,7 +803,8 @@ bool eropaf_sync_run(eropaf_sync_t* s, eropaf_sync_progress_fn progress, eropaf_
                      void* ctx, void (*ctx_free)(void*), eropaf_error* out_error) {
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkSync(s)) return f;
-    if (done == nullptr) return abiError(ErrorCode::kInvalidArgument, "done callback is NULL", "done");
+    if (done == nullptr)
+      return abiError(ErrorCode::kInvalidArgument, "done callback is NULL", "done");
     // ctx_free is armed only once the sync is queued: on failure the caller still owns ctx.
     auto holder = std::make_shared<CallbackContext>(ctx, nullptr);
     sync::SyncClient::Progress on_progress;
@@ -833,7 +850,8 @@ bool eropaf_sync_start_watch(eropaf_sync_t* s, eropaf_sync_done_fn on_each, void
                              void (*ctx_free)(void*), eropaf_error* out_error) {
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkSync(s)) return f;
-    if (on_each == nullptr) return abiError(ErrorCode::kInvalidArgument, "on_each callback is NULL", "on_each");
+    if (on_each == nullptr)
+      return abiError(ErrorCode::kInvalidArgument, "on_each callback is NULL", "on_each");
     // As in eropaf_sync_run: ctx_free is armed only once the watch is in place.
     auto holder = std::make_shared<CallbackContext>(ctx, nullptr);
     s->client->startWatch(

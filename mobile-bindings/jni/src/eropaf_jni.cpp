@@ -17,11 +17,11 @@
 namespace {
 
 JavaVM* g_vm = nullptr;
-jclass g_exception = nullptr;        // nl.eropaf.EropafException
-jmethodID g_from_native = nullptr;   // static fromNative(int, int, byte[], byte[])
-jclass g_callback = nullptr;         // nl.eropaf.SyncCallback
-jmethodID g_progress = nullptr;      // progress(byte[])
-jmethodID g_done = nullptr;          // done(byte[], int, int, byte[], byte[])
+jclass g_exception = nullptr;       // nl.eropaf.EropafException
+jmethodID g_from_native = nullptr;  // static fromNative(int, int, byte[], byte[])
+jclass g_callback = nullptr;        // nl.eropaf.SyncCallback
+jmethodID g_progress = nullptr;     // progress(byte[])
+jmethodID g_done = nullptr;         // done(byte[], int, int, byte[], byte[])
 
 jbyteArray newBytes(JNIEnv* env, const void* data, std::size_t size) {
   if (size > static_cast<std::size_t>(INT32_MAX)) return nullptr;
@@ -46,9 +46,9 @@ void throwError(JNIEnv* env, eropaf_error& e) {
     jbyteArray message = newString(env, e.message);
     jbyteArray field = newString(env, e.field);
     if (!env->ExceptionCheck()) {
-      auto ex = static_cast<jthrowable>(env->CallStaticObjectMethod(
-          g_exception, g_from_native, static_cast<jint>(e.domain), static_cast<jint>(e.code),
-          message, field));
+      auto ex = static_cast<jthrowable>(
+          env->CallStaticObjectMethod(g_exception, g_from_native, static_cast<jint>(e.domain),
+                                      static_cast<jint>(e.code), message, field));
       if (ex != nullptr && !env->ExceptionCheck()) env->Throw(ex);
     }
   }
@@ -61,8 +61,9 @@ void throwAbi(JNIEnv* env, int32_t code, const char* message, const char* field)
   jbyteArray m = newString(env, message);
   jbyteArray f = newString(env, field);
   if (env->ExceptionCheck()) return;
-  auto ex = static_cast<jthrowable>(env->CallStaticObjectMethod(
-      g_exception, g_from_native, static_cast<jint>(EROPAF_DOMAIN_ABI), static_cast<jint>(code), m, f));
+  auto ex = static_cast<jthrowable>(
+      env->CallStaticObjectMethod(g_exception, g_from_native, static_cast<jint>(EROPAF_DOMAIN_ABI),
+                                  static_cast<jint>(code), m, f));
   if (ex != nullptr && !env->ExceptionCheck()) env->Throw(ex);
 }
 
@@ -101,8 +102,12 @@ jbyteArray toJava(JNIEnv* env, eropaf_buffer& b) {
   return out;
 }
 
-eropaf_store_t* store(jlong h) { return reinterpret_cast<eropaf_store_t*>(static_cast<intptr_t>(h)); }
-eropaf_sync_t* syncOf(jlong h) { return reinterpret_cast<eropaf_sync_t*>(static_cast<intptr_t>(h)); }
+eropaf_store_t* store(jlong h) {
+  return reinterpret_cast<eropaf_store_t*>(static_cast<intptr_t>(h));
+}
+eropaf_sync_t* syncOf(jlong h) {
+  return reinterpret_cast<eropaf_sync_t*>(static_cast<intptr_t>(h));
+}
 
 bool checkLimit(JNIEnv* env, jint limit) {
   if (limit >= 0) return true;
@@ -155,9 +160,11 @@ jbyteArray idCall(JNIEnv* env, jlong h, jbyteArray id, F f) {
 template <class F>
 jbyteArray wijkListCall(JNIEnv* env, jlong h, jbyteArray wijk, jint limit, F f) {
   if (!checkLimit(env, limit)) return nullptr;
-  return idCall(env, h, wijk,
-                [limit, f](eropaf_store_t* s, const char* w, size_t n, eropaf_buffer* out,
-                           eropaf_error* e) { return f(s, w, n, static_cast<uint32_t>(limit), out, e); });
+  return idCall(
+      env, h, wijk,
+      [limit, f](eropaf_store_t* s, const char* w, size_t n, eropaf_buffer* out, eropaf_error* e) {
+        return f(s, w, n, static_cast<uint32_t>(limit), out, e);
+      });
 }
 
 void check(JNIEnv* env, bool ok, eropaf_error& e) {
@@ -274,8 +281,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void*) {
   g_exception = globalClass(env, "nl/eropaf/EropafException");
   g_callback = globalClass(env, "nl/eropaf/SyncCallback");
   if (g_exception == nullptr || g_callback == nullptr) return JNI_ERR;
-  g_from_native = env->GetStaticMethodID(g_exception, "fromNative",
-                                         "(II[B[B)Lnl/eropaf/EropafException;");
+  g_from_native =
+      env->GetStaticMethodID(g_exception, "fromNative", "(II[B[B)Lnl/eropaf/EropafException;");
   g_progress = env->GetMethodID(g_callback, "progress", "([B)V");
   g_done = env->GetMethodID(g_callback, "done", "([BII[B[B)V");
   if (g_from_native == nullptr || g_progress == nullptr || g_done == nullptr) return JNI_ERR;
@@ -302,7 +309,9 @@ EROPAF_JNI(jlong, storeOpen)(JNIEnv* env, jclass, jbyteArray path, jbyteArray ke
   return static_cast<jlong>(reinterpret_cast<intptr_t>(s));
 }
 
-EROPAF_JNI(void, storeRelease)(JNIEnv*, jclass, jlong h) noexcept { eropaf_store_release(store(h)); }
+EROPAF_JNI(void, storeRelease)(JNIEnv*, jclass, jlong h) noexcept {
+  eropaf_store_release(store(h));
+}
 
 EROPAF_JNI(void, setIdentity)(JNIEnv* env, jclass, jlong h, jbyteArray identity) noexcept {
   Bytes in(env, identity);
@@ -329,8 +338,8 @@ EROPAF_JNI(jbyteArray, openCase)(JNIEnv* env, jclass, jlong h, jbyteArray r) noe
   return requestCall(env, h, r, eropaf_store_open_case);
 }
 
-EROPAF_JNI(void, linkSignal)(JNIEnv* env, jclass, jlong h, jbyteArray signal_id,
-                             jbyteArray case_id) noexcept {
+EROPAF_JNI(void, linkSignal)
+(JNIEnv* env, jclass, jlong h, jbyteArray signal_id, jbyteArray case_id) noexcept {
   Bytes s(env, signal_id);
   Bytes c(env, case_id);
   if (s.failed() || c.failed()) return;
@@ -338,8 +347,8 @@ EROPAF_JNI(void, linkSignal)(JNIEnv* env, jclass, jlong h, jbyteArray signal_id,
   check(env, eropaf_store_link_signal(store(h), s.chars(), s.size(), c.chars(), c.size(), &e), e);
 }
 
-EROPAF_JNI(void, assignCase)(JNIEnv* env, jclass, jlong h, jbyteArray case_id,
-                             jbyteArray worker_id) noexcept {
+EROPAF_JNI(void, assignCase)
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jbyteArray worker_id) noexcept {
   Bytes c(env, case_id);
   Bytes w(env, worker_id);
   if (c.failed() || w.failed()) return;
@@ -354,8 +363,8 @@ EROPAF_JNI(void, pickUpCase)(JNIEnv* env, jclass, jlong h, jbyteArray case_id) n
   check(env, eropaf_store_pick_up_case(store(h), c.chars(), c.size(), &e), e);
 }
 
-EROPAF_JNI(void, setPriority)(JNIEnv* env, jclass, jlong h, jbyteArray case_id,
-                              jint priority) noexcept {
+EROPAF_JNI(void, setPriority)
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jint priority) noexcept {
   Bytes c(env, case_id);
   if (c.failed()) return;
   eropaf_error e = EROPAF_ERROR_INIT;
@@ -370,8 +379,8 @@ EROPAF_JNI(jbyteArray, moveCase)(JNIEnv* env, jclass, jlong h, jbyteArray r) noe
   return requestCall(env, h, r, eropaf_store_move_case);
 }
 
-EROPAF_JNI(void, resolveConflict)(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jint to,
-                                  jbyteArray reason) noexcept {
+EROPAF_JNI(void, resolveConflict)
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jint to, jbyteArray reason) noexcept {
   Bytes c(env, case_id);
   Bytes r(env, reason);
   if (c.failed() || r.failed()) return;
@@ -401,13 +410,13 @@ EROPAF_JNI(jbyteArray, myCases)(JNIEnv* env, jclass, jlong h, jint limit) noexce
   return listCall(env, h, limit, eropaf_store_my_cases);
 }
 
-EROPAF_JNI(jbyteArray, wijkQueue)(JNIEnv* env, jclass, jlong h, jbyteArray wijk,
-                                  jint limit) noexcept {
+EROPAF_JNI(jbyteArray, wijkQueue)
+(JNIEnv* env, jclass, jlong h, jbyteArray wijk, jint limit) noexcept {
   return wijkListCall(env, h, wijk, limit, eropaf_store_wijk_queue);
 }
 
-EROPAF_JNI(jbyteArray, untriagedSignals)(JNIEnv* env, jclass, jlong h, jbyteArray wijk,
-                                         jint limit) noexcept {
+EROPAF_JNI(jbyteArray, untriagedSignals)
+(JNIEnv* env, jclass, jlong h, jbyteArray wijk, jint limit) noexcept {
   return wijkListCall(env, h, wijk, limit, eropaf_store_untriaged_signals);
 }
 

@@ -329,88 +329,91 @@ void Router::pull(const Principal& p, std::string token, const v1::PullRequest& 
   auto isEmpty = [](const v1::PullResponse& r) {
     return r.records_size() == 0 && r.evictions_size() == 0 && !r.more() && !r.reset();
   };
-  engine_.pull(p, req, [this, p, token = std::move(token), req, answer, isEmpty,
-                        done = std::move(done)](Result<v1::PullResponse> first) mutable {
-    if (!first.ok() || !isEmpty(*first) || req.wait_ms() == 0) return done(answer(first));
+  engine_.pull(
+      p, req,
+      [this, p, token = std::move(token), req, answer, isEmpty,
+       done = std::move(done)](Result<v1::PullResponse> first) mutable {
+        if (!first.ok() || !isEmpty(*first) || req.wait_ms() == 0) return done(answer(first));
 
-    // Long poll: answer with the first page that carries something for this principal, or
-    // with the empty page at the deadline — exactly once. A commit that brings nothing for
-    // them is not told (no global activity channel), and every wake re-authenticates, so a
-    // device revoked or a worker changed meanwhile is answered as such, never with records.
-    struct Poll {
-      std::atomic<bool> answered{false};
-      std::atomic<std::uint64_t> ticket{0};
-      std::mutex mu;
-      std::function<void(Response)> done;
-      Principal principal;       // GUARDED_BY(mu)
-      v1::PullRequest request;   // GUARDED_BY(mu): the cursor of the last empty page
-      Response empty;            // GUARDED_BY(mu)
-      std::string token;
-    };
-    auto poll = std::make_shared<Poll>();
-    poll->done = std::move(done);
-    poll->principal = p;
-    poll->request = req;
-    poll->request.set_cursor(first->next_cursor());
-    poll->request.set_wait_ms(0);
-    poll->empty = answer(first);
-    poll->token = token;
-    auto finish = [poll](Response r) {
-      if (!poll->answered.exchange(true)) poll->done(std::move(r));
-    };
-    auto wait = std::make_shared<std::function<void()>>();
-    *wait = [this, poll, answer, isEmpty, finish, wait_weak = std::weak_ptr(wait)] {
-      std::string cursor;
-      Principal who;
-      {
-        std::lock_guard lock(poll->mu);
-        cursor = poll->request.cursor();
-        who = poll->principal;
-      }
-      poll->ticket = engine_.waitForChange(
-          engine_.cursorSeq(cursor), who,
-          [this, poll, answer, isEmpty, finish, wait_weak](bool changed) {
-            // On the writer thread (or here, at once): move the re-pull off it.
-            schedule_(std::chrono::milliseconds(0), [this, poll, answer, isEmpty, finish,
-                                                     wait_weak, changed] {
-              if (poll->answered.load()) return;
-              if (!changed) {
-                std::lock_guard lock(poll->mu);
-                return finish(poll->empty);
-              }
-              Result<Principal> again = engine_.authenticate(poll->token);
-              if (!again.ok()) {
-                return finish(error(httpStatusFor(again.status().code()), again.status(),
-                                    poll->empty.content_type == "application/json"));
-              }
-              v1::PullRequest next;
-              {
-                std::lock_guard lock(poll->mu);
-                poll->principal = *again;
-                next = poll->request;
-              }
-              engine_.pull(*again, next,
-                           [poll, answer, isEmpty, finish, wait_weak](Result<v1::PullResponse> r) {
-                             if (!r.ok() || !isEmpty(*r)) return finish(answer(r));
-                             {
-                               std::lock_guard lock(poll->mu);
-                               poll->request.set_cursor(r->next_cursor());
-                               poll->empty = answer(r);
-                             }
-                             if (auto again_wait = wait_weak.lock()) (*again_wait)();
-                           });
-            });
-          });
-    };
-    const auto deadline = std::chrono::milliseconds(std::min(req.wait_ms(), kMaxWaitMs));
-    // The deadline timer owns the wait function: it lives until the poll is answered.
-    schedule_(deadline, [this, poll, wait, finish] {
-      engine_.cancelWait(poll->ticket);
-      std::lock_guard lock(poll->mu);
-      finish(poll->empty);
-    });
-    (*wait)();
-  });
+        // Long poll: answer with the first page that carries something for this principal, or
+        // with the empty page at the deadline — exactly once. A commit that brings nothing for
+        // them is not told (no global activity channel), and every wake re-authenticates, so a
+        // device revoked or a worker changed meanwhile is answered as such, never with records.
+        struct Poll {
+          std::atomic<bool> answered{false};
+          std::atomic<std::uint64_t> ticket{0};
+          std::mutex mu;
+          std::function<void(Response)> done;
+          Principal principal;      // GUARDED_BY(mu)
+          v1::PullRequest request;  // GUARDED_BY(mu): the cursor of the last empty page
+          Response empty;           // GUARDED_BY(mu)
+          std::string token;
+        };
+        auto poll = std::make_shared<Poll>();
+        poll->done = std::move(done);
+        poll->principal = p;
+        poll->request = req;
+        poll->request.set_cursor(first->next_cursor());
+        poll->request.set_wait_ms(0);
+        poll->empty = answer(first);
+        poll->token = token;
+        auto finish = [poll](Response r) {
+          if (!poll->answered.exchange(true)) poll->done(std::move(r));
+        };
+        auto wait = std::make_shared<std::function<void()>>();
+        *wait = [this, poll, answer, isEmpty, finish, wait_weak = std::weak_ptr(wait)] {
+          std::string cursor;
+          Principal who;
+          {
+            std::lock_guard lock(poll->mu);
+            cursor = poll->request.cursor();
+            who = poll->principal;
+          }
+          poll->ticket = engine_.waitForChange(
+              engine_.cursorSeq(cursor), who,
+              [this, poll, answer, isEmpty, finish, wait_weak](bool changed) {
+                // On the writer thread (or here, at once): move the re-pull off it.
+                schedule_(std::chrono::milliseconds(0), [this, poll, answer, isEmpty, finish,
+                                                         wait_weak, changed] {
+                  if (poll->answered.load()) return;
+                  if (!changed) {
+                    std::lock_guard lock(poll->mu);
+                    return finish(poll->empty);
+                  }
+                  Result<Principal> again = engine_.authenticate(poll->token);
+                  if (!again.ok()) {
+                    return finish(error(httpStatusFor(again.status().code()), again.status(),
+                                        poll->empty.content_type == "application/json"));
+                  }
+                  v1::PullRequest next;
+                  {
+                    std::lock_guard lock(poll->mu);
+                    poll->principal = *again;
+                    next = poll->request;
+                  }
+                  engine_.pull(
+                      *again, next,
+                      [poll, answer, isEmpty, finish, wait_weak](Result<v1::PullResponse> r) {
+                        if (!r.ok() || !isEmpty(*r)) return finish(answer(r));
+                        {
+                          std::lock_guard lock(poll->mu);
+                          poll->request.set_cursor(r->next_cursor());
+                          poll->empty = answer(r);
+                        }
+                        if (auto again_wait = wait_weak.lock()) (*again_wait)();
+                      });
+                });
+              });
+        };
+        const auto deadline = std::chrono::milliseconds(std::min(req.wait_ms(), kMaxWaitMs));
+        // The deadline timer owns the wait function: it lives until the poll is answered.
+        schedule_(deadline, [this, poll, wait, finish] {
+          engine_.cancelWait(poll->ticket);
+          std::lock_guard lock(poll->mu);
+          finish(poll->empty);
+        });
+        (*wait)();
+      });
 }
 
 }  // namespace eropaf::server
