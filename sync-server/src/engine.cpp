@@ -93,29 +93,38 @@ struct Cursor {
   std::uint64_t seq = 0;
   std::string scope;
   std::uint64_t ref = 0;
+  /// The device holds everything up to `seq`: it finished a pull (a page without `more`) and
+  /// has not dropped its records since (a reset or a first pull clears it until it finishes).
+  /// Only then may its own pushes be left out of its pages (StoredRecord::echo_device).
+  bool complete = false;
   bool valid = false;
 };
 
-// The cursor's plain form "<seq>.<scope>.<reference version>"; on the wire it is sealed (see
-// Impl::sealCursor), so a device can neither read nor choose it.
+// The cursor's plain form "<seq>.<scope>.<reference version>.<complete 0|1>"; on the wire it is
+// sealed (see Impl::sealCursor), so a device can neither read nor choose it. A cursor sealed
+// before the last part existed reads as not complete.
 Cursor parseCursorText(std::string_view text) {
   Cursor c;
   const auto p1 = text.find('.');
   const auto p2 = p1 == std::string_view::npos ? p1 : text.find('.', p1 + 1);
   if (p2 == std::string_view::npos) return c;
+  const auto p3 = text.find('.', p2 + 1);
   try {
     c.seq = std::stoull(std::string(text.substr(0, p1)));
     c.scope = std::string(text.substr(p1 + 1, p2 - p1 - 1));
-    c.ref = std::stoull(std::string(text.substr(p2 + 1)));
+    c.ref = std::stoull(std::string(text.substr(p2 + 1, p3 - p2 - 1)));
   } catch (...) {
     return Cursor{};
   }
+  c.complete = p3 != std::string_view::npos && text.substr(p3 + 1) == "1";
   c.valid = true;
   return c;
 }
 
-std::string cursorText(std::uint64_t seq, const std::string& scope, std::uint64_t ref) {
-  return std::to_string(seq) + "." + scope + "." + std::to_string(ref);
+std::string cursorText(std::uint64_t seq, const std::string& scope, std::uint64_t ref,
+                       bool complete) {
+  return std::to_string(seq) + "." + scope + "." + std::to_string(ref) + "." +
+         (complete ? "1" : "0");
 }
 
 std::string plainHouseholdOf(const Record& r) {
@@ -197,8 +206,9 @@ struct Engine::Impl {
   // key of this server (meta "cursor_key"). One that does not open is answered as a reset.
   std::string cursor_key;  // 32 bytes, made on first open
 
-  std::string sealCursor(std::uint64_t seq, const std::string& scope, std::uint64_t ref) const {
-    const std::string plain = cursorText(seq, scope, ref);
+  std::string sealCursor(std::uint64_t seq, const std::string& scope, std::uint64_t ref,
+                         bool complete) const {
+    const std::string plain = cursorText(seq, scope, ref, complete);
     std::string box(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
                         crypto_aead_xchacha20poly1305_ietf_ABYTES,
                     '\0');
@@ -462,8 +472,13 @@ struct Engine::Impl {
 
   // --- push ------------------------------------------------------------------------------
 
-  Status put(StoreSession& s, const Record& r, const Record* before, const Case* parent) {
-    Result<std::uint64_t> seq = s.putRecord(r, indexOf(r, parent));
+  /// Stores `r` with the next sequence number and logs its scope changes. `echo_device`: the
+  /// device whose push `r` is exactly (see StoredRecord::echo_device), else empty.
+  Status put(StoreSession& s, const Record& r, const Record* before, const Case* parent,
+             std::string_view echo_device = {}) {
+    RecordIndex index = indexOf(r, parent);
+    index.echo_device = echo_device;
+    Result<std::uint64_t> seq = s.putRecord(r, index);
     if (!seq.ok()) return seq.status();
     if (!std::holds_alternative<Case>(r) && !std::holds_alternative<Signal>(r)) return {};
     const Case* linked_before = nullptr;
@@ -602,6 +617,13 @@ struct Engine::Impl {
   }
 
   // --- apply -----------------------------------------------------------------------------
+
+  /// The pushing device when what is stored is exactly what it sent (a record it created, with
+  /// nothing merged in or added by the server); otherwise nobody.
+  template <class T>
+  static std::string_view echoOf(const Principal& p, const T& stored, const T& sent) {
+    return stored == sent ? std::string_view(p.device_id) : std::string_view();
+  }
   // Outer Result: storage failure (aborts the push). Inner Verdict: the change's answer.
 
   Result<Verdict> applySignal(StoreSession& s, const Principal& p, const Signal& in,
@@ -636,8 +658,8 @@ struct Engine::Impl {
     Result<std::optional<Case>> linked = loadCase(s, merged.case_id.value);
     if (!linked.ok()) return linked.status();
     const Record before = cur ? Record(*cur) : Record(Signal{});
-    EROPAF_RETURN_IF_ERROR(
-        put(s, merged, cur ? &before : nullptr, linked->has_value() ? &**linked : nullptr));
+    EROPAF_RETURN_IF_ERROR(put(s, merged, cur ? &before : nullptr,
+                               linked->has_value() ? &**linked : nullptr, echoOf(p, merged, in)));
     return Verdict{Status(), true};
   }
 
@@ -684,7 +706,7 @@ struct Engine::Impl {
     // Clearing the conflict flag resolves the conflicting transitions.
     const bool resolved = cur && cur->conflict.value && !merged.conflict.value;
     const Record before = cur ? Record(*cur) : Record(Case{});
-    EROPAF_RETURN_IF_ERROR(put(s, merged, cur ? &before : nullptr, nullptr));
+    EROPAF_RETURN_IF_ERROR(put(s, merged, cur ? &before : nullptr, nullptr, echoOf(p, merged, in)));
     if (resolved) {
       Result<std::vector<StoredRecord>> kids = s.children(merged.id);
       if (!kids.ok()) return kids.status();
@@ -731,7 +753,7 @@ struct Engine::Impl {
     ContactMoment merged = cur.value_or(in);
     if (cur) mergeInto(merged, in);
     if (cur && merged == *cur) return Verdict{};  // nothing changes: nothing is stored
-    EROPAF_RETURN_IF_ERROR(put(s, merged, nullptr, &**c));
+    EROPAF_RETURN_IF_ERROR(put(s, merged, nullptr, &**c, echoOf(p, merged, in)));
     return Verdict{Status(), true};
   }
 
@@ -961,6 +983,7 @@ struct Engine::Impl {
     Cursor cursor = openCursor(req.cursor());
     const bool reset = !req.cursor().empty() && (!cursor.valid || cursor.scope != scope);
     const std::uint64_t after = reset ? 0 : cursor.seq;
+    const bool holds_all = !req.cursor().empty() && !reset && cursor.complete;
     const std::uint32_t want = req.max_records() == 0 ? kDefaultPage : req.max_records();
     const std::size_t limit = std::clamp<std::uint32_t>(want, 1, opts.max_page_records);
 
@@ -1058,10 +1081,20 @@ struct Engine::Impl {
       }
       return {};
     };
-    auto sendWithChildren = [&](const Case& c) -> Status {
+    // The device's own push, stored exactly as it sent it: it holds it already, unless it
+    // dropped its records for a reset and has not caught up since (then `holds_all` is false).
+    // Any write by someone else, and every change of who sees a case, rewrites the row and
+    // clears the mark; so a record marked as this device's has never left the device.
+    auto isEcho = [&](const StoredRecord& row) {
+      return holds_all && row.echo_device == p.device_id;
+    };
+    // A case entering whole brings its children. When the case itself is this device's own
+    // push, the device has held it since it made it, and with it its own children.
+    auto sendWithChildren = [&](const Case& c, bool case_is_echo) -> Status {
       Result<std::vector<StoredRecord>> kids = s.children(c.id);
       if (!kids.ok()) return kids.status();
       for (const StoredRecord& k : *kids) {
+        if (case_is_echo && isEcho(k)) continue;
         const View kv = viewOf(w, k.record, &c);
         if (kv != View::kNone) EROPAF_RETURN_IF_ERROR(send(k.record, kv));
       }
@@ -1097,21 +1130,26 @@ struct Engine::Impl {
         }
       }
       if (view == View::kNone) continue;
-      EROPAF_RETURN_IF_ERROR(send(r, view));
+      const bool echo = isEcho(**cur);
+      if (echo) {
+        sent.insert(id);
+      } else {
+        EROPAF_RETURN_IF_ERROR(send(r, view));
+      }
       if (const auto* c = std::get_if<Case>(&r); c && view == View::kFull && entered_full) {
-        EROPAF_RETURN_IF_ERROR(sendWithChildren(*c));
+        EROPAF_RETURN_IF_ERROR(sendWithChildren(*c, echo));
       }
     }
     for (const StoredRecord& row : *rows) {
       const Record& r = row.record;
-      if (sent.count(recordId(r)) != 0) continue;
+      if (sent.count(recordId(r)) != 0 || isEcho(row)) continue;
       Result<const Case*> parent = parentOf(r);
       if (!parent.ok()) return parent.status();
       const View view = viewOf(w, r, *parent);
       if (view != View::kNone) EROPAF_RETURN_IF_ERROR(send(r, view));
     }
     page.upto = upto;
-    resp.set_next_cursor(sealCursor(upto, scope, ref_now));
+    resp.set_next_cursor(sealCursor(upto, scope, ref_now, holds_all || !full_page));
     resp.set_more(full_page);
     resp.set_reset(reset);
     if (req.cursor().empty() || reset || cursor.ref != ref_now) {

@@ -24,13 +24,17 @@ namespace eropaf::server {
 struct StoredRecord {
   Record record;
   std::uint64_t seq = 0;
+  /// The device whose push this row is exactly (what it sent, nothing merged in); empty when
+  /// anything else wrote it. That device already holds it: its pulls need not carry it back.
+  std::string echo_device;
 };
 
 /// Plain index columns for a record: who may see it follows from these and the record itself.
 struct RecordIndex {
-  std::string wijk;    ///< case wijk; signal wijk; children: the case's wijk
-  std::string owner;   ///< case assignee; signal reporter; children: empty
-  std::string parent;  ///< children: case id; signals: linked case id (may be empty)
+  std::string wijk;         ///< case wijk; signal wijk; children: the case's wijk
+  std::string owner;        ///< case assignee; signal reporter; children: empty
+  std::string parent;       ///< children: case id; signals: linked case id (may be empty)
+  std::string echo_device;  ///< see StoredRecord::echo_device
 };
 
 /// A record entering or leaving what one audience sees (see scope.hpp).

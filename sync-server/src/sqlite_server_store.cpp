@@ -5,6 +5,7 @@
 // sequence when its write transaction begins, so numbers are handed out in commit order and a
 // reader that saw N committed never later finds a change ≤ N.
 #include <algorithm>
+#include <iterator>
 #include <map>
 
 #include "eropaf/wire.hpp"
@@ -18,7 +19,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -105,6 +106,15 @@ ALTER TABLE devices ADD COLUMN first_served_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX scope_changes_by_record ON scope_changes(record_id, audience, seq);
 )sql";
 
+// v3: the device whose push a record's row is exactly (its pulls need not carry it back).
+constexpr const char* kSchemaV3 = R"sql(
+ALTER TABLE records ADD COLUMN echo TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3};
+static_assert(std::size(kMigrations) == kSchemaVersion - 1);
+
 std::string joinWijken(const std::vector<std::string>& w) {
   std::string out;
   for (const auto& s : w) {
@@ -161,7 +171,7 @@ class SqliteSession final : public StoreSession {
   }
 
   Result<std::optional<StoredRecord>> getRecord(std::string_view id) override {
-    Stmt* q = stmt("SELECT body, seq FROM records WHERE id = ?");
+    Stmt* q = stmt("SELECT body, seq, echo FROM records WHERE id = ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, id);
     Result<std::optional<StoredRecord>> out = readOne(*q);
@@ -171,9 +181,9 @@ class SqliteSession final : public StoreSession {
 
   Result<std::uint64_t> putRecord(const Record& record, const RecordIndex& index) override {
     Stmt* q = stmt(
-        "INSERT INTO records(id, kind, seq, wijk, owner, parent, body) "
-        "VALUES(?1,?2,?3,?4,?5,?6,?7) "
-        "ON CONFLICT(id) DO UPDATE SET seq=?3, wijk=?4, owner=?5, parent=?6, body=?7");
+        "INSERT INTO records(id, kind, seq, wijk, owner, parent, body, echo) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8) "
+        "ON CONFLICT(id) DO UPDATE SET seq=?3, wijk=?4, owner=?5, parent=?6, body=?7, echo=?8");
     if (q == nullptr) return prepare_error_;
     const std::uint64_t seq = next_seq_++;
     EROPAF_RETURN_IF_ERROR(q->bind(1, recordId(record))
@@ -183,12 +193,13 @@ class SqliteSession final : public StoreSession {
                                .bind(5, index.owner)
                                .bind(6, index.parent)
                                .bindBlob(7, encodeRecord(record))
+                               .bind(8, index.echo_device)
                                .run());
     return seq;
   }
 
   Result<std::vector<StoredRecord>> scan(std::uint64_t after_seq, std::size_t limit) override {
-    Stmt* q = stmt("SELECT body, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
+    Stmt* q = stmt("SELECT body, seq, echo FROM records WHERE seq > ? ORDER BY seq LIMIT ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, static_cast<std::int64_t>(after_seq)).bind(2, static_cast<std::int64_t>(limit));
     return readAll(*q);
@@ -212,23 +223,25 @@ class SqliteSession final : public StoreSession {
     };
     if (!f.owner.empty()) {
       EROPAF_RETURN_IF_ERROR(
-          part("SELECT body, seq FROM records WHERE owner = ?1 AND owner != '' "
+          part("SELECT body, seq, echo FROM records WHERE owner = ?1 AND owner != '' "
                "AND seq > ?2 ORDER BY seq LIMIT ?3",
                f.owner));
     }
     for (const auto& w : f.wijken) {
-      EROPAF_RETURN_IF_ERROR(part(
-          f.wijk_cases_only ? "SELECT body, seq FROM records WHERE wijk = ?1 AND wijk != '' AND "
-                              "kind = 2 AND seq > ?2 ORDER BY seq LIMIT ?3"
-                            : "SELECT body, seq FROM records WHERE wijk = ?1 AND wijk != '' AND "
-                              "seq > ?2 ORDER BY seq LIMIT ?3",
-          w));
+      EROPAF_RETURN_IF_ERROR(
+          part(f.wijk_cases_only
+                   ? "SELECT body, seq, echo FROM records WHERE wijk = ?1 AND wijk != '' AND "
+                     "kind = 2 AND seq > ?2 ORDER BY seq LIMIT ?3"
+                   : "SELECT body, seq, echo FROM records WHERE wijk = ?1 AND wijk != '' AND "
+                     "seq > ?2 ORDER BY seq LIMIT ?3",
+               w));
     }
     if (f.children_of_owned_cases && !f.owner.empty()) {
-      EROPAF_RETURN_IF_ERROR(part(
-          "SELECT body, seq FROM records WHERE parent IN (SELECT id FROM records WHERE owner = ?1 "
-          "AND owner != '' AND kind = 2) AND parent != '' AND seq > ?2 ORDER BY seq LIMIT ?3",
-          f.owner));
+      EROPAF_RETURN_IF_ERROR(
+          part("SELECT body, seq, echo FROM records WHERE parent IN (SELECT id FROM records WHERE "
+               "owner = ?1 "
+               "AND owner != '' AND kind = 2) AND parent != '' AND seq > ?2 ORDER BY seq LIMIT ?3",
+               f.owner));
     }
     std::vector<StoredRecord> out;
     for (auto& [seq, r] : merged) {
@@ -239,7 +252,8 @@ class SqliteSession final : public StoreSession {
   }
 
   Result<std::vector<StoredRecord>> children(std::string_view case_id) override {
-    Stmt* q = stmt("SELECT body, seq FROM records WHERE parent = ? AND parent != '' ORDER BY seq");
+    Stmt* q =
+        stmt("SELECT body, seq, echo FROM records WHERE parent = ? AND parent != '' ORDER BY seq");
     if (q == nullptr) return prepare_error_;
     q->bind(1, case_id);
     return readAll(*q);
@@ -630,7 +644,7 @@ class SqliteSession final : public StoreSession {
                     "stored record does not decode: " + rec.status().message());
     }
     return std::optional<StoredRecord>(
-        StoredRecord{std::move(rec).value(), static_cast<std::uint64_t>(q.int64(1))});
+        StoredRecord{std::move(rec).value(), static_cast<std::uint64_t>(q.int64(1)), q.text(2)});
   }
 
   static Result<std::vector<StoredRecord>> readAll(Stmt& q) {
@@ -723,15 +737,21 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     if (Result<bool> r = v->step(); !r.ok()) return r.status();
     const std::int64_t version = v->int64(0);
     v->reset();
+    if (version < 1) {
+      return Status(ErrorCode::kStorageCorrupt, "the server database has no schema version");
+    }
     if (version > kSchemaVersion) {
       return Status(ErrorCode::kUnsupported,
                     "the server database was written by a newer eropaf-server (schema " +
                         std::to_string(version) + ")");
     }
-    if (version < 2) {
+    for (std::int64_t from = version; from < kSchemaVersion; ++from) {
+      const std::string to = std::to_string(from + 1);
       EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
-      Status st = d.exec(kSchemaV2);
-      if (st.ok()) st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(2, 0)");
+      Status st = d.exec(kMigrations[from - 1]);
+      if (st.ok()) {
+        st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" + to + ", 0)");
+      }
       if (st.ok()) st = d.exec("COMMIT");
       if (!st.ok()) {
         static_cast<void>(d.exec("ROLLBACK"));
@@ -741,9 +761,12 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
   } else {
     EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
     Status st = d.exec(kSchemaV1);
-    if (st.ok()) st = d.exec(kSchemaV2);
+    for (const char* migration : kMigrations) {
+      if (st.ok()) st = d.exec(migration);
+    }
     if (st.ok()) {
-      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0)");
+      st =
+          d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

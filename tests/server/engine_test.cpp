@@ -337,3 +337,110 @@ TEST_CASE("cursors are sealed by the server: a forged or altered one starts over
   }
   CHECK(s.engine->cursorSeq(genuine) == s.engine->lastSeq());
 }
+
+TEST_CASE("a device's own pushes are not sent back to it, unless it is rebuilding its store",
+          "[server][engine][scope]") {
+  EngineFixture s;
+  auto anna = s.device("wc-anna", Role::kWijkcoach);
+  auto co = s.device("co-jan", Role::kCoordinator);
+  auto pulledIn = [](const std::vector<v1::PullResponse>& pages, const std::string& id) {
+    return rawBytes(pages).find(id) != std::string::npos;
+  };
+  auto pullLines = [&](const std::string& id) {
+    auto log = s.engine->accessLog(1000);
+    REQUIRE(log.ok());
+    return std::count_if(log->begin(), log->end(), [&](const server::AccessEntry& e) {
+      return e.record_id == id && e.action.rfind("pull:", 0) == 0;
+    });
+  };
+
+  // A first pull (no cursor) carries everything, its own pushes too: the store may be new.
+  auto first = anna->db().createSignal(aSignal("Eerste melding"));
+  REQUIRE(first.ok());
+  s.push(*anna);
+  CHECK(pulledIn(s.pull(*anna), first->id));
+
+  // Caught up: what it pushes next is not sent back, and no read of it is logged.
+  auto second = anna->db().createSignal(aSignal("Tweede melding"));
+  REQUIRE(second.ok());
+  s.push(*anna);
+  CHECK_FALSE(pulledIn(s.pull(*anna), second->id));
+  CHECK(pullLines(second->id) == 0);
+  CHECK(readOk(anna->db().signal(second->id)));
+
+  // Everyone else gets it, the same worker's other device too.
+  CHECK(pulledIn(s.pull(*co), second->id));
+  CHECK(pullLines(second->id) == 1);
+  auto code = s.engine->createEnrollmentCode("wc-anna");
+  REQUIRE(code.ok());
+  auto tablet = s.engine->authenticate(s.enrollRaw(*code).token());
+  REQUIRE(tablet.ok());
+  auto tablet_pull = [&](const std::string& cursor) {
+    v1::PullRequest req;
+    req.set_cursor(cursor);
+    auto r = s.engine->pull(*tablet, req);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  const v1::PullResponse on_tablet = tablet_pull("");
+  CHECK(pulledIn({on_tablet}, second->id));
+
+  // Written by someone else after the push: sent (the device lacks that change).
+  store::NewCase nc = aCase();
+  nc.signal_ids = {second->id};
+  REQUIRE(co->db().openCase(nc).ok());
+  s.push(*co);
+  CHECK(pulledIn(s.pull(*anna), second->id));
+  CHECK(pulledIn({tablet_pull(on_tablet.next_cursor())}, second->id));
+  // A reset (a cursor the server no longer accepts) drops the device's records: while it
+  // rebuilds, its own pushes come back like everything else.
+  std::string altered = anna->cursor;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'A' ? 'B' : 'A';
+  anna->cursor = altered;
+  v1::PullRequest req;
+  req.set_cursor(anna->cursor);
+  auto r = s.engine->pull(anna->principal, req);
+  REQUIRE(r.ok());
+  CHECK(r->reset());
+  const std::string bytes = r->SerializeAsString();
+  CHECK(bytes.find(first->id) != std::string::npos);
+  CHECK(bytes.find(second->id) != std::string::npos);
+}
+
+TEST_CASE("a coach's own contact moments come back with her case when it returns to her",
+          "[server][engine][scope]") {
+  EngineFixture s;
+  auto co = s.device("co-jan", Role::kCoordinator);
+  auto anna = s.device("wc-anna", Role::kWijkcoach);
+  auto bram = s.device("wc-bram", Role::kWijkcoach);
+  auto c = co->db().openCase(aCase("Huurachterstand", {"schulden"}));
+  REQUIRE(c.ok());
+  REQUIRE(co->db().assignCase(c->id, "wc-anna").ok());
+  s.push(*co);
+  s.pull(*anna);
+  store::NewContactMoment m;
+  m.case_id = c->id;
+  m.outcome = ContactOutcome::kGesprek;
+  m.note = "Wil hulp bij brieven";
+  auto moment = anna->db().addContactMoment(m);
+  REQUIRE(moment.ok());
+  s.push(*anna);
+  s.pull(*anna);  // her own moment is not sent back
+  REQUIRE(readOk(anna->db().contactMoments(c->id)).size() == 1);
+
+  // Reassigned away: the case and its history leave her phone ...
+  s.pull(*co);
+  REQUIRE(co->db().assignCase(c->id, "wc-bram").ok());
+  s.push(*co);
+  s.pull(*anna);
+  REQUIRE(readOk(anna->db().contactMoments(c->id)).empty());
+  // ... and back: her own moment returns with it, though she wrote it.
+  s.pull(*co);
+  REQUIRE(co->db().assignCase(c->id, "wc-anna").ok());
+  s.push(*co);
+  s.pull(*anna);
+  auto back = readOk(anna->db().contactMoments(c->id));
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].id == moment->id);
+  CHECK(back[0].note == "Wil hulp bij brieven");
+}

@@ -53,6 +53,7 @@ struct Options {
   int records = 100'000;  // initial mode
   int samples = 200;      // latency mode
   int threads = 2;
+  bool per_second = false;  // sync mode: also p50/p99 per second of the run
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -60,7 +61,7 @@ struct Options {
             << "usage: eropaf-loadgen --data DIR [--server HOST:PORT] [--mode "
                "sync|throughput|initial|latency]\n"
                "       [--devices N] [--changes C] [--rate R] [--seconds S] [--records N]\n"
-               "       [--samples N] [--threads N]\n";
+               "       [--samples N] [--threads N] [--per-second]\n";
   std::exit(2);
 }
 
@@ -97,6 +98,8 @@ Options parse(int argc, char** argv) {
         o.samples = std::stoi(next());
       } else if (a == "--threads") {
         o.threads = std::stoi(next());
+      } else if (a == "--per-second") {
+        o.per_second = true;
       } else {
         usage("unknown flag " + a);
       }
@@ -114,12 +117,15 @@ Options parse(int argc, char** argv) {
 struct Stats {
   std::mutex mu;
   std::vector<double> latencies_ms;
+  std::vector<std::vector<double>> by_second;  // latencies by the second of the run they began
   std::uint64_t changes = 0;
   std::uint64_t errors = 0;
   std::uint64_t requests = 0;
-  void add(double ms, std::uint64_t n) {
+  void add(double ms, std::uint64_t n, std::size_t second = 0) {
     std::lock_guard lock(mu);
     latencies_ms.push_back(ms);
+    if (by_second.size() <= second) by_second.resize(second + 1);
+    by_second[second].push_back(ms);
     changes += n;
     ++requests;
   }
@@ -366,7 +372,9 @@ int modeSync(const Options& o, bool throughput) {
               const double ms =
                   std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
               if (ok) {
-                st.add(ms, static_cast<std::uint64_t>(o.changes));
+                const auto second =
+                    static_cast<std::size_t>(std::chrono::duration<double>(t0 - start).count());
+                st.add(ms, static_cast<std::uint64_t>(o.changes), second);
               } else {
                 st.error();
               }
@@ -380,6 +388,12 @@ int modeSync(const Options& o, bool throughput) {
   }
   runIo(ioc, o.threads);
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (o.per_second) {
+    for (std::size_t i = 0; i < st.by_second.size(); ++i) {
+      std::printf("second %zu: %zu syncs, p50 %.2f ms, p99 %.2f ms\n", i, st.by_second[i].size(),
+                  percentile(st.by_second[i], 50), percentile(st.by_second[i], 99));
+    }
+  }
   report(throughput ? "throughput" : "sync", st, secs,
          ",\"devices\":" + std::to_string(o.devices) +
              ",\"changes_per_sync\":" + std::to_string(o.changes),

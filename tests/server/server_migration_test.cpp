@@ -1,0 +1,88 @@
+// Server database migrations: a server.db written by schema v1 and one by v2
+// (tests/data/golden/server-vN, committed, never regenerated) open with the current engine,
+// migrate to the current schema and keep every record, worker and device; a migrated row is
+// nobody's echo (StoredRecord::echo_device), so every device is still sent everything.
+#include <sqlite3.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "engine.hpp"
+#include "server_store.hpp"
+#include "store/store_fixture.hpp"
+
+using namespace eropaf;
+
+namespace {
+
+std::vector<std::string> column(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(st, 0);
+      out.emplace_back(t != nullptr ? reinterpret_cast<const char*>(t) : "");
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("golden server databases of schema v1 and v2 migrate with every record and device",
+          "[server][migration]") {
+  for (const int version : {1, 2}) {
+    INFO("schema v" << version);
+    const auto dir = test::makeTempDir("eropaf-server-golden");
+    const auto src = std::filesystem::path(EROPAF_TEST_DATA_DIR) / "golden" /
+                     ("server-v" + std::to_string(version)) / "server.db";
+    REQUIRE(std::filesystem::exists(src));
+    const std::string path = (dir / "server.db").string();
+    std::filesystem::copy_file(src, path);
+    const auto before_ids = column(path, "SELECT id FROM records ORDER BY seq");
+    const auto before_seqs = column(path, "SELECT seq FROM records ORDER BY seq");
+    REQUIRE(before_ids.size() == 10);
+    REQUIRE(column(path, "SELECT max(version) FROM schema_version") ==
+            std::vector<std::string>{std::to_string(version)});
+
+    server::EngineOptions o;
+    o.database_path = path;
+    {
+      auto engine = server::Engine::open(o);
+      REQUIRE(engine.ok());
+      CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
+    }
+    CHECK(column(path, "SELECT version FROM schema_version ORDER BY version") ==
+          std::vector<std::string>{"1", "2", "3"});
+    CHECK(column(path, "SELECT id FROM records ORDER BY seq") == before_ids);
+
+    auto store = server::openSqliteServerStore(path);
+    REQUIRE(store.ok());
+    auto session = (*store)->openSession();
+    REQUIRE(session.ok());
+    server::StoreSession& s = **session;
+    REQUIRE(s.begin(false).ok());
+    auto rows = s.scan(0, 100);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == before_ids.size());
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      CHECK(recordId((*rows)[i].record) == before_ids[i]);
+      CHECK((*rows)[i].echo_device.empty());
+    }
+    auto devices = s.devices();
+    REQUIRE(devices.ok());
+    CHECK(devices->size() == 3);
+    auto workers = s.workers();
+    REQUIRE(workers.ok());
+    CHECK(workers->size() == 3);
+    s.rollback();
+    session->reset();
+    store->reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+}
