@@ -54,6 +54,7 @@ struct Options {
   int samples = 200;      // latency mode
   int threads = 2;
   bool per_second = false;  // sync mode: also p50/p99 per second of the run
+  int wijk_size = 0;        // sync/throughput modes: devices per wijk (0: all in one wijk)
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -61,7 +62,7 @@ struct Options {
             << "usage: eropaf-loadgen --data DIR [--server HOST:PORT] [--mode "
                "sync|throughput|initial|latency]\n"
                "       [--devices N] [--changes C] [--rate R] [--seconds S] [--records N]\n"
-               "       [--samples N] [--threads N] [--per-second]\n";
+               "       [--samples N] [--threads N] [--per-second] [--wijk-size N]\n";
   std::exit(2);
 }
 
@@ -100,6 +101,8 @@ Options parse(int argc, char** argv) {
         o.threads = std::stoi(next());
       } else if (a == "--per-second") {
         o.per_second = true;
+      } else if (a == "--wijk-size") {
+        o.wijk_size = std::stoi(next());
       } else {
         usage("unknown flag " + a);
       }
@@ -108,7 +111,8 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.data.empty()) usage("--data DIR (the server's data directory) is required");
-  if (o.devices < 1 || o.changes < 0 || o.rate <= 0 || o.seconds <= 0 || o.threads < 1) {
+  if (o.devices < 1 || o.changes < 0 || o.rate <= 0 || o.seconds <= 0 || o.threads < 1 ||
+      o.wijk_size < 0) {
     usage("numbers must be positive");
   }
   return o;
@@ -145,6 +149,7 @@ double percentile(std::vector<double> v, double p) {
 /// One simulated device: its token, its own HLC and node, one keep-alive connection.
 struct Device {
   std::string worker_id;
+  std::string wijk;  ///< where this device works (sync and throughput modes)
   std::string device_id;
   std::string token;
   std::string cursor;
@@ -159,14 +164,14 @@ struct Device {
     return {last_hlc, node};
   }
 
-  void addSignal(eropaf::v1::PushRequest& req, const std::string& wijk) {
+  void addSignal(eropaf::v1::PushRequest& req, const std::string& in_wijk) {
     eropaf::Signal s;
     const std::int64_t now = eropaf::SystemClock().nowMs();
     s.id = eropaf::newUuidV7(now);
     s.created = version();
     s.content.reporter_id = worker_id;
     s.content.source_role = eropaf::Role::kWijkcoach;
-    s.content.wijk = wijk;
+    s.content.wijk = in_wijk;
     s.content.address = {"1234AB", std::to_string(1 + rng() % 400), "", "Teststraat", "Utrecht"};
     s.content.household_key = eropaf::householdKey(s.content.address);
     s.content.categories = {"vereenzaming"};
@@ -223,8 +228,11 @@ class Connection {
 
 // Enrolls the simulated workers: admin steps on the server's database, then /v1/enroll over
 // HTTP like a phone.
+/// Enrolls `count` workers and their devices; device i works in wijken[i * size / count]
+/// (consecutive groups of equal size).
 std::vector<Device> enrollDevices(const Options& o, int count, eropaf::Role role,
-                                  const std::string& prefix, const std::string& wijk) {
+                                  const std::string& prefix,
+                                  const std::vector<std::string>& wijken) {
   eropaf::server::EngineOptions eo;
   eo.database_path = o.data + "/server.db";
   auto engine = eropaf::server::Engine::open(eo);
@@ -233,9 +241,11 @@ std::vector<Device> enrollDevices(const Options& o, int count, eropaf::Role role
               << engine.status().toString() << "\n";
     std::exit(1);
   }
-  if (auto st = (*engine)->addWijk({wijk, "Loadgen " + wijk}); !st.ok()) {
-    std::cerr << "eropaf-loadgen: " << st.toString() << "\n";
-    std::exit(1);
+  for (const std::string& wijk : wijken) {
+    if (auto st = (*engine)->addWijk({wijk, "Loadgen " + wijk}); !st.ok()) {
+      std::cerr << "eropaf-loadgen: " << st.toString() << "\n";
+      std::exit(1);
+    }
   }
   std::vector<std::string> codes;
   std::vector<Device> devices(static_cast<std::size_t>(count));
@@ -245,9 +255,10 @@ std::vector<Device> enrollDevices(const Options& o, int count, eropaf::Role role
   for (int i = 0; i < count; ++i) {
     Device& d = devices[static_cast<std::size_t>(i)];
     d.worker_id = lower + std::to_string(i);
+    d.wijk = wijken[static_cast<std::size_t>(i) * wijken.size() / static_cast<std::size_t>(count)];
     d.rng.seed(static_cast<std::uint64_t>(i) * 7919 + 1);
     d.node = d.rng();
-    if (auto st = (*engine)->addWorker({d.worker_id, "Load " + d.worker_id, role, {wijk}, true});
+    if (auto st = (*engine)->addWorker({d.worker_id, "Load " + d.worker_id, role, {d.wijk}, true});
         !st.ok()) {
       std::cerr << "eropaf-loadgen: " << st.toString() << "\n";
       std::exit(1);
@@ -288,6 +299,21 @@ std::string runId() {
   return "WK" + s;
 }
 
+/// `groups` CBS-style wijk codes of this run: "WK" + 4 random digits + a 2-digit index.
+std::vector<std::string> runWijken(int groups) {
+  if (groups < 1 || groups > 100) {
+    std::cerr << "eropaf-loadgen: --devices / --wijk-size gives " << groups
+              << " wijken; at most 100 per run\n";
+    std::exit(2);
+  }
+  const std::string base = runId().substr(0, 6);
+  std::vector<std::string> out;
+  for (int i = 0; i < groups; ++i) {
+    out.push_back(base + static_cast<char>('0' + i / 10) + static_cast<char>('0' + i % 10));
+  }
+  return out;
+}
+
 void report(const std::string& mode, Stats& st, double seconds, const std::string& extra_json,
             const std::string& extra_text) {
   const double p50 = percentile(st.latencies_ms, 50);
@@ -320,7 +346,10 @@ void runIo(asio::io_context& ioc, int threads) {
 
 int modeSync(const Options& o, bool throughput) {
   const std::string wijk = runId();
-  auto devices = enrollDevices(o, o.devices, eropaf::Role::kWijkcoach, "lg-" + wijk + "-", wijk);
+  const int groups = o.wijk_size == 0 ? 1 : (o.devices + o.wijk_size - 1) / o.wijk_size;
+  const std::vector<std::string> wijken =
+      groups == 1 ? std::vector<std::string>{wijk} : runWijken(groups);
+  auto devices = enrollDevices(o, o.devices, eropaf::Role::kWijkcoach, "lg-" + wijk + "-", wijken);
   Stats st;
   asio::io_context ioc;
   const auto start = Clock::now();
@@ -353,7 +382,7 @@ int modeSync(const Options& o, bool throughput) {
             }
             eropaf::v1::PushRequest push;
             push.set_device_id(d->device_id);
-            for (int i = 0; i < o.changes; ++i) d->addSignal(push, wijk);
+            for (int i = 0; i < o.changes; ++i) d->addSignal(push, d->wijk);
             const auto t0 = Clock::now();
             try {
               auto [status, body] = co_await c.post("/v1/push", push.SerializeAsString(), d->token);
@@ -404,8 +433,8 @@ int modeSync(const Options& o, bool throughput) {
 int modeInitial(const Options& o) {
   const std::string wijk = runId();
   // One coach seeds the records; a coordinator of the same wijk then pulls everything fresh.
-  auto seeders = enrollDevices(o, 1, eropaf::Role::kWijkcoach, "seed-" + wijk + "-", wijk);
-  auto readers = enrollDevices(o, 1, eropaf::Role::kCoordinator, "read-" + wijk + "-", wijk);
+  auto seeders = enrollDevices(o, 1, eropaf::Role::kWijkcoach, "seed-" + wijk + "-", {wijk});
+  auto readers = enrollDevices(o, 1, eropaf::Role::kCoordinator, "read-" + wijk + "-", {wijk});
   Stats seed_stats;
   Stats pull_stats;
   std::uint64_t bytes = 0;
@@ -482,8 +511,8 @@ int modeInitial(const Options& o) {
 
 int modeLatency(const Options& o) {
   const std::string wijk = runId();
-  auto writers = enrollDevices(o, 1, eropaf::Role::kWijkcoach, "a-" + wijk + "-", wijk);
-  auto readers = enrollDevices(o, 1, eropaf::Role::kCoordinator, "b-" + wijk + "-", wijk);
+  auto writers = enrollDevices(o, 1, eropaf::Role::kWijkcoach, "a-" + wijk + "-", {wijk});
+  auto readers = enrollDevices(o, 1, eropaf::Role::kCoordinator, "b-" + wijk + "-", {wijk});
   Stats st;
   asio::io_context ioc;
   asio::co_spawn(
