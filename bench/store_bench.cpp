@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
   must(big->setIdentity(who("wc-7", Role::kWijkcoach)), "identity");
   Remote r3{big->hlcLast() + 1000};
   std::vector<Case> cases;
+  cases.reserve(static_cast<std::size_t>(n_cases));
   for (int i = 0; i < n_cases; ++i) cases.push_back(r3.makeCase(i, 200, 20));
   for (std::size_t i = 0; i < cases.size(); i += kBatch) {
     batch.assign(cases.begin() + static_cast<std::ptrdiff_t>(i),

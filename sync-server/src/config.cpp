@@ -105,7 +105,7 @@ Status readFile(Config& c, const std::string& path) {
     ++n;
     const auto hash = line.find('#');
     if (hash != std::string::npos) line.erase(hash);
-    auto trim = [](std::string s) {
+    auto trim = [](const std::string& s) {
       const auto a = s.find_first_not_of(" \t\r");
       const auto b = s.find_last_not_of(" \t\r");
       return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);

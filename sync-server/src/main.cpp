@@ -68,7 +68,9 @@ void raiseDescriptorLimit(std::size_t max_connections) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   using eropaf::Status;
   using namespace eropaf::server;
   // Everything the server and the admin commands create (database, WAL, shared memory) is
@@ -132,4 +134,19 @@ int main(int argc, char** argv) {
   server.stop();
   std::clog << "eropaf-server: stopped\n";
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing should throw past run() (errors are Status values); if something does (an
+  // allocation failure, a library's exception), say so instead of std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "eropaf-server: fatal: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "eropaf-server: fatal: unknown exception\n";
+  }
+  return 70;
 }

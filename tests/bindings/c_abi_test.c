@@ -8,6 +8,7 @@
  * only test_unreadable_rows uses, to damage a store file the way a failing disk would.
  *
  * Usage: c_abi_test [concurrent]   ("concurrent" runs only the concurrent-use test, for TSan) */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier): the POSIX feature test macro */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <sqlite3.h>

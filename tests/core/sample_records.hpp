@@ -55,7 +55,7 @@ inline Case sampleCase() {
   c.state.set(CaseState::kInBehandeling, sampleVersion(17));
   c.assignee.set("wc.bakker", sampleVersion(18));
   c.priority.set(Priority::kHoog, sampleVersion(19));
-  c.first_contact_due_ms.set(kSampleMs + 5 * 86'400'000, sampleVersion(20));
+  c.first_contact_due_ms.set(kSampleMs + std::int64_t{5} * 86'400'000, sampleVersion(20));
   c.resolution_code.set("opgelost", sampleVersion(21));
   c.resolution_text.set("Schuldhulp loopt, buurvrouw kijkt om.", sampleVersion(22));
   c.merged_into.set("0199a1b2-c3d4-7e5f-8a6b-000000000003", sampleVersion(23));
@@ -88,7 +88,7 @@ inline Transition sampleTransition() {
   t.to = CaseState::kWacht;
   t.actor_id = "wc.bakker";
   t.actor_role = Role::kWijkcoach;
-  t.at_ms = kSampleMs + 2 * 86'400'000;
+  t.at_ms = kSampleMs + std::int64_t{2} * 86'400'000;
   t.reason = "Wacht op intake schuldhulp";
   t.made_offline = true;
   t.outcome.set(TransitionOutcome::kApplied, sampleVersion(41));

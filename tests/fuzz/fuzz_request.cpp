@@ -39,7 +39,7 @@ struct World {
     token = p.get_future().get();
     // Long polls are answered at once here: the fuzzer must not wait.
     router = std::make_unique<eropaf::server::Router>(
-        *engine, metrics, [](std::chrono::milliseconds, std::function<void()> fn) { fn(); });
+        *engine, metrics, [](std::chrono::milliseconds, const std::function<void()>& fn) { fn(); });
   }
   ~World() {
     router.reset();

@@ -201,6 +201,7 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
   ServerProcess server;
   auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
   std::vector<std::unique_ptr<RemoteDevice>> coaches;
+  coaches.reserve(3);
   for (int i = 0; i < 3; ++i) {
     coaches.push_back(test::enrollDevice(server, "wc-" + std::to_string(i), Role::kWijkcoach));
   }
@@ -208,6 +209,7 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
   std::atomic<bool> go{false};
   ThreadFailures failures;
   std::vector<std::thread> writers;
+  writers.reserve(coaches.size());
   for (auto& d : coaches) {
     writers.emplace_back([&go, &failures, dev = d.get()] {
       while (!go) std::this_thread::yield();
@@ -242,7 +244,7 @@ TEST_CASE("kill -9 during a push storm: every acknowledged change is there exact
     for (const auto& s : *d->db->mySignals()) expected.insert(s.id);
     REQUIRE(d->sync().ok());
   }
-  CHECK(expected.size() == 3 * kPerDevice);
+  CHECK(expected.size() == std::size_t{3} * kPerDevice);
   const auto seen = ids(*co);
   CHECK(seen == expected);  // each exactly once (a set of ids, and no extra records)
 }
@@ -259,6 +261,7 @@ TEST_CASE("concurrent pushes and pulls: no cursor skips a change", "[integration
   std::atomic<bool> done{false};
   ThreadFailures failures;
   std::vector<std::thread> threads;
+  threads.reserve(writers.size());
   for (auto& w : writers) {
     threads.emplace_back([&failures, dev = w.get()] {
       for (int i = 0; i < 60; ++i) {
@@ -350,7 +353,7 @@ TEST_CASE("bad input gets a clear error while the server keeps serving", "[integ
   auto bad = raw(*wc, "/v1/push", std::string("\xff\xff\xff\xff\x0f", 5));
   CHECK(bad.status == 400);
   CHECK(errorCodeOf(bad) == v1::ERROR_CODE_DECODE_ERROR);
-  auto big = raw(*wc, "/v1/push", std::string(9 * 1024 * 1024, 'x'));
+  auto big = raw(*wc, "/v1/push", std::string(std::size_t{9} * 1024 * 1024, 'x'));
   CHECK(big.status == 413);
   CHECK(errorCodeOf(big) == v1::ERROR_CODE_TOO_LARGE);
   auto type = raw(*wc, "/v1/push", "x", "text/plain");

@@ -45,6 +45,7 @@ void ServerProcess::start() {
                                 "--listen",        "127.0.0.1:0", "--quiet"};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_ = ::fork();

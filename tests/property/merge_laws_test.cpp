@@ -379,7 +379,7 @@ std::string checkFields(const Case& m, const Case& a, const Case& b) {
 
 std::string checkFields(const ContactMoment& m, const ContactMoment& a, const ContactMoment& b) {
   if (m.id != a.id) return "id changed";
-  const std::string bad = checkContent(m, a, b, [](const ContactMoment& x) {
+  std::string bad = checkContent(m, a, b, [](const ContactMoment& x) {
     return std::make_tuple(x.case_id, x.author_id, x.at_ms, x.kind, x.outcome, x.note,
                            x.corrects_id);
   });
@@ -390,7 +390,7 @@ std::string checkFields(const ContactMoment& m, const ContactMoment& a, const Co
 
 std::string checkFields(const Transition& m, const Transition& a, const Transition& b) {
   if (m.id != a.id) return "id changed";
-  const std::string bad = checkContent(m, a, b, [](const Transition& x) {
+  std::string bad = checkContent(m, a, b, [](const Transition& x) {
     return std::make_tuple(x.case_id, x.from, x.to, x.actor_id, x.actor_role, x.at_ms, x.reason,
                            x.made_offline);
   });
@@ -581,6 +581,7 @@ void runReplicaScenario(std::uint64_t seed, int replicas_n, int steps) {
   Gen gen(seed);
   std::int64_t now = 1'790'000'000'000;
   std::vector<std::unique_ptr<Replica>> replicas;
+  replicas.reserve(static_cast<std::size_t>(replicas_n));
   for (int i = 0; i < replicas_n; ++i) {
     replicas.push_back(std::make_unique<Replica>(static_cast<std::uint64_t>(i + 1),
                                                  now + static_cast<std::int64_t>(gen.index(2000))));

@@ -157,6 +157,7 @@ struct Guess {
 inline void expectOneAnswerForEveryGuess(RemoteDevice& attacker, const std::string& what,
                                          const std::vector<Guess>& guesses) {
   std::vector<Record> records;
+  records.reserve(guesses.size());
   for (const Guess& g : guesses) records.push_back(g.record);
   const PushAnswer a = push(attacker, records);
   std::map<std::string, std::vector<std::string>> by_answer;

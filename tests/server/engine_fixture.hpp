@@ -53,7 +53,7 @@ struct EngineFixture {
 
   /// Adds the worker, enrolls a fresh device store for it.
   std::unique_ptr<Device> device(const std::string& id, Role role,
-                                 std::vector<std::string> wijken = {"WK015301"}) {
+                                 const std::vector<std::string>& wijken = {"WK015301"}) {
     Worker w{id, "Name " + id, role, wijken, true};
     if (!engine->addWorker(w).ok()) throw std::runtime_error("worker");
     auto code = engine->createEnrollmentCode(id);

@@ -77,7 +77,7 @@ inline store::NewSignal aSignal(std::string text = "Post stapelt zich op, buren 
                                 std::string postcode = "1234AB", std::string number = "12") {
   store::NewSignal s;
   s.wijk = "WK015301";
-  s.address = {postcode, number, "", "Dorpsstraat", "Utrecht"};
+  s.address = {std::move(postcode), std::move(number), "", "Dorpsstraat", "Utrecht"};
   s.categories = {"vereenzaming"};
   s.urgency = Urgency::kNormaal;
   s.text = std::move(text);
@@ -90,7 +90,7 @@ inline store::NewCase aCase(std::string title = "Mevrouw alleen, post stapelt op
                             std::string postcode = "1234AB", std::string number = "12") {
   store::NewCase c;
   c.wijk = "WK015301";
-  c.address = {postcode, number, "", "Dorpsstraat", "Utrecht"};
+  c.address = {std::move(postcode), std::move(number), "", "Dorpsstraat", "Utrecht"};
   c.title = std::move(title);
   c.categories = std::move(cats);
   return c;

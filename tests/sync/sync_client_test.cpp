@@ -252,7 +252,7 @@ TEST_CASE("notifyLocalChange ends a watch round's long poll but never a push in 
   CHECK(readOk(co->db->outboxSize()) == 0);
 
   SECTION("while the watch waits in its long poll, a local change is pushed at once") {
-    client.startWatch([](Result<sync::SyncResult>) {});
+    client.startWatch([](const Result<sync::SyncResult>&) {});
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the long poll is waiting
     REQUIRE(co->db->openCase(test::aCase("derde", {"vereenzaming"}, "1234AB", "16")).ok());
     const auto t0 = std::chrono::steady_clock::now();

@@ -210,7 +210,7 @@ class Connection {
     stream_.expires_after(std::chrono::seconds(60));
     co_await http::async_write(stream_, req, use_awaitable);
     http::response_parser<http::string_body> parser;
-    parser.body_limit(512 * 1024 * 1024);
+    parser.body_limit(std::uint64_t{512} * 1024 * 1024);
     co_await http::async_read(stream_, buffer_, parser, use_awaitable);
     auto res = parser.release();
     bytes_in_ += res.body().size();
@@ -308,6 +308,7 @@ std::vector<std::string> runWijken(int groups) {
   }
   const std::string base = runId().substr(0, 6);
   std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(groups));
   for (int i = 0; i < groups; ++i) {
     out.push_back(base + static_cast<char>('0' + i / 10) + static_cast<char>('0' + i % 10));
   }
@@ -491,22 +492,18 @@ int modeInitial(const Options& o) {
   runIo(ioc, 1);
   const double per_record =
       pulled == 0 ? 0 : static_cast<double>(bytes) / static_cast<double>(pulled);
+  const unsigned long long errors = seed_stats.errors + pull_stats.errors;
   std::printf(
       "initial: seeded %d records; a fresh device pulled %llu records in %.2f s "
       "(%llu bytes, %.0f bytes/record); errors %llu\n",
       o.records, static_cast<unsigned long long>(pulled), pull_secs,
-      static_cast<unsigned long long>(bytes), per_record,
-      static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
+      static_cast<unsigned long long>(bytes), per_record, errors);
   std::printf(
       "json: {\"mode\":\"initial\",\"records\":%d,\"pulled\":%llu,\"seconds\":%.3f,"
       "\"bytes\":%llu,\"bytes_per_record\":%.1f,\"errors\":%llu}\n",
       o.records, static_cast<unsigned long long>(pulled), pull_secs,
-      static_cast<unsigned long long>(bytes), per_record,
-      static_cast<unsigned long long>(seed_stats.errors + pull_stats.errors));
-  return seed_stats.errors + pull_stats.errors == 0 &&
-                 pulled >= static_cast<std::uint64_t>(o.records)
-             ? 0
-             : 1;
+      static_cast<unsigned long long>(bytes), per_record, errors);
+  return errors == 0 && pulled >= static_cast<std::uint64_t>(o.records) ? 0 : 1;
 }
 
 int modeLatency(const Options& o) {

@@ -50,11 +50,11 @@ constexpr std::uint16_t hlcCounter(std::uint64_t hlc) {
 /// Largest wall time an HLC can carry (48 bits of milliseconds: the year 10889).
 constexpr std::int64_t kHlcMaxMillis = (std::int64_t{1} << 48) - 1;
 /// Default bound on how far a received version may be ahead of the local wall clock (devices).
-constexpr std::int64_t kDefaultMaxSkewMs = 5 * 60 * 1000;
+constexpr std::int64_t kDefaultMaxSkewMs = std::int64_t{5} * 60 * 1000;
 /// The server's bound, clearly tighter than the devices': whatever the server accepts and
 /// passes on stays acceptable to a device whose clock lags the server's by up to the
 /// difference (4 minutes). The server refuses a configuration above kMaxServerSkewMs.
-constexpr std::int64_t kDefaultServerMaxSkewMs = 60 * 1000;
+constexpr std::int64_t kDefaultServerMaxSkewMs = std::int64_t{60} * 1000;
 constexpr std::int64_t kMaxServerSkewMs = kDefaultMaxSkewMs / 2;
 
 /// A hybrid logical clock. Thread-safety: not synchronised; the owner (a store, the server's

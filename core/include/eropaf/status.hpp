@@ -16,6 +16,7 @@
 namespace eropaf {
 
 enum class ErrorCode : std::int32_t {
+// NOLINTNEXTLINE(bugprone-macro-parentheses): `name` is an enumerator being declared
 #define EROPAF_ERROR_CODE(name, number, wire) name = number,
 #include "eropaf/error_codes.def"
 #undef EROPAF_ERROR_CODE
@@ -86,8 +87,8 @@ class [[nodiscard]] Result {
 /// carries the line number so a nested use (inside a lambda in `expr`) does not shadow it.
 #define EROPAF_RETURN_IF_ERROR(expr) \
   EROPAF_DETAIL_RETURN_IF_ERROR(EROPAF_DETAIL_CONCAT(eropaf_status_, __LINE__), expr)
-#define EROPAF_DETAIL_RETURN_IF_ERROR(var, expr) \
-  do {                                           \
-    ::eropaf::Status var = (expr);               \
-    if (!var.ok()) return var;                   \
+#define EROPAF_DETAIL_RETURN_IF_ERROR(var, expr)                                         \
+  do {                                                                                   \
+    ::eropaf::Status var = (expr);                                                       \
+    if (!var.ok()) return var; /* NOLINT(bugprone-macro-parentheses): a declared name */ \
   } while (false)

@@ -51,7 +51,7 @@ struct CurlOptions {
   /// TLS peer and host verification for https. Off only when the caller says so.
   bool verify_tls = true;
   std::string ca_file;  ///< extra CA bundle; empty: the system's
-  std::size_t max_response_bytes = 64 * 1024 * 1024;
+  std::size_t max_response_bytes = std::size_t{64} * 1024 * 1024;
 };
 
 /// The libcurl transport: one connection kept alive between requests, HTTP/1.1.

@@ -23,6 +23,7 @@
 #include "wire/wire_mapping.hpp"
 
 // The C constants and the one list of codes must agree, number for number.
+// NOLINTNEXTLINE(bugprone-macro-parentheses): names pasted into identifiers, not expressions
 #define EROPAF_ERROR_CODE(cpp, number, wire)                                               \
   static_assert(                                                                           \
       EROPAF_ERROR_##wire == number && static_cast<int>(eropaf::ErrorCode::cpp) == number, \
@@ -821,7 +822,7 @@ bool eropaf_sync_run(eropaf_sync_t* s, eropaf_sync_progress_fn progress, eropaf_
       };
     }
     s->client->syncNow(
-        [holder, done](Result<sync::SyncResult> r) { deliverDone(done, holder->ctx, r); },
+        [holder, done](const Result<sync::SyncResult>& r) { deliverDone(done, holder->ctx, r); },
         std::move(on_progress));
     // Our `holder` keeps the context alive until here, so ctx_free runs after this, once.
     holder->ctx_free = ctx_free;
@@ -854,8 +855,9 @@ bool eropaf_sync_start_watch(eropaf_sync_t* s, eropaf_sync_done_fn on_each, void
       return abiError(ErrorCode::kInvalidArgument, "on_each callback is NULL", "on_each");
     // As in eropaf_sync_run: ctx_free is armed only once the watch is in place.
     auto holder = std::make_shared<CallbackContext>(ctx, nullptr);
-    s->client->startWatch(
-        [holder, on_each](Result<sync::SyncResult> r) { deliverDone(on_each, holder->ctx, r); });
+    s->client->startWatch([holder, on_each](const Result<sync::SyncResult>& r) {
+      deliverDone(on_each, holder->ctx, r);
+    });
     holder->ctx_free = ctx_free;
     return std::nullopt;
   });

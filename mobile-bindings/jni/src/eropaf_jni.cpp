@@ -102,10 +102,13 @@ jbyteArray toJava(JNIEnv* env, eropaf_buffer& b) {
   return out;
 }
 
+// A Java object holds its native handle as a long: turning it back into a pointer is the point.
 eropaf_store_t* store(jlong h) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
   return reinterpret_cast<eropaf_store_t*>(static_cast<intptr_t>(h));
 }
 eropaf_sync_t* syncOf(jlong h) {
+  // NOLINTNEXTLINE(performance-no-int-to-ptr)
   return reinterpret_cast<eropaf_sync_t*>(static_cast<intptr_t>(h));
 }
 

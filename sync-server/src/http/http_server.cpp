@@ -27,7 +27,7 @@ using SteadyClock = std::chrono::steady_clock;
 // then discards what the client still sends for a moment (into a small buffer, never kept), so
 // the kernel does not reset the connection before the client has read the answer.
 constexpr auto kLingerTime = std::chrono::seconds(1);
-constexpr std::size_t kLingerBytes = 1024 * 1024;
+constexpr std::size_t kLingerBytes = std::size_t{1024} * 1024;
 
 // Accept fails with an errno from the system category; compared by value, because comparing
 // Boost 1.74 error codes across categories makes a virtual call UBSan's vptr check reports on
@@ -249,7 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::atomic<bool> busy_{false};
   std::atomic<bool> shed_{false};
   std::atomic<SteadyClock::rep> idle_since_{0};
-  std::array<char, 16 * 1024> discard_{};
+  std::array<char, std::size_t{16} * 1024> discard_{};
   std::size_t discarded_ = 0;
   SteadyClock::time_point linger_until_;
 };

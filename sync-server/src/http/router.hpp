@@ -33,11 +33,11 @@ namespace eropaf::server {
 struct RouterOptions {
   /// A push: the device sends at most 200 changes per request (SyncOptions::push_batch), which
   /// stays under 2 MiB even with maximal notes.
-  std::uint64_t max_push_bytes = 4 * 1024 * 1024;
+  std::uint64_t max_push_bytes = std::uint64_t{4} * 1024 * 1024;
   /// A pull request is a cursor and two numbers.
-  std::uint64_t max_pull_bytes = 64 * 1024;
+  std::uint64_t max_pull_bytes = std::uint64_t{64} * 1024;
   /// An enrollment request is a code and a device name.
-  std::uint64_t max_enroll_bytes = 4 * 1024;
+  std::uint64_t max_enroll_bytes = std::uint64_t{4} * 1024;
   /// `Authorization: Bearer <token>` for GET /metrics. Empty: /metrics answers 404 (as an
   /// unknown route), so nothing about the server's activity is public by default.
   std::string metrics_token;
