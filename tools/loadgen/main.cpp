@@ -8,6 +8,9 @@
 //   initial     seed N records, then time a fresh device's full pull; bytes per record
 //   latency     device A pushes while device B waits in a long poll; push-to-pull delay
 // Prints a human summary and one JSON line (prefix "json: ").
+// clang-format off
+#include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
+// clang-format on
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -19,7 +22,6 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <utility>  // before Asio: boost 1.74 awaitable.hpp uses std::exchange without it
 #include <vector>
 
 #include "engine.hpp"
