@@ -121,5 +121,11 @@ TEST_CASE("engine norms: geen contact mogelijk is judged on the server's stored 
     CHECK(after->state.value == CaseState::kAfgesloten);
     CHECK(after->resolution_code.value == "geen_contact_mogelijk");
     CHECK_FALSE(after->conflict.value);
+    // The coach's device never wrote a code: what she sees is the server's.
+    s.pull(*anna);
+    auto hers = readOk(anna->db().getCase(c->id));
+    REQUIRE(hers);
+    CHECK(hers->state.value == CaseState::kAfgesloten);
+    CHECK(hers->resolution_code.value == "geen_contact_mogelijk");
   }
 }
