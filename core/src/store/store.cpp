@@ -1061,12 +1061,10 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
   }
   mergeInto(*c, delta);
   // Optimistic; the server's check decides (see file comment). A proposal does not move. The
-  // code travels in the transition only: the server writes it on the case when the close
-  // applies, so a refused close leaves no code behind on the server.
-  if (!proposal) {
-    c->state.set(request.to, v);
-    if (request.to == CaseState::kAfgesloten) c->resolution_code.set(request.resolution_code, v);
-  }
+  // resolution code travels in the transition only and is not set here: the server writes it on
+  // the case when the close applies (a close that becomes a conflict leaves no code anywhere),
+  // and this device learns it with its next pull.
+  if (!proposal) c->state.set(request.to, v);
   std::vector<Impl::Change> changes{{t, t, moveSummary(from, request.to)}};
   if (delta.assignee.isSet() || delta.resolution_text.isSet()) {
     changes.insert(changes.begin(), {*c, delta, "case updated with move"});
