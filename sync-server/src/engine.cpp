@@ -782,15 +782,32 @@ struct Engine::Impl {
     }
     in.outcome = {};  // server-owned
     Case c = loaded->has_value() ? **loaded : Case{};
-    const permissions::TransitionDecision d =
-        permissions::decideTransition(p.worker, hold, c, in, Origin::kServer);
+    // A closing move's guard is judged on what this server stored for the case (its contact
+    // moments, its category table), never on the pushed move; other moves read neither.
+    std::vector<ContactMoment> stored_moments;
+    std::span<const Category> categories;
+    if (in.to == CaseState::kAfgesloten && loaded->has_value() && permissions::visible(hold)) {
+      Result<std::vector<StoredRecord>> kids = s.children(c.id);
+      if (!kids.ok()) return kids.status();
+      for (const StoredRecord& k : *kids) {
+        if (const auto* m = std::get_if<ContactMoment>(&k.record)) stored_moments.push_back(*m);
+      }
+      Result<const std::vector<Category>*> known = knownCategories(s);
+      if (!known.ok()) return known.status();
+      categories = **known;
+    }
+    const permissions::TransitionDecision d = permissions::decideTransition(
+        p.worker, hold, c, in, Origin::kServer, stored_moments, categories);
     if (d.verdict == permissions::TransitionVerdict::kRefused) return Verdict{d.status};
     const bool applied = d.verdict == permissions::TransitionVerdict::kApplied;
     const Version v = serverVersion();
     in.outcome.set(applied ? TransitionOutcome::kApplied : TransitionOutcome::kConflict, v);
     const Record before(c);
+    const bool closes = applied && d.next == CaseState::kAfgesloten && c.state.value != d.next;
     c.state.set(d.next, v);  // re-stamped either way: the server's state is the truth
     if (!applied) c.conflict.set(true, v);
+    // The case keeps the code it was closed with (the state table checked it).
+    if (closes) c.resolution_code.set(in.resolution_code, v);
     if (d.assign_actor) c.assignee.set(p.worker.id, v);
     EROPAF_RETURN_IF_ERROR(put(s, c, &before, nullptr));
     EROPAF_RETURN_IF_ERROR(put(s, in, nullptr, &c));

@@ -175,28 +175,32 @@ TEST_CASE("permissions: transitions by hold are applied, conflicts or refused",
   t.made_offline = true;
   const Case mine = aCase("wc-anna");
   const Case theirs = aCase("wc-bram");
-  CHECK(permissions::decideTransition(kCoach, Hold::kFull, mine, t, Origin::kServer).verdict ==
-        TransitionVerdict::kApplied);
-  CHECK(permissions::decideTransition(kCoach, Hold::kWasAssigned, theirs, t, Origin::kServer)
-            .verdict == TransitionVerdict::kConflict);
-  CHECK(permissions::decideTransition(kCoach, Hold::kWasAssigned, theirs, t, Origin::kDevice)
-            .verdict == TransitionVerdict::kRefused);
-  const auto never = permissions::decideTransition(kCoach, Hold::kNone, theirs, t, Origin::kServer);
+  CHECK(permissions::decideTransition(kCoach, Hold::kFull, mine, t, Origin::kServer, {}, {})
+            .verdict == TransitionVerdict::kApplied);
+  CHECK(
+      permissions::decideTransition(kCoach, Hold::kWasAssigned, theirs, t, Origin::kServer, {}, {})
+          .verdict == TransitionVerdict::kConflict);
+  CHECK(
+      permissions::decideTransition(kCoach, Hold::kWasAssigned, theirs, t, Origin::kDevice, {}, {})
+          .verdict == TransitionVerdict::kRefused);
+  const auto never =
+      permissions::decideTransition(kCoach, Hold::kNone, theirs, t, Origin::kServer, {}, {});
   CHECK(never.verdict == TransitionVerdict::kRefused);
   CHECK(never.status.message() == permissions::unknownParent().message());
   const auto queued =
-      permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, t, Origin::kServer);
+      permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, t, Origin::kServer, {}, {});
   CHECK(queued.status.code() == ErrorCode::kNotFound);
   // A pick up from the queue, and the race two coaches can lose.
   Transition pick = t;
   pick.from = CaseState::kNieuw;
   pick.to = CaseState::kToegewezen;
   const auto won =
-      permissions::decideTransition(kCoach, Hold::kQueued, aCase(), pick, Origin::kServer);
+      permissions::decideTransition(kCoach, Hold::kQueued, aCase(), pick, Origin::kServer, {}, {});
   CHECK(won.verdict == TransitionVerdict::kApplied);
   CHECK(won.assign_actor);
-  CHECK(permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, pick, Origin::kServer)
-            .verdict == TransitionVerdict::kConflict);
+  CHECK(
+      permissions::decideTransition(kCoach, Hold::kWasQueued, theirs, pick, Origin::kServer, {}, {})
+          .verdict == TransitionVerdict::kConflict);
 }
 
 TEST_CASE("permissions: docs/sync.md's table is the module's ruleTable", "[unit][permissions]") {
@@ -211,4 +215,165 @@ TEST_CASE("permissions: docs/sync.md's table is the module's ruleTable", "[unit]
     INFO(line);
     CHECK(doc.str().find(line + "\n") != std::string::npos);
   }
+}
+
+namespace {
+
+constexpr std::int64_t kMonday = 1'731'922'200'000;  // Monday 18 November 2024 10:30 CET
+constexpr std::int64_t kOneDay = 86'400'000;
+
+Case searching(const std::string& category = "schulden") {
+  Case c = aCase("wc-anna");
+  c.state.set(CaseState::kContactZoeken, kV);
+  c.categories[category] = {true, kV};
+  return c;
+}
+
+ContactMoment attempt(const std::string& id, std::int64_t at_ms,
+                      const std::string& case_id = "c1") {
+  ContactMoment m;
+  m.id = id;
+  m.created = kV;
+  m.case_id = case_id;
+  m.author_id = "wc-anna";
+  m.at_ms = at_ms;
+  m.kind = ContactKind::kHuisbezoek;
+  m.outcome = ContactOutcome::kNietThuis;
+  return m;
+}
+
+Transition closeForNoContact(const Worker& w, const std::string& code = "geen_contact_mogelijk") {
+  Transition t;
+  t.id = "t-close";
+  t.created = kNewer;
+  t.case_id = "c1";
+  t.from = CaseState::kContactZoeken;
+  t.to = CaseState::kAfgesloten;
+  t.actor_id = w.id;
+  t.actor_role = w.role;
+  t.reason = "drie keer niet thuis, kaartje achtergelaten";
+  t.resolution_code = code;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("permissions: geen contact mogelijk closes after N attempts on N different days",
+          "[unit][permissions]") {
+  const auto& table = defaultCategories();
+  const Case c = searching();
+  const std::vector<ContactMoment> three_days{attempt("m1", kMonday),
+                                              attempt("m2", kMonday + kOneDay),
+                                              attempt("m3", kMonday + 2 * kOneDay)};
+  // A coordinator's move applies.
+  auto d = permissions::decideTransition(kCo, Hold::kFull, c, closeForNoContact(kCo),
+                                         Origin::kServer, three_days, table);
+  CHECK(d.verdict == TransitionVerdict::kApplied);
+  CHECK(d.next == CaseState::kAfgesloten);
+  CHECK_FALSE(d.proposal);
+  // The coach proposes: kept for the coordinator, the case does not move.
+  d = permissions::decideTransition(kCoach, Hold::kFull, c, closeForNoContact(kCoach),
+                                    Origin::kServer, three_days, table);
+  CHECK(d.verdict == TransitionVerdict::kConflict);
+  CHECK(d.proposal);
+  CHECK(d.next == CaseState::kContactZoeken);
+
+  // Three attempts on two days are not enough, for either of them.
+  const std::vector<ContactMoment> two_days{
+      attempt("m1", kMonday), attempt("m2", kMonday + 3'600'000), attempt("m3", kMonday + kOneDay)};
+  for (const Worker* w : {&kCo, &kCoach}) {
+    INFO(w->id);
+    d = permissions::decideTransition(*w, Hold::kFull, c, closeForNoContact(*w), Origin::kServer,
+                                      two_days, table);
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+    CHECK(d.status.message().find("3 different days; this case has 2") != std::string::npos);
+    CHECK_FALSE(d.proposal);
+  }
+  // Superseded and deleted moments, and moments of another case, do not count.
+  std::vector<ContactMoment> tricky = three_days;
+  tricky.push_back(attempt("m3b", kMonday + kOneDay + 3'600'000));
+  tricky.back().corrects_id = "m3";  // "that was Tuesday, not Wednesday"
+  d = permissions::decideTransition(kCo, Hold::kFull, c, closeForNoContact(kCo), Origin::kServer,
+                                    tricky, table);
+  CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+  std::vector<ContactMoment> deleted = three_days;
+  deleted[2].deleted.set(true, kNewer);
+  d = permissions::decideTransition(kCo, Hold::kFull, c, closeForNoContact(kCo), Origin::kServer,
+                                    deleted, table);
+  CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+  std::vector<ContactMoment> elsewhere{attempt("m1", kMonday), attempt("m2", kMonday + kOneDay),
+                                       attempt("x3", kMonday + 2 * kOneDay, "c2")};
+  d = permissions::decideTransition(kCo, Hold::kFull, c, closeForNoContact(kCo), Origin::kServer,
+                                    elsewhere, table);
+  CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+  // N is the strictest category's: domestic violence asks for 5 days.
+  Case safety = searching("huiselijk_geweld");
+  d = permissions::decideTransition(kCo, Hold::kFull, safety, closeForNoContact(kCo),
+                                    Origin::kServer, three_days, table);
+  CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+  std::vector<ContactMoment> five_days = three_days;
+  five_days.push_back(attempt("m4", kMonday + 3 * kOneDay));
+  five_days.push_back(attempt("m5", kMonday + 4 * kOneDay));
+  CHECK(permissions::decideTransition(kCo, Hold::kFull, safety, closeForNoContact(kCo),
+                                      Origin::kServer, five_days, table)
+            .verdict == TransitionVerdict::kApplied);
+
+  // Without a code, or with another one: refused, whatever the attempts.
+  for (const Worker* w : {&kCo, &kCoach}) {
+    INFO(w->id);
+    d = permissions::decideTransition(*w, Hold::kFull, c, closeForNoContact(*w, ""),
+                                      Origin::kServer, five_days, table);
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    CHECK(d.status.code() == ErrorCode::kRequiredFieldMissing);
+    CHECK(d.status.field() == "resolution_code");
+    d = permissions::decideTransition(*w, Hold::kFull, c, closeForNoContact(*w, "opgelost"),
+                                      Origin::kServer, five_days, table);
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    CHECK(d.status.code() == ErrorCode::kTransitionNotAllowed);
+  }
+  // Someone who may not see the case learns nothing, not even that attempts are missing.
+  d = permissions::decideTransition(kCoach, Hold::kNone, c, closeForNoContact(kCoach),
+                                    Origin::kServer, two_days, table);
+  CHECK(d.status.message() == permissions::unknownParent().message());
+  d = permissions::decideTransition(kCoach, Hold::kWasQueued, c, closeForNoContact(kCoach),
+                                    Origin::kServer, two_days, table);
+  CHECK(d.status.message() == permissions::unknownParent().message());
+}
+
+TEST_CASE("permissions: closing from nazorg needs a listed resolution code",
+          "[unit][permissions]") {
+  Case c = aCase("wc-anna");
+  c.state.set(CaseState::kNazorg, kV);
+  Transition t = closeForNoContact(kCo, "");
+  t.from = CaseState::kNazorg;
+  auto d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+  CHECK(d.status.code() == ErrorCode::kRequiredFieldMissing);
+  t.resolution_code = "samengevoegd";  // merging only
+  d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+  CHECK(d.status.code() == ErrorCode::kInvalidArgument);
+  t.resolution_code = "verhuisd";
+  d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+  CHECK(d.verdict == TransitionVerdict::kApplied);
+  CHECK(d.next == CaseState::kAfgesloten);
+  // A move from nazorg made while the case went back to contact_zoeken: from there only the
+  // no-contact close exists, and verhuisd is not it: a conflict, not a silent close.
+  c.state.set(CaseState::kContactZoeken, kNewer);
+  d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+  CHECK(d.verdict == TransitionVerdict::kConflict);
+  // A code on a move that does not close is refused.
+  Transition wait;
+  wait.id = "t-wait";
+  wait.created = kNewer;
+  wait.case_id = "c1";
+  wait.from = CaseState::kInBehandeling;
+  wait.to = CaseState::kWacht;
+  wait.actor_id = kCo.id;
+  wait.actor_role = kCo.role;
+  wait.reason = "wacht op schuldhulp";
+  wait.resolution_code = "opgelost";
+  c.state.set(CaseState::kInBehandeling, kNewer);
+  d = permissions::decideTransition(kCo, Hold::kFull, c, wait, Origin::kServer, {}, {});
+  CHECK(d.status.code() == ErrorCode::kInvalidArgument);
+  CHECK(d.status.field() == "resolution_code");
 }

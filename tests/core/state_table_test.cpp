@@ -2,8 +2,10 @@
 // promised: for every (from, to) pair of the ten case states and every role, checkTransition
 // allows precisely the listed transitions to the listed roles, refuses everything else with
 // kTransitionNotAllowed, asks for a reason where one is required (blank counts as missing),
-// and refuses connection-only transitions offline. The expected table is written out here
-// independently of core/src/model/state_table.cpp, so a change to either shows up as a failure.
+// and refuses connection-only transitions offline; that closing needs a resolution code from
+// the one list and closing for lack of contact also attempts on N days. The expected table is
+// written out here independently of core/src/model/state_table.cpp, so a change to either
+// shows up as a failure.
 #include "eropaf/state_table.hpp"
 
 #include <array>
@@ -11,6 +13,9 @@
 #include <set>
 #include <string>
 #include <utility>
+
+#include "eropaf/resolution.hpp"
+#include "eropaf/validate.hpp"
 
 namespace {
 
@@ -26,35 +31,54 @@ struct Expected {
   bool coordinator;
   bool reason_required;
   bool offline_allowed;
+  eropaf::Guard guard;
+  bool coach_proposes;
 };
+
+using G = eropaf::Guard;
 
 // The allowed set from DESIGN.md, with role/reason/offline flags as the project decided them:
 // coaches do the day-to-day work moves, offline, in stairwells; ending (afgesloten,
 // geannuleerd) and reviving (heropend) a case is coordinator work with a reason and a
-// connection; waiting and referring need a reason so the file says why.
-constexpr std::array<Expected, 20> kExpected{{
-    // from               to                 coach  coord  reason offline
-    {S::kNieuw, S::kToegewezen, true, true, false, true},
-    {S::kToegewezen, S::kContactZoeken, true, true, false, true},
-    {S::kContactZoeken, S::kInBehandeling, true, true, false, true},
-    {S::kInBehandeling, S::kWacht, true, true, true, true},
-    {S::kWacht, S::kInBehandeling, true, true, false, true},
-    {S::kInBehandeling, S::kDoorverwezen, true, true, true, true},
-    {S::kInBehandeling, S::kNazorg, true, true, false, true},
-    {S::kDoorverwezen, S::kAfgesloten, false, true, true, false},
-    {S::kNazorg, S::kAfgesloten, false, true, true, false},
-    {S::kNieuw, S::kGeannuleerd, false, true, true, false},
-    {S::kToegewezen, S::kGeannuleerd, false, true, true, false},
-    {S::kContactZoeken, S::kGeannuleerd, false, true, true, false},
-    {S::kInBehandeling, S::kGeannuleerd, false, true, true, false},
-    {S::kWacht, S::kGeannuleerd, false, true, true, false},
-    {S::kDoorverwezen, S::kGeannuleerd, false, true, true, false},
-    {S::kNazorg, S::kGeannuleerd, false, true, true, false},
-    {S::kHeropend, S::kGeannuleerd, false, true, true, false},
-    {S::kAfgesloten, S::kHeropend, false, true, true, false},
-    {S::kGeannuleerd, S::kHeropend, false, true, true, false},
-    {S::kHeropend, S::kToegewezen, true, true, false, true},
+// connection; waiting and referring need a reason so the file says why. Closing needs a
+// resolution code; closing for lack of contact (issue 9) a coach may only propose.
+constexpr std::array<Expected, 21> kExpected{{
+    // from               to                 coach  coord  reason offline guard proposes
+    {S::kNieuw, S::kToegewezen, true, true, false, true, G::kNone, false},
+    {S::kToegewezen, S::kContactZoeken, true, true, false, true, G::kNone, false},
+    {S::kContactZoeken, S::kInBehandeling, true, true, false, true, G::kNone, false},
+    {S::kInBehandeling, S::kWacht, true, true, true, true, G::kNone, false},
+    {S::kWacht, S::kInBehandeling, true, true, false, true, G::kNone, false},
+    {S::kInBehandeling, S::kDoorverwezen, true, true, true, true, G::kNone, false},
+    {S::kInBehandeling, S::kNazorg, true, true, false, true, G::kNone, false},
+    {S::kDoorverwezen, S::kAfgesloten, false, true, true, false, G::kResolution, false},
+    {S::kNazorg, S::kAfgesloten, false, true, true, false, G::kResolution, false},
+    {S::kContactZoeken, S::kAfgesloten, true, true, true, false, G::kNoContact, true},
+    {S::kNieuw, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kToegewezen, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kContactZoeken, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kInBehandeling, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kWacht, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kDoorverwezen, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kNazorg, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kHeropend, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kAfgesloten, S::kHeropend, false, true, true, false, G::kNone, false},
+    {S::kGeannuleerd, S::kHeropend, false, true, true, false, G::kNone, false},
+    {S::kHeropend, S::kToegewezen, true, true, false, true, G::kNone, false},
 }};
+
+/// The resolution code that makes a move's own inputs right.
+const char* goodCode(const Expected& e) {
+  switch (e.guard) {
+    case G::kResolution:
+      return "opgelost";
+    case G::kNoContact:
+      return "geen_contact_mogelijk";
+    case G::kNone:
+      break;
+  }
+  return "";
+}
 
 const Expected* expectedRule(CaseState from, CaseState to) {
   for (const Expected& e : kExpected) {
@@ -107,11 +131,12 @@ TEST_CASE("checkTransition answers what the table says for every state pair and 
           continue;
         }
         ++allowed_checked;
-        // Online with a reason: always allowed.
-        const eropaf::Status online = eropaf::checkTransition(from, to, role, "reden", false);
+        const char* code = goodCode(*e);
+        // Online with a reason (and the code it needs): always allowed.
+        const eropaf::Status online = eropaf::checkTransition(from, to, role, "reden", false, code);
         CHECK(online.ok());
         // Offline with a reason: allowed only where the table says so.
-        const eropaf::Status offline = eropaf::checkTransition(from, to, role, "reden", true);
+        const eropaf::Status offline = eropaf::checkTransition(from, to, role, "reden", true, code);
         if (e->offline_allowed) {
           CHECK(offline.ok());
         } else {
@@ -120,7 +145,7 @@ TEST_CASE("checkTransition answers what the table says for every state pair and 
         // Without a reason: refused only where one is required; blank counts as missing.
         for (const char* missing : {"", "  ", "\t", " \n "}) {
           INFO("reason '" << missing << "'");
-          const eropaf::Status s = eropaf::checkTransition(from, to, role, missing, false);
+          const eropaf::Status s = eropaf::checkTransition(from, to, role, missing, false, code);
           if (e->reason_required) {
             CHECK(s.code() == ErrorCode::kReasonRequired);
             CHECK(s.field() == "reason");
@@ -131,9 +156,9 @@ TEST_CASE("checkTransition answers what the table says for every state pair and 
       }
     }
   }
-  // 20 transitions; coaches may make 8 of them, coordinators all 20.
-  CHECK(allowed_checked == 28);
-  CHECK(refused_checked == 400 - 28);
+  // 21 transitions; coaches may make 9 of them, coordinators all 21.
+  CHECK(allowed_checked == 30);
+  CHECK(refused_checked == 400 - 30);
 }
 
 TEST_CASE("transitionTable and findTransition hold exactly the expected rules", "[unit][state]") {
@@ -149,6 +174,8 @@ TEST_CASE("transitionTable and findTransition hold exactly the expected rules", 
     CHECK(rule.coordinator == e->coordinator);
     CHECK(rule.reason_required == e->reason_required);
     CHECK(rule.offline_allowed == e->offline_allowed);
+    CHECK(rule.guard == e->guard);
+    CHECK(rule.coach_proposes == e->coach_proposes);
   }
   for (int f = 0; f <= 10; ++f) {
     for (int t = 0; t <= 10; ++t) {
@@ -214,4 +241,139 @@ TEST_CASE("isOpenState: everything but afgesloten and geannuleerd needs work", "
     INFO(eropaf::toString(cs));
     CHECK((eropaf::findTransition(cs, S::kGeannuleerd) != nullptr) == eropaf::isOpenState(cs));
   }
+}
+
+TEST_CASE("state table: the resolution code list and its validation", "[unit][state]") {
+  // The list the issue names, plus samengevoegd for merging; nothing else.
+  const std::set<std::string> want{
+      "opgelost",       "overgedragen", "hulp_geweigerd", "geen_contact_mogelijk",
+      "geen_hulpvraag", "verhuisd",     "overleden",      "samengevoegd"};
+  std::set<std::string> got;
+  for (const eropaf::ResolutionCode& c : eropaf::resolutionCodes()) {
+    INFO(c.code);
+    CHECK(got.emplace(c.code).second);
+    CHECK_FALSE(c.label.empty());
+    CHECK(eropaf::isResolutionCode(c.code));
+    REQUIRE(eropaf::findResolutionCode(c.code) == &c);
+    // Every code but samengevoegd may be chosen by hand.
+    CHECK(c.by_hand == (c.code != "samengevoegd"));
+    CHECK(eropaf::checkResolutionCode(c.code).ok() == c.by_hand);
+  }
+  CHECK(got == want);
+  const eropaf::Status empty = eropaf::checkResolutionCode("");
+  CHECK(empty.code() == ErrorCode::kRequiredFieldMissing);
+  CHECK(empty.field() == "resolution_code");
+  for (const char* bad : {"Opgelost", "opgelost ", "weg", "samen gevoegd", "\xff"}) {
+    INFO(bad);
+    CHECK_FALSE(eropaf::isResolutionCode(bad));
+    const eropaf::Status st = eropaf::checkResolutionCode(bad);
+    CHECK(st.code() == ErrorCode::kInvalidArgument);
+    CHECK(st.field() == "resolution_code");
+    CHECK(st.message().find("opgelost") != std::string::npos);  // names the valid ones
+  }
+  const eropaf::Status merged = eropaf::checkResolutionCode("samengevoegd");
+  CHECK(merged.code() == ErrorCode::kInvalidArgument);
+  CHECK(merged.message().find("merging") != std::string::npos);
+}
+
+TEST_CASE("state table: closing needs a resolution code, other moves carry none", "[unit][state]") {
+  const Role co = Role::kCoordinator;
+  // Closing from nazorg / doorverwezen: any code a worker may choose.
+  for (const CaseState from : {S::kNazorg, S::kDoorverwezen}) {
+    INFO(eropaf::toString(from));
+    const eropaf::Status none = eropaf::checkTransition(from, S::kAfgesloten, co, "klaar", false);
+    CHECK(none.code() == ErrorCode::kRequiredFieldMissing);
+    CHECK(none.field() == "resolution_code");
+    CHECK(eropaf::checkTransition(from, S::kAfgesloten, co, "klaar", false, "verhuisd").ok());
+    CHECK(eropaf::checkTransition(from, S::kAfgesloten, co, "klaar", false, "geen_contact_mogelijk")
+              .ok());
+    CHECK(eropaf::checkTransition(from, S::kAfgesloten, co, "klaar", false, "weg").code() ==
+          ErrorCode::kInvalidArgument);
+    CHECK(
+        eropaf::checkTransition(from, S::kAfgesloten, co, "klaar", false, "samengevoegd").code() ==
+        ErrorCode::kInvalidArgument);
+  }
+  // contact_zoeken → afgesloten: only geen_contact_mogelijk, for coach and coordinator.
+  for (const Role role : {Role::kWijkcoach, Role::kCoordinator}) {
+    INFO(eropaf::toString(role));
+    const eropaf::Status none =
+        eropaf::checkTransition(S::kContactZoeken, S::kAfgesloten, role, "3x niet thuis", false);
+    CHECK(none.code() == ErrorCode::kRequiredFieldMissing);
+    CHECK(none.field() == "resolution_code");
+    for (const char* other : {"opgelost", "verhuisd", "hulp_geweigerd", "samengevoegd"}) {
+      INFO(other);
+      const eropaf::Status wrong = eropaf::checkTransition(S::kContactZoeken, S::kAfgesloten, role,
+                                                           "3x niet thuis", false, other);
+      CHECK(wrong.code() == ErrorCode::kTransitionNotAllowed);
+      CHECK(wrong.field() == "resolution_code");
+    }
+    CHECK(eropaf::checkTransition(S::kContactZoeken, S::kAfgesloten, role, "3x niet thuis", false,
+                                  "geen_contact_mogelijk")
+              .ok());
+    // Like every closing: a reason, and a connection.
+    CHECK(eropaf::checkTransition(S::kContactZoeken, S::kAfgesloten, role, " ", false,
+                                  "geen_contact_mogelijk")
+              .code() == ErrorCode::kReasonRequired);
+    CHECK(eropaf::checkTransition(S::kContactZoeken, S::kAfgesloten, role, "reden", true,
+                                  "geen_contact_mogelijk")
+              .code() == ErrorCode::kTransitionNotAllowed);
+  }
+  // A code on any move that does not close is refused, never silently dropped.
+  for (const Expected& e : kExpected) {
+    if (e.guard != G::kNone) continue;
+    INFO(eropaf::toString(e.from) << " -> " << eropaf::toString(e.to));
+    const eropaf::Status st =
+        eropaf::checkTransition(e.from, e.to, Role::kCoordinator, "reden", false, "opgelost");
+    CHECK(st.code() == ErrorCode::kInvalidArgument);
+    CHECK(st.field() == "resolution_code");
+  }
+  // A role that may not make the move hears that, not "add a code".
+  CHECK(eropaf::checkTransition(S::kNazorg, S::kAfgesloten, Role::kWijkcoach, "r", false).code() ==
+        ErrorCode::kTransitionNotAllowed);
+}
+
+TEST_CASE("state table: the geen contact mogelijk guard counts attempt days against N",
+          "[unit][state]") {
+  using eropaf::GuardFacts;
+  CHECK(eropaf::checkGuard(S::kContactZoeken, S::kAfgesloten, GuardFacts{3, 3}).ok());
+  CHECK(eropaf::checkGuard(S::kContactZoeken, S::kAfgesloten, GuardFacts{7, 5}).ok());
+  const eropaf::Status few =
+      eropaf::checkGuard(S::kContactZoeken, S::kAfgesloten, GuardFacts{2, 3});
+  CHECK(few.code() == ErrorCode::kFailedPrecondition);
+  CHECK(few.message().find("3 different days") != std::string::npos);
+  CHECK(few.message().find("has 2") != std::string::npos);
+  CHECK_FALSE(eropaf::checkGuard(S::kContactZoeken, S::kAfgesloten, GuardFacts{4, 5}).ok());
+  CHECK_FALSE(eropaf::checkGuard(S::kContactZoeken, S::kAfgesloten, GuardFacts{}).ok());
+  // Every other move (and moves that do not exist) has no guard.
+  for (int f = 0; f <= 10; ++f) {
+    for (int t = 0; t <= 10; ++t) {
+      if (state(f) == S::kContactZoeken && state(t) == S::kAfgesloten) continue;
+      CHECK(eropaf::checkGuard(state(f), state(t), GuardFacts{0, 20}).ok());
+    }
+  }
+}
+
+TEST_CASE("state table: stored records carry only listed resolution codes", "[unit][state]") {
+  eropaf::Transition t;
+  t.id = "0199a1b2-c3d4-7e5f-8a6b-000000000020";
+  t.created = {1, 1};
+  t.case_id = "0199a1b2-c3d4-7e5f-8a6b-000000000001";
+  t.from = S::kContactZoeken;
+  t.to = S::kAfgesloten;
+  t.actor_id = "co.jansen";
+  t.actor_role = Role::kCoordinator;
+  t.at_ms = 1;
+  t.reason = "drie keer niet thuis";
+  t.resolution_code = "geen_contact_mogelijk";
+  CHECK(eropaf::validateRecord(t).ok());
+  t.resolution_code = "weg";
+  CHECK(eropaf::validateRecord(t).field() == "resolution_code");
+  eropaf::Case c;
+  c.id = t.case_id;
+  c.resolution_code.set("samengevoegd", {2, 2});  // set by merging: a stored case may carry it
+  CHECK(eropaf::validateRecord(c).ok());
+  c.resolution_code.set("klaar", {3, 3});
+  const eropaf::Status st = eropaf::validateRecord(c);
+  CHECK(st.code() == ErrorCode::kInvalidArgument);
+  CHECK(st.field() == "resolution_code");
 }

@@ -11,6 +11,7 @@
 
 #include "core/sample_records.hpp"
 #include "eropaf/v1/records.pb.h"
+#include "wire/wire_mapping.hpp"
 
 using eropaf::ErrorCode;
 
@@ -259,4 +260,63 @@ TEST_CASE("model enums mean the same numbers as records.proto", "[unit][wire]") 
   CHECK(v1::INFORMED_NO_LATER == static_cast<int>(eropaf::Informed::kNoLater));
   CHECK(v1::INFORMED_NO_RISK == static_cast<int>(eropaf::Informed::kNoRisk));
   CHECK(v1::Informed_descriptor()->value_count() == 4);
+}
+
+TEST_CASE("wire: a closing transition's resolution code and a category's norms round-trip",
+          "[unit][wire]") {
+  eropaf::Transition t = eropaf::test::sampleTransition();
+  t.from = eropaf::CaseState::kContactZoeken;
+  t.to = eropaf::CaseState::kAfgesloten;
+  t.resolution_code = "geen_contact_mogelijk";
+  CHECK(roundTrip(t) == t);
+  CHECK(roundTrip(t).resolution_code == "geen_contact_mogelijk");
+
+  for (const eropaf::Category& c : eropaf::defaultCategories()) {
+    INFO(c.code);
+    eropaf::v1::Category msg;
+    eropaf::wire::toProto(c, msg);
+    // Through bytes, as a device receives it.
+    eropaf::v1::Category parsed;
+    REQUIRE(parsed.ParseFromString(msg.SerializeAsString()));
+    eropaf::Result<eropaf::Category> back = eropaf::wire::fromProto(parsed);
+    REQUIRE(back.ok());
+    CHECK(back->code == c.code);
+    CHECK(back->label == c.label);
+    CHECK(back->default_priority == c.default_priority);
+    CHECK(back->first_contact_days == c.first_contact_days);
+    CHECK(back->sensitive == c.sensitive);
+    CHECK(back->first_gesprek_days == c.first_gesprek_days);
+    CHECK(back->working_days == c.working_days);
+    CHECK(back->min_attempts == c.min_attempts);
+  }
+  // A category from a peer that predates the norms: the model's defaults, not zeros.
+  eropaf::v1::Category old;
+  old.set_code("schulden");
+  old.set_label("Schulden");
+  old.set_default_priority(eropaf::v1::PRIORITY_NORMAAL);
+  old.set_first_contact_days(10);
+  eropaf::Result<eropaf::Category> legacy = eropaf::wire::fromProto(old);
+  REQUIRE(legacy.ok());
+  CHECK(legacy->first_gesprek_days == 28);
+  CHECK_FALSE(legacy->working_days);
+  CHECK(legacy->min_attempts == eropaf::kDefaultMinAttempts);
+  // Explicit zeros and false are values, kept as sent.
+  eropaf::v1::Category zero = old;
+  zero.set_first_gesprek_days(0);
+  zero.set_working_days(false);
+  zero.set_min_attempts(1);
+  eropaf::Result<eropaf::Category> z = eropaf::wire::fromProto(zero);
+  REQUIRE(z.ok());
+  CHECK(z->first_gesprek_days == 0);
+  CHECK(z->min_attempts == 1);
+  // Out-of-range norms are refused naming the field.
+  eropaf::v1::Category bad = old;
+  bad.set_min_attempts(0);
+  CHECK(eropaf::wire::fromProto(bad).status().field() == "min_attempts");
+  bad = old;
+  bad.set_first_gesprek_days(-1);
+  CHECK(eropaf::wire::fromProto(bad).status().field() == "first_gesprek_days");
+  bad = old;
+  bad.set_first_contact_days(1000);
+  CHECK(eropaf::wire::fromProto(bad).status().code() == ErrorCode::kInvalidArgument);
 }

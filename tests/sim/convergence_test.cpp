@@ -293,7 +293,13 @@ class Sim {
       if (rule.from == c.state.value) targets.push_back(rule.to);
     }
     if (targets.empty()) return;
-    store::MoveCase m{c.id, *pick(targets), "sim reason", d.online};
+    store::MoveCase m{c.id, *pick(targets), "sim reason", d.online, ""};
+    if (m.to == CaseState::kAfgesloten) {
+      // Closing needs a code; geen_contact_mogelijk also needs attempts on enough days (the
+      // histories' moments decide whether it passes on the device and on the server).
+      m.resolution_code =
+          c.state.value == CaseState::kContactZoeken ? "geen_contact_mogelijk" : "opgelost";
+    }
     static_cast<void>(d.db->moveCase(m));
   }
 

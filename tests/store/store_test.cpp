@@ -278,6 +278,43 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
     CHECK(wrong_case.status().field() == "corrects_id");
   }
 
+  SECTION("geen contact mogelijk: the coach proposes after attempts on N days, nothing moves") {
+    REQUIRE(f.db->moveCase({c->id, CaseState::kContactZoeken, "", false}).ok());
+    store::NewContactMoment m;
+    m.case_id = c->id;
+    m.outcome = ContactOutcome::kNietThuis;
+    const store::MoveCase propose{c->id, CaseState::kAfgesloten, "drie keer niet thuis", true,
+                                  "geen_contact_mogelijk"};
+    for (int day = 1; day <= 3; ++day) {
+      REQUIRE(f.db->addContactMoment(m).ok());
+      f.clock->advance(3600'000);
+      REQUIRE(f.db->addContactMoment(m).ok());  // twice the same day counts once
+      if (day < 3) {
+        auto early = f.db->moveCase(propose);
+        CHECK(early.status().code() == ErrorCode::kFailedPrecondition);
+        CHECK_THAT(early.status().message(), Catch::Contains("has " + std::to_string(day)));
+        f.clock->advance(kDay);
+      }
+    }
+    auto wrong = f.db->moveCase({c->id, CaseState::kAfgesloten, "r", true, "opgelost"});
+    CHECK(wrong.status().code() == ErrorCode::kTransitionNotAllowed);
+    auto proposal = f.db->moveCase(propose);
+    REQUIRE(proposal.ok());
+    CHECK(proposal->resolution_code == "geen_contact_mogelijk");
+    CHECK(proposal->outcome.value == TransitionOutcome::kPending);
+    // The case waits for the coordinator: same state, no resolution written by the coach.
+    auto still = readOk(f.db->getCase(c->id));
+    CHECK(still->state.value == CaseState::kContactZoeken);
+    CHECK_FALSE(still->resolution_code.isSet());
+    CHECK_FALSE(still->resolution_text.isSet());
+    for (const auto& entry : readOk(f.db->outbox())) {
+      if (const auto* delta = std::get_if<Case>(&entry.delta)) {
+        CHECK_FALSE(delta->resolution_code.isSet());
+        CHECK_FALSE(delta->resolution_text.isSet());
+      }
+    }
+  }
+
   SECTION("transitions: allowed, refused for the role, reason missing, needs a connection") {
     auto t1 = f.db->moveCase({b->id, CaseState::kContactZoeken, "", false});
     REQUIRE(t1.ok());
@@ -300,10 +337,19 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
     auto offline_close = f.db->moveCase({b->id, CaseState::kAfgesloten, "opgelost", false});
     CHECK(offline_close.status().code() == ErrorCode::kTransitionNotAllowed);
     CHECK_THAT(offline_close.status().message(), Catch::Contains("connection"));
-    REQUIRE(f.db->moveCase({b->id, CaseState::kAfgesloten, "Schuldhulp loopt", true}).ok());
+    auto no_code = f.db->moveCase({b->id, CaseState::kAfgesloten, "Schuldhulp loopt", true});
+    CHECK(no_code.status().code() == ErrorCode::kRequiredFieldMissing);
+    CHECK(no_code.status().field() == "resolution_code");
+    auto closing =
+        f.db->moveCase({b->id, CaseState::kAfgesloten, "Schuldhulp loopt", true, "overgedragen"});
+    REQUIRE(closing.ok());
+    CHECK(closing->resolution_code == "overgedragen");
     auto closed = readOk(f.db->getCase(b->id));
     CHECK(closed->state.value == CaseState::kAfgesloten);
     CHECK(closed->resolution_text.value == "Schuldhulp loopt");
+    // The code is the server's to write on the case (when the close applies): here it is in
+    // the transition only, so a close the server turns into a conflict leaves none behind.
+    CHECK_FALSE(closed->resolution_code.isSet());
     CHECK(readOk(f.db->transitions(b->id)).size() == 5);  // assign + 4 moves
 
     f.become("wc-anna", Role::kWijkcoach);

@@ -434,6 +434,7 @@ int cmdCaseMove(Context& ctx, const Args& a) {
   m.to = parseEnum<CaseState>("--to", required(a, "--to"), &parseCaseState, kStates);
   m.reason = a.get("--reason").value_or("");
   m.online = a.has("--online");
+  m.resolution_code = a.get("--resolution").value_or("");
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   auto r = ctx.store->moveCase(m);
   if (!r.ok()) return fail(ctx, r.status());
@@ -798,7 +799,7 @@ const std::vector<Command>& commands() {
       {{"assign"}, {"--case", "--to"}, &cmdCaseAssign},
       {{"case", "pickup"}, {"--case"}, &cmdCasePickup},
       {{"case", "priority"}, {"--case", "--to"}, &cmdCasePriority},
-      {{"case", "move"}, {"--case", "--to", "--reason", "--online"}, &cmdCaseMove},
+      {{"case", "move"}, {"--case", "--to", "--reason", "--resolution", "--online"}, &cmdCaseMove},
       {{"case", "resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"case", "show"}, {"--case"}, &cmdCaseShow},
@@ -895,7 +896,7 @@ Cases:
   case assign --case ID --to WORKER        (also: assign)
   case pickup --case ID
   case priority --case ID --to PRIORITY
-  case move --case ID --to STATE [--reason TEXT] [--online]
+  case move --case ID --to STATE [--reason TEXT] [--resolution CODE] [--online]
   case resolve --case ID [--state STATE] --reason TEXT   (also: resolve)
   case show --case ID
   visit add --case ID --outcome gesprek|niet_thuis|deur_niet_geopend|weigert_contact|doorverwezen

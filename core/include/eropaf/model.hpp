@@ -238,6 +238,9 @@ struct Transition {
   bool made_offline = false;
   Lww<TransitionOutcome> outcome;
   Lww<bool> deleted;
+  /// The resolution code a move to afgesloten closes with (resolution.hpp); empty otherwise.
+  /// Part of the fixed body, like `reason`.
+  std::string resolution_code;
   bool operator==(const Transition&) const = default;
 };
 
@@ -268,15 +271,31 @@ struct Wijk {
   std::string name;
 };
 
+/// N when nothing says otherwise: contact attempts on this many different days before
+/// `geen_contact_mogelijk` may close a case.
+inline constexpr std::int32_t kDefaultMinAttempts = 3;
+
+/// A category with its norms (norms.hpp derives a case's priority and due dates from them).
+/// Fields after `sensitive` were added later: a brace initialiser that stops at `sensitive`
+/// gets the defaults below, which keep the older meaning (calendar days).
 struct Category {
   std::string code;
   std::string label;
   Priority default_priority = Priority::kNormaal;
+  /// The first-attempt norm: days from arrival to the first contact moment of any outcome.
   std::int32_t first_contact_days = 14;
   bool sensitive = false;
+  /// The first-gesprek norm: days from arrival to the first contact moment with outcome gesprek.
+  std::int32_t first_gesprek_days = 28;
+  /// Whether both norms count working days (Monday–Friday minus holidays, norms.hpp's
+  /// Calendar) rather than calendar days.
+  bool working_days = false;
+  /// N: contact attempts on N different days before `geen_contact_mogelijk` may close a case.
+  std::int32_t min_attempts = kDefaultMinAttempts;
 };
 
-/// DESIGN.md's default categories with their priorities, first-contact norms and sensitivity.
+/// DESIGN.md's default categories with their priorities, norms and sensitivity (the values and
+/// where they come from: docs/triage.md).
 const std::vector<Category>& defaultCategories();
 
 }  // namespace eropaf

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -112,15 +113,27 @@ struct TransitionDecision {
   Status status;              ///< the refusal when kRefused
   CaseState next{};           ///< the case's state afterwards
   bool assign_actor = false;  ///< a pick up that applied: the actor becomes the assignee
+  /// A coach's move that the state table makes a proposal (TransitionRule::coach_proposes:
+  /// contact_zoeken → afgesloten, geen contact mogelijk). Its guard held, and the verdict is
+  /// kConflict: kept, the case on the coordinator's list, the state unchanged; the coordinator
+  /// confirms by making the move herself.
+  bool proposal = false;
 };
 
 /// Decides a new transition `t` by `w` on the case `current`, held as `hold`: first the
-/// state table for the actor's role (refused when the move does not exist for them), then the
-/// server's current state (applied when legal from there, else a conflict), and whether the
-/// actor may move this case at all (a coach who no longer holds it: conflict; one who never
-/// held it: as unknown).
+/// state table for the actor's role and what the move says (refused when the move does not
+/// exist for them, or its reason or resolution code is wrong), then the server's current state
+/// (applied when legal from there, else a conflict), and whether the actor may move this case
+/// at all (a coach who no longer holds it: conflict; one who never held it: as unknown).
+/// A guarded move (closing for lack of contact) is judged on `stored_moments` (every contact
+/// moment the judge has stored for the case; others are ignored) and `categories` (the judge's
+/// category table), through norms::guardFacts() — never on anything the move carries; the
+/// guard is asked only once the actor is known to hold the case whole. Moves that do not
+/// close read neither: the caller may pass empty spans for them.
 TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& current,
-                                    const Transition& t, Origin origin);
+                                    const Transition& t, Origin origin,
+                                    std::span<const ContactMoment> stored_moments,
+                                    std::span<const Category> categories);
 
 /// One row of the "who may write what" table in docs/sync.md, generated from the rules above
 /// (permissions_test checks the document against it).

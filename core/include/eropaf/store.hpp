@@ -91,6 +91,8 @@ struct MoveCase {
   /// The caller is connected to the server right now (transitions that need a connection are
   /// refused otherwise).
   bool online = false;
+  /// Closing (to afgesloten): the resolution code (resolution.hpp); empty for other moves.
+  std::string resolution_code{};
 };
 
 enum class OutboxStatus : std::int32_t { kPending = 1, kRefused = 2 };

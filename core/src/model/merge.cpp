@@ -82,7 +82,7 @@ void mergeInto(ContactMoment& into, const ContactMoment& from) {
 void mergeInto(Transition& into, const Transition& from) {
   mergeContent(into, from, [](auto& t) {
     return std::tie(t.case_id, t.from, t.to, t.actor_id, t.actor_role, t.at_ms, t.reason,
-                    t.made_offline);
+                    t.made_offline, t.resolution_code);
   });
   mergeField(into.outcome, from.outcome);
   mergeField(into.deleted, from.deleted);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "eropaf/norms.hpp"
 #include "eropaf/state_table.hpp"
 
 namespace eropaf::permissions {
@@ -208,7 +209,8 @@ Status mayWriteMoment(const Worker& w, Hold case_hold, const ContactMoment& curr
 }
 
 TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, const Transition& t,
-                                    Origin origin) {
+                                    Origin origin, std::span<const ContactMoment> stored_moments,
+                                    std::span<const Category> categories) {
   TransitionDecision out;
   out.next = c.state.value;
   if (!visible(hold)) {
@@ -220,7 +222,9 @@ TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, c
     return out;
   }
   // The state table judges the move itself: it tells nothing about the case.
-  if (Status rule = checkTransition(t.from, t.to, w.role, t.reason, t.made_offline); !rule.ok()) {
+  if (Status rule =
+          checkTransition(t.from, t.to, w.role, t.reason, t.made_offline, t.resolution_code);
+      !rule.ok()) {
     out.status = rule;
     return out;
   }
@@ -265,16 +269,34 @@ TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, c
     out.verdict = TransitionVerdict::kConflict;  // two coaches picked it up
     return out;
   }
+  // From here the actor holds the case whole (or picks it up, a move with no guard): the
+  // case's stored facts may be told.
+  const GuardFacts facts = norms::guardFacts(c, stored_moments, categories);
   if (t.from == current) {
+    if (Status guard = checkGuard(t.from, t.to, facts); !guard.ok()) {
+      out.status = guard;
+      return out;
+    }
     out.verdict = TransitionVerdict::kApplied;
     out.next = t.to;
   } else if (t.to == current) {
     out.verdict = TransitionVerdict::kApplied;  // already where this move wanted it
-  } else if (checkTransition(current, t.to, w.role, t.reason, t.made_offline).ok()) {
+  } else if (checkTransition(current, t.to, w.role, t.reason, t.made_offline, t.resolution_code)
+                 .ok() &&
+             checkGuard(current, t.to, facts).ok()) {
     out.verdict = TransitionVerdict::kApplied;
     out.next = t.to;
   } else {
     out.verdict = TransitionVerdict::kConflict;
+    return out;
+  }
+  // The rule that moved it (none when it already was in `to`).
+  const TransitionRule* rule = findTransition(current, t.to);
+  if (w.role == Role::kWijkcoach && rule != nullptr && rule->coach_proposes) {
+    // The coach proposes, the coordinator confirms: kept for her, never applied by itself.
+    out.verdict = TransitionVerdict::kConflict;
+    out.proposal = true;
+    out.next = current;
     return out;
   }
   out.assign_actor = pickup && w.role == Role::kWijkcoach && c.assignee.value.empty();
@@ -299,9 +321,9 @@ const std::vector<RuleRow>& ruleTable() {
        "own name; kept when the case was reassigned before it "
        "arrived",
        "—"},
-      {"transition", "own name and role, state table",
+      {"transition", "own name and role, state table; closing with a resolution code",
        "own name and role, state table; a conflict when the case was reassigned before it "
-       "arrived",
+       "arrived; `contact_zoeken → afgesloten` only as a proposal the coordinator confirms",
        "—"},
   };
   return rows;

@@ -7,37 +7,48 @@
 //   allowed offline: coaches work in stairwells; the server checks them on push and puts
 //   contradicting ones on the conflict list.
 // - Waiting, referring and every move that ends or revives a case need a reason text.
+// - Closing needs a resolution code (resolution.hpp); the reason is its free text.
+// - contact_zoeken → afgesloten ("geen contact mogelijk", issue 9): only with that code and
+//   attempts on N different days, judged on the case's stored contact moments. The coach
+//   proposes, the coordinator confirms: a coach may make the move, but it is a proposal
+//   (coach_proposes) that the server keeps for the coordinator and never applies by itself;
+//   the coordinator's own move applies. Like every closing it needs a connection.
 #include "eropaf/state_table.hpp"
 
 #include <array>
+#include <string>
+
+#include "eropaf/resolution.hpp"
 
 namespace eropaf {
 namespace {
 
 using S = CaseState;
+using G = Guard;
 
-// from, to, wijkcoach, coordinator, reason_required, offline_allowed
-constexpr std::array<TransitionRule, 20> kTable{{
-    {S::kNieuw, S::kToegewezen, true, true, false, true},
-    {S::kHeropend, S::kToegewezen, true, true, false, true},
-    {S::kToegewezen, S::kContactZoeken, true, true, false, true},
-    {S::kContactZoeken, S::kInBehandeling, true, true, false, true},
-    {S::kInBehandeling, S::kWacht, true, true, true, true},
-    {S::kWacht, S::kInBehandeling, true, true, false, true},
-    {S::kInBehandeling, S::kDoorverwezen, true, true, true, true},
-    {S::kInBehandeling, S::kNazorg, true, true, false, true},
-    {S::kDoorverwezen, S::kAfgesloten, false, true, true, false},
-    {S::kNazorg, S::kAfgesloten, false, true, true, false},
-    {S::kNieuw, S::kGeannuleerd, false, true, true, false},
-    {S::kToegewezen, S::kGeannuleerd, false, true, true, false},
-    {S::kContactZoeken, S::kGeannuleerd, false, true, true, false},
-    {S::kInBehandeling, S::kGeannuleerd, false, true, true, false},
-    {S::kWacht, S::kGeannuleerd, false, true, true, false},
-    {S::kDoorverwezen, S::kGeannuleerd, false, true, true, false},
-    {S::kNazorg, S::kGeannuleerd, false, true, true, false},
-    {S::kHeropend, S::kGeannuleerd, false, true, true, false},
-    {S::kAfgesloten, S::kHeropend, false, true, true, false},
-    {S::kGeannuleerd, S::kHeropend, false, true, true, false},
+// from, to, wijkcoach, coordinator, reason_required, offline_allowed, guard, coach_proposes
+constexpr std::array<TransitionRule, 21> kTable{{
+    {S::kNieuw, S::kToegewezen, true, true, false, true, G::kNone, false},
+    {S::kHeropend, S::kToegewezen, true, true, false, true, G::kNone, false},
+    {S::kToegewezen, S::kContactZoeken, true, true, false, true, G::kNone, false},
+    {S::kContactZoeken, S::kInBehandeling, true, true, false, true, G::kNone, false},
+    {S::kInBehandeling, S::kWacht, true, true, true, true, G::kNone, false},
+    {S::kWacht, S::kInBehandeling, true, true, false, true, G::kNone, false},
+    {S::kInBehandeling, S::kDoorverwezen, true, true, true, true, G::kNone, false},
+    {S::kInBehandeling, S::kNazorg, true, true, false, true, G::kNone, false},
+    {S::kDoorverwezen, S::kAfgesloten, false, true, true, false, G::kResolution, false},
+    {S::kNazorg, S::kAfgesloten, false, true, true, false, G::kResolution, false},
+    {S::kContactZoeken, S::kAfgesloten, true, true, true, false, G::kNoContact, true},
+    {S::kNieuw, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kToegewezen, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kContactZoeken, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kInBehandeling, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kWacht, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kDoorverwezen, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kNazorg, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kHeropend, S::kGeannuleerd, false, true, true, false, G::kNone, false},
+    {S::kAfgesloten, S::kHeropend, false, true, true, false, G::kNone, false},
+    {S::kGeannuleerd, S::kHeropend, false, true, true, false, G::kNone, false},
 }};
 
 bool isBlank(std::string_view s) {
@@ -45,6 +56,10 @@ bool isBlank(std::string_view s) {
     if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return false;
   }
   return true;
+}
+
+std::string moveName(CaseState from, CaseState to) {
+  return std::string(toString(from)) + " → " + std::string(toString(to));
 }
 
 }  // namespace
@@ -64,8 +79,8 @@ bool isOpenState(CaseState s) noexcept {
 }
 
 Status checkTransition(CaseState from, CaseState to, Role role, std::string_view reason,
-                       bool offline) {
-  const std::string move = std::string(toString(from)) + " → " + std::string(toString(to));
+                       bool offline, std::string_view resolution_code) {
+  const std::string move = moveName(from, to);
   const TransitionRule* rule = findTransition(from, to);
   if (rule == nullptr) {
     return Status(ErrorCode::kTransitionNotAllowed, "there is no transition " + move, "to");
@@ -85,7 +100,45 @@ Status checkTransition(CaseState from, CaseState to, Role role, std::string_view
     return Status(ErrorCode::kReasonRequired, "the transition " + move + " needs a reason",
                   "reason");
   }
+  switch (rule->guard) {
+    case Guard::kNone:
+      if (!resolution_code.empty()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      "only a move to afgesloten carries a resolution code, not " + move,
+                      "resolution_code");
+      }
+      return {};
+    case Guard::kResolution:
+      return checkResolutionCode(resolution_code);
+    case Guard::kNoContact:
+      if (resolution_code.empty()) {
+        return Status(ErrorCode::kRequiredFieldMissing,
+                      "the transition " + move + " needs resolution code " +
+                          std::string(kResolutionGeenContactMogelijk),
+                      "resolution_code");
+      }
+      if (resolution_code != kResolutionGeenContactMogelijk) {
+        return Status(ErrorCode::kTransitionNotAllowed,
+                      "the transition " + move + " closes only with resolution code " +
+                          std::string(kResolutionGeenContactMogelijk) +
+                          "; a case in contact can be closed from nazorg or doorverwezen",
+                      "resolution_code");
+      }
+      return {};
+  }
   return {};
+}
+
+Status checkGuard(CaseState from, CaseState to, const GuardFacts& facts) {
+  const TransitionRule* rule = findTransition(from, to);
+  if (rule == nullptr || rule->guard != Guard::kNoContact) return {};
+  if (facts.attempt_days >= facts.min_attempts) return {};
+  return Status(ErrorCode::kFailedPrecondition,
+                "the transition " + moveName(from, to) + " with " +
+                    std::string(kResolutionGeenContactMogelijk) + " needs contact attempts on " +
+                    std::to_string(facts.min_attempts) + " different days; this case has " +
+                    std::to_string(facts.attempt_days),
+                "to");
 }
 
 }  // namespace eropaf

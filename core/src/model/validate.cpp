@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "eropaf/id.hpp"
+#include "eropaf/resolution.hpp"
 
 namespace eropaf {
 namespace {
@@ -37,6 +38,14 @@ bool inRange(E v, E lo, E hi) {
 Status badEnum(const std::string& field, std::int64_t value) {
   return Status(ErrorCode::kInvalidArgument,
                 "value " + std::to_string(value) + " is not a known " + field, field);
+}
+
+/// A resolution code a stored record carries: empty, or one of the list (resolution.hpp).
+/// Whether a worker may choose it is the state table's question, not the record's.
+Status checkStoredResolution(std::string_view code) {
+  if (code.empty() || isResolutionCode(code)) return {};
+  return Status(ErrorCode::kInvalidArgument, "resolution_code is not a known resolution code",
+                "resolution_code");
 }
 
 Status checkId(const std::string& field, std::string_view id, bool required) {
@@ -162,10 +171,8 @@ Status validate(const Case& c) {
     return Status(ErrorCode::kInvalidArgument, "first_contact_due_ms is negative",
                   "first_contact_due_ms");
   }
-  if (c.resolution_code.isSet()) {
-    EROPAF_RETURN_IF_ERROR(
-        checkText("resolution_code", c.resolution_code.value, kMaxShortBytes, false));
-  }
+  if (c.resolution_code.isSet())
+    EROPAF_RETURN_IF_ERROR(checkStoredResolution(c.resolution_code.value));
   if (c.resolution_text.isSet()) {
     EROPAF_RETURN_IF_ERROR(
         checkText("resolution_text", c.resolution_text.value, kMaxReasonBytes, false));
@@ -210,7 +217,8 @@ Status validate(const Transition& t) {
     return badEnum("actor_role", static_cast<std::int64_t>(t.actor_role));
   }
   EROPAF_RETURN_IF_ERROR(checkPositiveTime("at_ms", t.at_ms));
-  return checkText("reason", t.reason, kMaxReasonBytes, false);
+  EROPAF_RETURN_IF_ERROR(checkText("reason", t.reason, kMaxReasonBytes, false));
+  return checkStoredResolution(t.resolution_code);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "eropaf/id.hpp"
 #include "eropaf/merge.hpp"
+#include "eropaf/norms.hpp"
 #include "eropaf/permissions.hpp"
 #include "eropaf/state_table.hpp"
 #include "eropaf/validate.hpp"
@@ -635,6 +636,9 @@ Status Store::setCategories(std::span<const Category> categories) {
       return Status(ErrorCode::kInvalidArgument, "first_contact_days is negative",
                     "categories.first_contact_days");
     }
+    if (Status norms = norms::checkNorms(c); !norms.ok()) {
+      return Status(norms.code(), norms.message(), "categories." + norms.field());
+    }
   }
   std::lock_guard lock(impl_->mu);
   EROPAF_RETURN_IF_ERROR(impl_->replaceCategories(categories));
@@ -1010,8 +1014,12 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
   }
   EROPAF_RETURN_IF_ERROR(checkText("reason", request.reason, kMaxReasonBytes, false));
   const CaseState from = c->state.value;
-  EROPAF_RETURN_IF_ERROR(
-      checkTransition(from, request.to, id.role, request.reason, !request.online));
+  EROPAF_RETURN_IF_ERROR(checkTransition(from, request.to, id.role, request.reason, !request.online,
+                                         request.resolution_code));
+  // A coach's proposal (geen contact mogelijk) waits for the coordinator: no optimistic move,
+  // and no resolution fields, which are the coordinator's to write.
+  const TransitionRule* rule = findTransition(from, request.to);
+  const bool proposal = id.role == Role::kWijkcoach && rule != nullptr && rule->coach_proposes;
   if (id.role == Role::kWijkcoach) {
     EROPAF_RETURN_IF_ERROR(s.requireWijk(id, c->wijk.value));
     if (request.to == CaseState::kToegewezen) {
@@ -1029,19 +1037,34 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
                     "assign a wijkcoach to move the case to toegewezen", "to");
     }
   }
+  if (request.to == CaseState::kAfgesloten) {
+    // The guard on what this device holds; the server judges it again on what it stored.
+    Result<std::vector<ContactMoment>> moments = s.query<ContactMoment>(
+        "SELECT id, body FROM contact_moments WHERE case_id = ? ORDER BY at_ms, id LIMIT ?",
+        {c->id}, 0);
+    if (!moments.ok()) return moments.status();
+    EROPAF_RETURN_IF_ERROR(
+        checkGuard(from, request.to, norms::guardFacts(*c, *moments, s.categories)));
+  }
   const std::int64_t now = s.now();
   const Version v = s.nextVersion();
   Transition t = makeTransition(*c, request.to, id, request.reason, request.online, now, v);
+  t.resolution_code = request.resolution_code;
   Case delta;
   delta.id = c->id;
   if (request.to == CaseState::kToegewezen && c->assignee.value.empty()) {
     delta.assignee.set(id.worker_id, v);
   }
-  if (request.to == CaseState::kAfgesloten || request.to == CaseState::kGeannuleerd) {
+  if (!proposal &&
+      (request.to == CaseState::kAfgesloten || request.to == CaseState::kGeannuleerd)) {
     delta.resolution_text.set(request.reason, v);
   }
   mergeInto(*c, delta);
-  c->state.set(request.to, v);  // optimistic; the server's check decides (see file comment)
+  // Optimistic; the server's check decides (see file comment). A proposal does not move. The
+  // resolution code travels in the transition only and is not set here: the server writes it on
+  // the case when the close applies (a close that becomes a conflict leaves no code anywhere),
+  // and this device learns it with its next pull.
+  if (!proposal) c->state.set(request.to, v);
   std::vector<Impl::Change> changes{{t, t, moveSummary(from, request.to)}};
   if (delta.assignee.isSet() || delta.resolution_text.isSet()) {
     changes.insert(changes.begin(), {*c, delta, "case updated with move"});

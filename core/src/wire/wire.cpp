@@ -3,6 +3,7 @@
 // outside may carry values this build does not know.
 #include "eropaf/wire.hpp"
 
+#include "eropaf/norms.hpp"
 #include "wire/wire_mapping.hpp"
 
 namespace eropaf::wire {
@@ -125,6 +126,7 @@ void encode(const Transition& in, v1::Transition* out) {
     out->set_at_ms(in.at_ms);
     out->set_reason(in.reason);
     out->set_made_offline(in.made_offline);
+    out->set_resolution_code(in.resolution_code);
   }
   EROPAF_PUT(Int, outcome, out);
   EROPAF_PUT(Bool, deleted, out);
@@ -268,6 +270,7 @@ Result<Transition> decode(const v1::Transition& in) {
     t.at_ms = in.at_ms();
     t.reason = in.reason();
     t.made_offline = in.made_offline();
+    t.resolution_code = in.resolution_code();
   }
   EROPAF_RETURN_IF_ERROR(getIntEnum("outcome", in.has_outcome(), in.outcome(),
                                     TransitionOutcome::kResolved, t.outcome));
@@ -335,6 +338,9 @@ void toProto(const Category& in, v1::Category& out) {
   out.set_default_priority(static_cast<v1::Priority>(in.default_priority));
   out.set_first_contact_days(in.first_contact_days);
   out.set_sensitive(in.sensitive);
+  out.set_first_gesprek_days(in.first_gesprek_days);
+  out.set_working_days(in.working_days);
+  out.set_min_attempts(in.min_attempts);
 }
 
 Result<Category> fromProto(const v1::Category& in) {
@@ -345,6 +351,11 @@ Result<Category> fromProto(const v1::Category& in) {
                                  c.default_priority));
   c.first_contact_days = in.first_contact_days();
   c.sensitive = in.sensitive();
+  // Absent (a peer that predates the triage norms): the model's defaults stand.
+  if (in.has_first_gesprek_days()) c.first_gesprek_days = in.first_gesprek_days();
+  if (in.has_working_days()) c.working_days = in.working_days();
+  if (in.has_min_attempts()) c.min_attempts = in.min_attempts();
+  EROPAF_RETURN_IF_ERROR(norms::checkNorms(c));
   return c;
 }
 

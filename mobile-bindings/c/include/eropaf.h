@@ -188,7 +188,10 @@ EROPAF_API bool eropaf_store_add_contact_moment(eropaf_store_t* store, const uin
                                                 eropaf_error* out_error);
 
 /* eropaf.v1.MoveCaseRequest -> eropaf.v1.Transition, checked against the state table for the
- * worker's role: EROPAF_ERROR_TRANSITION_NOT_ALLOWED, EROPAF_ERROR_REASON_REQUIRED. */
+ * worker's role: EROPAF_ERROR_TRANSITION_NOT_ALLOWED, EROPAF_ERROR_REASON_REQUIRED; closing (to
+ * afgesloten) needs a resolution_code (EROPAF_ERROR_REQUIRED_FIELD_MISSING,
+ * EROPAF_ERROR_INVALID_ARGUMENT) and, for geen_contact_mogelijk, attempts on enough different
+ * days (EROPAF_ERROR_FAILED_PRECONDITION). */
 EROPAF_API bool eropaf_store_move_case(eropaf_store_t* store, const uint8_t* request,
                                        size_t request_len, eropaf_buffer* out_transition,
                                        eropaf_error* out_error);

@@ -571,8 +571,8 @@ bool eropaf_store_move_case(eropaf_store_t* s, const uint8_t* request, size_t re
     v1::MoveCaseRequest m;
     if (auto f = parse(request, request_len, m, "request")) return f;
     if (auto f = checkEnum(m.to(), v1::CaseState_IsValid, "to")) return f;
-    auto r = s->store->moveCase(
-        {m.case_id(), static_cast<eropaf::CaseState>(m.to()), m.reason(), m.online()});
+    auto r = s->store->moveCase({m.case_id(), static_cast<eropaf::CaseState>(m.to()), m.reason(),
+                                 m.online(), m.resolution_code()});
     if (!r.ok()) return storeFailure(r.status());
     v1::Transition out;
     toProto(*r, out);
