@@ -1211,7 +1211,7 @@ struct Engine::Impl {
                       if (!mark) return {};
                       return s.markServed(device, page->upto, page->resp.server_version().hlc());
                     },
-                    [page, shared_done](Status st) {
+                    [page, shared_done](const Status& st) {
                       if (st.ok()) {
                         (*shared_done)(std::move(page->resp));
                       } else {
@@ -1369,7 +1369,7 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
                                                 resp->Clear();
                                                 return impl->applyPush(s, *who, *req, *resp);
                                               },
-                                              [resp, shared_done](Status st) {
+                                              [resp, shared_done](const Status& st) {
                                                 if (st.ok()) {
                                                   (*shared_done)(std::move(*resp));
                                                 } else {
@@ -1381,7 +1381,7 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
 
 static Status checkDeviceName(std::string_view name);  // at the end of this file
 
-void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
+void Engine::enroll(const v1::EnrollRequest& request, EnrollDone done) {
   std::string code;
   for (const char c : request.code()) {
     if (c == '-' || c == ' ') continue;
@@ -1421,8 +1421,8 @@ void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
         const std::int64_t now = impl->now();
         Result<std::optional<std::string>> worker_id = s.useEnrollmentCode(secretHash(code), now);
         if (!worker_id.ok()) return worker_id.status();
-        const Status bad(ErrorCode::kUnauthenticated,
-                         "the enrollment code is unknown, used or expired", "code");
+        Status bad(ErrorCode::kUnauthenticated, "the enrollment code is unknown, used or expired",
+                   "code");
         if (!worker_id->has_value()) return bad;
         Result<std::optional<Worker>> worker = s.worker(**worker_id);
         if (!worker.ok()) return worker.status();
@@ -1440,7 +1440,7 @@ void Engine::enroll(v1::EnrollRequest request, EnrollDone done) {
         EROPAF_RETURN_IF_ERROR(impl->fillReference(s, **worker, *resp->mutable_reference()));
         return s.appendAccess({now, "enroll", "", "", (*worker)->id, "", d.id});
       },
-      [resp, shared_done](Status st) {
+      [resp, shared_done](const Status& st) {
         if (st.ok()) {
           (*shared_done)(std::move(*resp));
         } else {

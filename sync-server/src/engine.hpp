@@ -61,7 +61,7 @@ class Engine {
   /// whole request failed (malformed, storage error). kUnavailable after stop().
   void push(Principal principal, v1::PushRequest request, PushDone done);
   /// One-time enrollment code → device token.
-  void enroll(v1::EnrollRequest request, EnrollDone done);
+  void enroll(const v1::EnrollRequest& request, EnrollDone done);
 
   /// One page of what changed for the principal since the request's cursor. Never waits for
   /// changes (long poll is the caller's, see waitForChange). A page that carries anything is

@@ -50,6 +50,7 @@ void tamper(const std::string& path, const std::string& sql, std::string_view bl
 
 std::vector<std::string> ids(const auto& records) {
   std::vector<std::string> out;
+  out.reserve(records.size());
   for (const auto& r : records) out.push_back(r.id);
   return out;
 }
@@ -480,9 +481,9 @@ TEST_CASE("remote states merge to the same result in any order, repeatedly",
   SECTION("versions are judged by the server's clock when the device's clock lags") {
     // The server's clock reads 10 minutes ahead of this device's: what it sends, even 4
     // minutes beyond its own clock, is within its bound and must apply here.
-    const std::int64_t server_now = eropaf::test::kStart + 10 * 60'000;
+    const std::int64_t server_now = eropaf::test::kStart + std::int64_t{10} * 60'000;
     Case ahead = d1;
-    ahead.priority.set(Priority::kLaag, {hlcPack(server_now + 4 * 60'000, 0), 77});
+    ahead.priority.set(Priority::kLaag, {hlcPack(server_now + std::int64_t{4} * 60'000, 0), 77});
     const std::vector<Record> batch{Record(ahead)};
     auto r = x.db->applyRemote(batch, hlcPack(server_now, 0));
     REQUIRE(r.ok());

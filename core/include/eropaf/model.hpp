@@ -24,6 +24,7 @@ struct Version {
   std::uint64_t node = 0;
 
   bool isZero() const noexcept { return hlc == 0 && node == 0; }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Version&) const = default;
 };
 
@@ -154,6 +155,7 @@ struct Address {
   std::string addition;      ///< "A", "bis"; may be empty
   std::string street;
   std::string city;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const Address&) const = default;
 };
 
@@ -173,6 +175,7 @@ struct SignalContent {
   std::int64_t observed_at_ms = 0;
   std::string text;
   Informed informed = Informed::kUnspecified;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const SignalContent&) const = default;
 };
 

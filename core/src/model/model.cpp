@@ -147,7 +147,13 @@ std::string householdKey(const Address& address) {
 RecordKind recordKind(const Record& r) noexcept { return static_cast<RecordKind>(r.index() + 1); }
 
 const std::string& recordId(const Record& r) noexcept {
-  return std::visit([](const auto& rec) -> const std::string& { return rec.id; }, r);
+  // get_if, not visit: visit may throw (a variant left valueless), and this is noexcept.
+  if (const auto* s = std::get_if<Signal>(&r)) return s->id;
+  if (const auto* c = std::get_if<Case>(&r)) return c->id;
+  if (const auto* m = std::get_if<ContactMoment>(&r)) return m->id;
+  if (const auto* t = std::get_if<Transition>(&r)) return t->id;
+  static const std::string kNone;
+  return kNone;
 }
 
 std::string_view toString(RecordKind k) noexcept {

@@ -57,7 +57,7 @@ Hold caseHoldOnDevice(const Worker& w, const Case& c) {
 }
 
 Status mayCreateCase(const Worker& w, const Case& in) {
-  const Status no = refused(RecordKind::kCase);
+  Status no = refused(RecordKind::kCase);
   if (w.role != Role::kCoordinator && w.role != Role::kWijkcoach) return no;
   if (in.opened_by != w.id || in.created.isZero()) return no;
   if (!in.wijk.isSet() || !inWijk(w, in.wijk.value)) return no;
@@ -77,7 +77,7 @@ Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case&
   if (!visible(hold) || hold == Hold::kWasQueued || hold == Hold::kWasAssigned) {
     return unknownRecord();
   }
-  const Status no = refused(RecordKind::kCase);
+  Status no = refused(RecordKind::kCase);
   if (!keepsCreationFacts(current, d)) return no;
   if (d.state.isSet()) return no;  // a case's state changes only through transitions
   if (w.role == Role::kCoordinator) {
@@ -131,7 +131,7 @@ Status mayTriage(const Worker& w, std::string_view wijk, std::string_view report
   const bool triage =
       d.case_id.isSet() || d.duplicate_of.isSet() ||
       (d.triage_state.isSet() && !(creation && d.triage_state.value == TriageState::kNieuw));
-  const Status no = refused(RecordKind::kSignal);
+  Status no = refused(RecordKind::kSignal);
   if (d.deleted.isSet() && !isCoordinatorOf(w, wijk)) return no;
   if (!triage) return {};
   if (isCoordinatorOf(w, wijk)) {
@@ -154,7 +154,7 @@ Status mayTriage(const Worker& w, std::string_view wijk, std::string_view report
 }  // namespace
 
 Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target, Hold duplicate_target) {
-  const Status no = refused(RecordKind::kSignal);
+  Status no = refused(RecordKind::kSignal);
   if (w.role == Role::kAdmin || w.role == Role::kUnspecified) return no;
   if (in.created.isZero() || in.content.reporter_id != w.id || in.content.source_role != w.role) {
     return no;
@@ -167,7 +167,7 @@ Status mayCreateSignal(const Worker& w, const Signal& in, Hold link_target, Hold
 Status mayWriteSignal(const Worker& w, Hold hold, const Signal& current, const Signal& d,
                       Hold link_target, Hold duplicate_target, Hold current_link) {
   if (!visible(hold)) return unknownRecord();
-  const Status no = refused(RecordKind::kSignal);
+  Status no = refused(RecordKind::kSignal);
   if (!d.created.isZero() && (d.created != current.created || d.content != current.content)) {
     return no;  // content is fixed once synced
   }
@@ -181,7 +181,7 @@ Status mayWriteSignal(const Worker& w, Hold hold, const Signal& current, const S
 
 Status mayCreateMoment(const Worker& w, Hold case_hold, const ContactMoment& in, Origin origin) {
   if (!visible(case_hold)) return unknownParent();
-  const Status no = refused(RecordKind::kContactMoment);
+  Status no = refused(RecordKind::kContactMoment);
   if (in.author_id != w.id || in.created.isZero()) return no;
   if (w.role == Role::kCoordinator) return case_hold == Hold::kFull ? Status() : no;
   if (w.role != Role::kWijkcoach) return no;
@@ -197,7 +197,7 @@ Status mayCreateMoment(const Worker& w, Hold case_hold, const ContactMoment& in,
 Status mayWriteMoment(const Worker& w, Hold case_hold, const ContactMoment& current,
                       const ContactMoment& d) {
   if (!visible(case_hold)) return unknownRecord();
-  const Status no = refused(RecordKind::kContactMoment);
+  Status no = refused(RecordKind::kContactMoment);
   if (!d.created.isZero()) {
     ContactMoment a = current;
     ContactMoment b = d;

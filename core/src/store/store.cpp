@@ -411,7 +411,7 @@ struct Store::Impl {
   }
 
   template <class T>
-  Result<std::vector<T>> query(std::string_view sql, std::vector<std::string> text_args,
+  Result<std::vector<T>> query(std::string_view sql, const std::vector<std::string>& text_args,
                                std::size_t limit, std::string_view blob_arg = {}) {
     Result<Stmt> q = db->prepare(sql);
     if (!q.ok()) return q.status();

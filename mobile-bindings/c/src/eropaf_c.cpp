@@ -23,13 +23,14 @@
 #include "wire/wire_mapping.hpp"
 
 // The C constants and the one list of codes must agree, number for number.
-// NOLINTNEXTLINE(bugprone-macro-parentheses): names pasted into identifiers, not expressions
+// NOLINTBEGIN(bugprone-macro-parentheses): names pasted into identifiers, not expressions
 #define EROPAF_ERROR_CODE(cpp, number, wire)                                               \
   static_assert(                                                                           \
       EROPAF_ERROR_##wire == number && static_cast<int>(eropaf::ErrorCode::cpp) == number, \
       "eropaf.h and error_codes.def disagree on " #wire);
 #include "eropaf/error_codes.def"
 #undef EROPAF_ERROR_CODE
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace {
 

@@ -265,12 +265,12 @@ void Router::handle(Request request, std::function<void(Response)> done) {
       enrollFinished(request.peer, st);
       return finish(error(400, st, json));
     }
-    engine_.enroll(std::move(req), [this, json, finish,
-                                    peer = request.peer](Result<v1::EnrollResponse> r) mutable {
-      enrollFinished(peer, r.status());
-      if (!r.ok()) return finish(failure("/v1/enroll", "", r.status(), json));
-      finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
-    });
+    engine_.enroll(
+        req, [this, json, finish, peer = request.peer](Result<v1::EnrollResponse> r) mutable {
+          enrollFinished(peer, r.status());
+          if (!r.ok()) return finish(failure("/v1/enroll", "", r.status(), json));
+          finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
+        });
     return;
   }
 
