@@ -144,6 +144,7 @@ struct Engine::Impl {
     std::uint64_t seq;
     std::string device_id;
     std::string worker_id;
+    std::vector<std::string> audiences;  ///< sorted: scope.hpp's audiencesOf(worker)
     std::function<void(bool)> fn;
   };
 
@@ -179,6 +180,12 @@ struct Engine::Impl {
   std::uint64_t next_ticket = 0;
   std::atomic<std::uint64_t> last_seq{0};
   std::atomic<std::uint64_t> ref_version{0};
+
+  // The audiences the writer's current job and batch touched (writer thread only): a commit
+  // wakes only the long polls of those audiences, so waiting devices cost nothing while
+  // others' wijken are busy.
+  std::set<std::string> job_touched;
+  std::set<std::string> batch_touched;
 
   // Categories change only through admin commands (reference_version); the writer caches them
   // instead of reading them for every change.
@@ -350,13 +357,16 @@ struct Engine::Impl {
       }
       std::vector<Status> results(jobs.size());
       StoreSession& s = *writer_session;
+      batch_touched.clear();
       Status st = s.begin(true);
       if (st.ok()) {
         for (std::size_t i = 0; i < jobs.size() && st.ok(); ++i) {
           st = s.savepoint();
           if (!st.ok()) break;
+          job_touched.clear();
           results[i] = jobs[i].apply(s);
           st = results[i].ok() ? s.releaseSavepoint() : s.rollbackToSavepoint();
+          if (results[i].ok()) batch_touched.merge(job_touched);
         }
         if (st.ok()) {
           std::uint64_t h;
@@ -374,7 +384,7 @@ struct Engine::Impl {
       } else {
         ++c_commits;
         Result<std::uint64_t> last = s.lastSeq();
-        if (last.ok()) publishSeq(*last);
+        if (last.ok()) publishSeq(*last, batch_touched);
       }
       for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].finish(results[i]);
     }
@@ -453,13 +463,18 @@ struct Engine::Impl {
     for (auto& fn : wake) fn(true);
   }
 
-  void publishSeq(std::uint64_t seq) {
+  /// Publishes the last committed sequence and wakes the waiters behind it whose audiences the
+  /// commit touched (the others keep waiting: their next page would be empty anyway).
+  void publishSeq(std::uint64_t seq, const std::set<std::string>& touched) {
     std::vector<std::function<void(bool)>> wake;
     {
       std::lock_guard lock(w_mu);
       last_seq.store(seq);
       for (auto it = waiters.begin(); it != waiters.end();) {
-        if (it->second.seq < seq) {
+        const auto& aud = it->second.audiences;
+        const bool concerned = std::any_of(aud.begin(), aud.end(),
+                                           [&](const std::string& a) { return touched.count(a); });
+        if (it->second.seq < seq && concerned) {
           wake.push_back(std::move(it->second.fn));
           it = waiters.erase(it);
         } else {
@@ -480,7 +495,13 @@ struct Engine::Impl {
     index.echo_device = echo_device;
     Result<std::uint64_t> seq = s.putRecord(r, index);
     if (!seq.ok()) return seq.status();
-    if (!std::holds_alternative<Case>(r) && !std::holds_alternative<Signal>(r)) return {};
+    if (!std::holds_alternative<Case>(r) && !std::holds_alternative<Signal>(r)) {
+      // A contact moment or transition is seen by whoever sees its case whole.
+      if (parent != nullptr) {
+        for (auto& a : audiencesOf(Record(*parent), nullptr)) job_touched.insert(std::move(a));
+      }
+      return {};
+    }
     const Case* linked_before = nullptr;
     std::optional<Case> lb;
     if (before != nullptr) {
@@ -495,6 +516,8 @@ struct Engine::Impl {
     std::vector<std::string> old_aud =
         before != nullptr ? audiencesOf(*before, linked_before) : std::vector<std::string>{};
     std::vector<std::string> new_aud = audiencesOf(r, parent);
+    job_touched.insert(old_aud.begin(), old_aud.end());
+    job_touched.insert(new_aud.begin(), new_aud.end());
     for (const auto& a : new_aud) {
       if (!std::binary_search(old_aud.begin(), old_aud.end(), a)) {
         EROPAF_RETURN_IF_ERROR(s.addScopeChange({*seq, recordId(r), a, true}));
@@ -1468,8 +1491,10 @@ std::uint64_t Engine::waitForChange(std::uint64_t seq, const Principal& who,
     std::lock_guard lock(impl_->w_mu);
     if (impl_->last_seq.load() <= seq && !impl_->stopping) {
       const std::uint64_t ticket = ++impl_->next_ticket;
-      impl_->waiters.emplace(ticket,
-                             Impl::Waiter{seq, who.device_id, who.worker.id, std::move(fn)});
+      std::vector<std::string> audiences = audiencesOf(who.worker);
+      std::sort(audiences.begin(), audiences.end());
+      impl_->waiters.emplace(ticket, Impl::Waiter{seq, who.device_id, who.worker.id,
+                                                  std::move(audiences), std::move(fn)});
       return ticket;
     }
   }

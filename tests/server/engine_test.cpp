@@ -444,3 +444,34 @@ TEST_CASE("a coach's own contact moments come back with her case when it returns
   CHECK(back[0].id == moment->id);
   CHECK(back[0].note == "Wil hulp bij brieven");
 }
+
+TEST_CASE("a commit wakes only the long polls of the audiences it touched",
+          "[server][engine][scope]") {
+  EngineFixture s;
+  auto zm = s.device("zm-fatima", Role::kZorgmedewerker, {"WK015301"});
+  auto far = s.device("wc-piet", Role::kWijkcoach, {"WK015302"});
+  auto co_far = s.device("co-els", Role::kCoordinator, {"WK015302"});
+  auto co = s.device("co-jan", Role::kCoordinator, {"WK015301"});
+  s.pull(*far);
+  s.pull(*co);
+  std::atomic<int> far_woken{0};
+  std::atomic<int> co_woken{0};
+  s.engine->waitForChange(s.engine->cursorSeq(far->cursor), far->principal,
+                          [&](bool) { ++far_woken; });
+  s.engine->waitForChange(s.engine->cursorSeq(co->cursor), co->principal,
+                          [&](bool) { ++co_woken; });
+
+  // A signal in WK015301: its coordinator is woken (the wake runs before the push answers),
+  // a coach of WK015302 is not.
+  REQUIRE(zm->db().createSignal(aSignal("Buurvrouw ongerust")).ok());
+  s.push(*zm);
+  CHECK(co_woken == 1);
+  CHECK(far_woken == 0);
+
+  // A case entering the queue of WK015302 wakes him.
+  store::NewCase nc = aCase();
+  nc.wijk = "WK015302";
+  REQUIRE(co_far->db().openCase(nc).ok());
+  s.push(*co_far);
+  CHECK(far_woken == 1);
+}
