@@ -155,3 +155,32 @@ TEST_CASE("isValidWijkCode accepts WK followed by six digits", "[unit][id]") {
   CHECK_FALSE(eropaf::isValidWijkCode("WK 015301"));
   CHECK_FALSE(eropaf::isValidWijkCode("WK-15301"));
 }
+
+TEST_CASE("shortId takes the random digits at the start of the last group", "[unit][id]") {
+  CHECK(eropaf::kShortIdLength == 8);
+  CHECK(eropaf::shortId("0190f5c2-1a2b-7c3d-8e4f-0123456789ab") == "01234567");
+  // Anything that is not a canonical UUID comes back as it was.
+  CHECK(eropaf::shortId("wc-anna") == "wc-anna");
+  CHECK(eropaf::shortId("") == "");
+  // Ids of the same millisecond: their first eight digits (the timestamp) are equal, their
+  // short forms differ (a 2^-32 chance that two random tails agree).
+  const std::string one = eropaf::newUuidV7(kSomeMs);
+  const std::string two = eropaf::newUuidV7(kSomeMs);
+  CHECK(one.substr(0, 8) == two.substr(0, 8));
+  CHECK(eropaf::shortId(one) != eropaf::shortId(two));
+  CHECK(eropaf::shortId(one) == one.substr(24, 8));
+}
+
+TEST_CASE("isValidIdPrefix accepts 1..36 hex digits and dashes", "[unit][id]") {
+  CHECK(eropaf::isValidIdPrefix("4"));
+  CHECK(eropaf::isValidIdPrefix("4e8B"));
+  CHECK(eropaf::isValidIdPrefix("0190f5c2-1a2b"));
+  CHECK(eropaf::isValidIdPrefix("0190f5c2-1a2b-7c3d-8e4f-0123456789ab"));
+  CHECK_FALSE(eropaf::isValidIdPrefix(""));
+  CHECK_FALSE(eropaf::isValidIdPrefix("0190f5c2-1a2b-7c3d-8e4f-0123456789ab0"));
+  CHECK_FALSE(eropaf::isValidIdPrefix("4e8g"));
+  CHECK_FALSE(eropaf::isValidIdPrefix("4e%"));
+  CHECK_FALSE(eropaf::isValidIdPrefix("4e_"));
+  CHECK_FALSE(eropaf::isValidIdPrefix(" 4e"));
+  CHECK_FALSE(eropaf::isValidIdPrefix(std::string("4e\0", 3)));
+}

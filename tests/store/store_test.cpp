@@ -9,6 +9,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "eropaf/id.hpp"
 #include "eropaf/merge.hpp"
 #include "eropaf/wire.hpp"
 #include "store/crypto.hpp"
@@ -764,4 +765,70 @@ TEST_CASE("the device refuses to assign a case to a colleague the server said ca
   // One the server has not told about yet is left to the server.
   auto d = f.db->openCase(aCase());
   CHECK(f.db->assignCase(d->id, "wc-new").ok());
+}
+
+TEST_CASE("matchIds finds records by a prefix of the id or of its short form",
+          "[store][unit][ids]") {
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  auto made = f.db->openCase(aCase());
+  REQUIRE(made.ok());
+  // Known ids: A and B share the first four digits of their short forms (4e8b); C's short form
+  // starts with the first group of A and B; D shares 4e8b too but is deleted.
+  const std::string a = "0190a1b2-c3d4-7e5f-8a6b-4e8b1c0d2f6a";
+  const std::string b = "0190a1b2-c3d4-7e5f-8a6b-4e8b99990000";
+  const std::string c = "0190a1b3-0000-7000-8000-0190a1b2ffff";
+  const std::string d = "0190a1b4-0000-7000-8000-4e8b00000000";
+  std::vector<Record> copies;
+  for (const std::string& id : {a, b, c, d}) {
+    Case x = *made;
+    x.id = id;
+    if (id == d) x.deleted.set(true, {f.db->hlcLast() + 1, 99});
+    copies.emplace_back(x);
+  }
+  // A contact moment whose short form starts the same way lives in another table.
+  ContactMoment m;
+  m.id = "0190a1b5-0000-7000-8000-4e8b77777777";
+  m.created = {f.db->hlcLast() + 1, 99};
+  m.case_id = a;
+  m.author_id = "co-jan";
+  m.at_ms = eropaf::test::kStart;
+  m.kind = ContactKind::kTelefoon;
+  m.outcome = ContactOutcome::kNietThuis;
+  copies.emplace_back(m);
+  const auto applied = readOk(f.db->applyRemote(copies));
+  REQUIRE(applied.skipped == 0);
+  REQUIRE(applied.inserted == 5);
+  using V = std::vector<std::string>;
+
+  CHECK(shortId(a) == "4e8b1c0d");
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "4e8b1")) == V{a});
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "4E8B1C")) == V{a});          // either case
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "4e8b")) == V{a, b});         // ambiguous; no D
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "0190a1b2")) == V{a, b, c});  // full or short
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "0190a1b2", 2)).size() == 2);
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "0190a1b2-c3d4-7e5f-8a6b-4e8b9")) == V{b});
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, a)) == V{a});
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, made->id)) == V{made->id});
+  CHECK(readOk(f.db->matchIds(RecordKind::kContactMoment, "4e8b")) == V{m.id});
+  CHECK(readOk(f.db->matchIds(RecordKind::kSignal, "4e8b")).empty());
+  // Only the last group is the short form: digits of the other groups match nothing there.
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "c3d4")).empty());
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "8a6b")).empty());
+  CHECK(readOk(f.db->matchIds(RecordKind::kCase, "ffff")).empty());
+
+  CHECK(f.db->matchIds(static_cast<RecordKind>(9), "4e8b").status().field() == "kind");
+
+  SECTION("anything but hex digits and '-' is refused, never a wildcard") {
+    for (const std::string& bad :
+         {std::string(), std::string("%"), std::string("_"), std::string("4e8b%"),
+          std::string("4e8_"), std::string("4e8g"), std::string(" 4e8b"), std::string("4e8b'--"),
+          std::string("4e8\\"), std::string(37, 'a'), "4e" + std::string(1, '\0') + "8b"}) {
+      INFO("prefix '" << bad << "'");
+      auto r = f.db->matchIds(RecordKind::kCase, bad);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.status().code() == ErrorCode::kInvalidArgument);
+      CHECK(r.status().field() == "prefix");
+    }
+  }
 }

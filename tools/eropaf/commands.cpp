@@ -18,10 +18,13 @@
 #include <sstream>
 #include <thread>
 
+#include "eropaf/id.hpp"
 #include "eropaf/model.hpp"
+#include "eropaf/permissions.hpp"
 #include "eropaf/state_table.hpp"
 #include "eropaf/sync.hpp"
 #include "json.hpp"
+#include "lookup.hpp"
 
 namespace eropaf::cli {
 namespace {
@@ -79,11 +82,19 @@ std::optional<std::int64_t> parseTime(const std::string& s) {
   return static_cast<std::int64_t>(t) * 1000;
 }
 
-std::string shortId(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) : id; }
+// Short ids in tables and messages are eropaf::shortId(): the random digits of the UUIDv7.
+
+/// Characters, not bytes: labels and names may hold é or ë. (Wide characters are not counted
+/// double; Dutch text has none.)
+std::size_t displayWidth(const std::string& s) {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
 
 std::string pad(std::string s, std::size_t width) {
-  // Pads by bytes; good enough for the ASCII codes and ids in tables.
-  if (s.size() < width) s.append(width - s.size(), ' ');
+  const std::size_t w = displayWidth(s);
+  if (w < width) s.append(width - w, ' ');
   return s;
 }
 
@@ -172,39 +183,71 @@ Json arrayOf(const std::vector<T>& v, F f) {
 
 // --- human views -----------------------------------------------------------------------------
 
-void printCases(const std::vector<Case>& cases, const std::string& empty) {
+constexpr std::size_t kMaxLabelColumn = 40;
+
+/// A table cell of at most kMaxLabelColumn characters ("…" where it was cut).
+std::string fit(std::string s) {
+  if (displayWidth(s) <= kMaxLabelColumn) return s;
+  std::size_t chars = 0;
+  std::size_t i = 0;
+  for (; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == kMaxLabelColumn - 1) break;
+  }
+  return s.substr(0, i) + "\u2026";
+}
+
+/// The width of a column of category labels: the widest in the table, within bounds.
+std::size_t labelColumn(const std::vector<std::string>& cells) {
+  std::size_t w = 10;
+  for (const auto& c : cells) w = std::max(w, displayWidth(c));
+  return std::min(w, kMaxLabelColumn) + 2;
+}
+
+void printCases(const std::vector<Case>& cases, const std::string& empty, const Labels& labels) {
   if (cases.empty()) {
     std::cout << empty << "\n";
     return;
   }
+  std::vector<std::string> cats;
+  cats.reserve(cases.size());
+  for (const Case& c : cases) cats.push_back(fit(labelList(presentElements(c.categories), labels)));
+  const std::size_t cw = labelColumn(cats);
   std::cout << pad("ID", 10) << pad("PRIORITY", 10) << pad("FIRST CONTACT", 18) << pad("STATE", 16)
-            << pad("ASSIGNEE", 14) << "TITLE\n";
-  for (const Case& c : cases) {
+            << pad("ASSIGNEE", 14) << pad("CATEGORIES", cw) << "TITLE\n";
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
     std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(c.priority.value)), 10)
               << pad(c.first_contact_due_ms.isSet() ? formatTime(c.first_contact_due_ms.value)
                                                     : "-",
                      18)
               << pad(std::string(toString(c.state.value)) + (c.conflict.value ? "!" : ""), 16)
-              << pad(c.assignee.value.empty() ? "-" : c.assignee.value, 14)
+              << pad(c.assignee.value.empty() ? "-" : c.assignee.value, 14) << pad(cats[i], cw)
               << (c.title.value.empty() ? "(details after pick-up)" : c.title.value) << "\n";
   }
 }
 
-void printSignals(const std::vector<Signal>& signals, const std::string& empty) {
+void printSignals(const std::vector<Signal>& signals, const std::string& empty,
+                  const Labels& labels) {
   if (signals.empty()) {
     std::cout << empty << "\n";
     return;
   }
+  std::vector<std::string> cats;
+  cats.reserve(signals.size());
+  for (const Signal& s : signals) cats.push_back(fit(labelList(s.content.categories, labels)));
+  const std::size_t cw = labelColumn(cats);
   std::cout << pad("ID", 10) << pad("OBSERVED", 18) << pad("TRIAGE", 11) << pad("URGENCY", 9)
-            << pad("ADDRESS", 22) << "TEXT\n";
-  for (const Signal& s : signals) {
+            << pad("ADDRESS", 22) << pad("CATEGORIES", cw) << "TEXT\n";
+  for (std::size_t i = 0; i < signals.size(); ++i) {
+    const Signal& s = signals[i];
     const Address& a = s.content.address;
     std::string text = s.content.text;
     if (text.size() > 60) text = text.substr(0, 57) + "...";
     std::cout << pad(shortId(s.id), 10) << pad(formatTime(s.content.observed_at_ms), 18)
               << pad(std::string(toString(s.triage_state.value)), 11)
               << pad(std::string(toString(s.content.urgency)), 9)
-              << pad(a.postcode + " " + a.house_number + a.addition, 22) << text << "\n";
+              << pad(a.postcode + " " + a.house_number + a.addition, 22) << pad(cats[i], cw) << text
+              << "\n";
   }
 }
 
@@ -264,6 +307,26 @@ std::string required(const Args& a, const std::string& flag) {
   auto v = a.get(flag);
   if (!v || v->empty()) throw Usage{flag + " is required"};
   return *v;
+}
+
+/// A record-id flag that does not name exactly one record here (or the store did not open):
+/// the command stops with this status (runCommand prints it).
+struct Refused {
+  Status status;
+};
+
+/// The full id that `text`, given with `flag`, names (lookup.hpp: a full id, or a unique prefix
+/// of the id or of its short id). Opens the store.
+std::string resolved(Context& ctx, const std::string& flag, const std::string& text,
+                     RecordKind kind, std::string_view case_id = {}) {
+  if (Status st = openStore(ctx); !st.ok()) throw Refused{st};
+  Result<std::string> id = resolveId(*ctx.store, kind, flag, text, case_id);
+  if (!id.ok()) throw Refused{id.status()};
+  return std::move(id).value();
+}
+
+std::string requiredId(Context& ctx, const Args& a, const std::string& flag, RecordKind kind) {
+  return resolved(ctx, flag, required(a, flag), kind);
 }
 
 template <class E>
@@ -366,7 +429,7 @@ int cmdSignals(Context& ctx, const Args&) {
   auto r = ctx.store->mySignals();
   if (!r.ok()) return fail(ctx, r.status());
   if (ctx.json) return ok(ctx, arrayOf(*r, signalJson), "");
-  printSignals(*r, "You have not reported any signals.");
+  printSignals(*r, "You have not reported any signals.", categoryLabels(*ctx.store));
   return kExitOk;
 }
 
@@ -380,7 +443,9 @@ int cmdCaseOpen(Context& ctx, const Args& a) {
     c.priority =
         parseEnum<Priority>("--priority", *p, &parsePriority, "acuut, hoog, normaal, laag");
   }
-  c.signal_ids = a.all("--signal");
+  for (const auto& sig : a.all("--signal")) {
+    c.signal_ids.push_back(resolved(ctx, "--signal", sig, RecordKind::kSignal));
+  }
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   auto r = ctx.store->openCase(c);
   if (!r.ok()) return fail(ctx, r.status());
@@ -394,29 +459,47 @@ int simple(Context& ctx, const std::function<Status()>& f, const std::string& do
 }
 
 int cmdCaseLink(Context& ctx, const Args& a) {
-  const std::string sig = required(a, "--signal");
-  const std::string c = required(a, "--case");
+  const std::string sig = requiredId(ctx, a, "--signal", RecordKind::kSignal);
+  const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   return simple(
       ctx, [&] { return ctx.store->linkSignal(sig, c); },
       "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
 }
 
 int cmdCaseAssign(Context& ctx, const Args& a) {
-  const std::string c = required(a, "--case");
+  const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   const std::string to = required(a, "--to");
-  return simple(
-      ctx, [&] { return ctx.store->assignCase(c, to); },
-      "Case " + shortId(c) + " assigned to " + to + ".");
+  auto workers = ctx.store->workers();
+  if (!workers.ok()) return fail(ctx, workers.status());
+  auto found = ctx.store->getCase(c);
+  if (!found.ok()) return fail(ctx, found.status());
+  const std::string wijk = found->has_value() ? (*found)->wijk.value : std::string();
+  const bool known =
+      std::any_of(workers->begin(), workers->end(), [&](const Worker& w) { return w.id == to; });
+  // The store leaves a colleague its reference data does not know to the server (it may have
+  // been enrolled since the last sync). A person typing a name is better served at once: with a
+  // colleague list on this device, an id not on it is refused here, with the permissions
+  // module's own words, and `eropaf sync` refreshes the list.
+  if (found->has_value() && !workers->empty() && !known) {
+    const Status refusal = permissions::mayAssign(to, nullptr, wijk);
+    if (!refusal.ok()) return fail(ctx, withValidAssignees(refusal, to, wijk, *workers, false));
+  }
+  const Status st = ctx.store->assignCase(c, to);
+  if (!st.ok() && st.field() == "assignee") {
+    return fail(ctx, withValidAssignees(st, to, wijk, *workers, known));
+  }
+  if (!st.ok()) return fail(ctx, st);
+  return ok(ctx, Json::Object{{"ok", true}}, "Case " + shortId(c) + " assigned to " + to + ".");
 }
 
 int cmdCasePickup(Context& ctx, const Args& a) {
-  const std::string c = required(a, "--case");
+  const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   return simple(
       ctx, [&] { return ctx.store->pickUpCase(c); }, "You picked up case " + shortId(c) + ".");
 }
 
 int cmdCasePriority(Context& ctx, const Args& a) {
-  const std::string c = required(a, "--case");
+  const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   const Priority p = parseEnum<Priority>("--to", required(a, "--to"), &parsePriority,
                                          "acuut, hoog, normaal, laag");
   return simple(
@@ -430,7 +513,7 @@ const char* kStates =
 
 int cmdCaseMove(Context& ctx, const Args& a) {
   store::MoveCase m;
-  m.case_id = required(a, "--case");
+  m.case_id = requiredId(ctx, a, "--case", RecordKind::kCase);
   m.to = parseEnum<CaseState>("--to", required(a, "--to"), &parseCaseState, kStates);
   m.reason = a.get("--reason").value_or("");
   m.online = a.has("--online");
@@ -444,7 +527,7 @@ int cmdCaseMove(Context& ctx, const Args& a) {
 }
 
 int cmdCaseResolve(Context& ctx, const Args& a) {
-  const std::string c = required(a, "--case");
+  const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   std::optional<CaseState> to;
   if (auto s = a.get("--state")) to = parseEnum<CaseState>("--state", *s, &parseCaseState, kStates);
   const std::string reason = a.get("--reason").value_or("");
@@ -454,7 +537,7 @@ int cmdCaseResolve(Context& ctx, const Args& a) {
 }
 
 int cmdCaseShow(Context& ctx, const Args& a) {
-  const std::string id = required(a, "--case");
+  const std::string id = requiredId(ctx, a, "--case", RecordKind::kCase);
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   auto found = ctx.store->getCase(id);
   if (!found.ok()) return fail(ctx, found.status());
@@ -486,14 +569,14 @@ int cmdCaseShow(Context& ctx, const Args& a) {
             << (c->first_contact_due_ms.isSet() ? formatTime(c->first_contact_due_ms.value) : "-")
             << "\n"
             << "  assignee:  " << (c->assignee.value.empty() ? "-" : c->assignee.value) << "\n";
-  std::string cats;
-  for (const auto& x : presentElements(c->categories)) cats += (cats.empty() ? "" : ", ") + x;
-  std::cout << "  categories: " << cats << "\n  contact moments:\n";
+  std::cout << "  categories: "
+            << labelList(presentElements(c->categories), categoryLabels(*ctx.store))
+            << "\n  contact moments:\n";
   if (moments.empty()) std::cout << "    (none)\n";
   for (const auto& m : moments) {
-    std::cout << "    " << formatTime(m.at_ms) << "  " << pad(std::string(toString(m.kind)), 11)
-              << pad(std::string(toString(m.outcome)), 19) << m.author_id
-              << (m.note.empty() ? "" : "  \"" + m.note + "\"") << "\n";
+    std::cout << "    " << pad(shortId(m.id), 10) << formatTime(m.at_ms) << "  "
+              << pad(std::string(toString(m.kind)), 11) << pad(std::string(toString(m.outcome)), 19)
+              << m.author_id << (m.note.empty() ? "" : "  \"" + m.note + "\"") << "\n";
   }
   std::cout << "  transitions:\n";
   for (const auto& t : transitions) {
@@ -506,14 +589,16 @@ int cmdCaseShow(Context& ctx, const Args& a) {
 
 int cmdVisitAdd(Context& ctx, const Args& a) {
   store::NewContactMoment m;
-  m.case_id = required(a, "--case");
+  m.case_id = requiredId(ctx, a, "--case", RecordKind::kCase);
   m.outcome = parseEnum<ContactOutcome>(
       "--outcome", required(a, "--outcome"), &parseContactOutcome,
       "gesprek, niet_thuis, deur_niet_geopend, weigert_contact, doorverwezen");
   m.kind = parseEnum<ContactKind>("--kind", a.get("--kind").value_or("huisbezoek"),
                                   &parseContactKind, "huisbezoek, telefoon, bericht, overleg");
   m.note = a.get("--note").value_or("");
-  m.corrects_id = a.get("--corrects").value_or("");
+  if (auto corrects = a.get("--corrects"); corrects && !corrects->empty()) {
+    m.corrects_id = resolved(ctx, "--corrects", *corrects, RecordKind::kContactMoment, m.case_id);
+  }
   if (auto t = a.get("--at")) {
     auto ms = parseTime(*t);
     if (!ms) throw Usage{"--at '" + *t + "' is not YYYY-MM-DDTHH:MM"};
@@ -530,7 +615,7 @@ int cmdCases(Context& ctx, const Args&) {
   auto r = ctx.store->myCases();
   if (!r.ok()) return fail(ctx, r.status());
   if (ctx.json) return ok(ctx, arrayOf(*r, caseJson), "");
-  printCases(*r, "No open cases are assigned to you.");
+  printCases(*r, "No open cases are assigned to you.", categoryLabels(*ctx.store));
   return kExitOk;
 }
 
@@ -550,7 +635,7 @@ int cmdQueue(Context& ctx, const Args& a) {
     all.insert(all.end(), r->begin(), r->end());
   }
   if (ctx.json) return ok(ctx, arrayOf(all, caseJson), "");
-  printCases(all, "The queue is empty: every open case has a coach.");
+  printCases(all, "The queue is empty: every open case has a coach.", categoryLabels(*ctx.store));
   return kExitOk;
 }
 
@@ -563,7 +648,61 @@ int cmdUntriaged(Context& ctx, const Args& a) {
     all.insert(all.end(), r->begin(), r->end());
   }
   if (ctx.json) return ok(ctx, arrayOf(all, signalJson), "");
-  printSignals(all, "No signals wait for triage.");
+  printSignals(all, "No signals wait for triage.", categoryLabels(*ctx.store));
+  return kExitOk;
+}
+
+Json workerJson(const Worker& w) {
+  return Json::Object{{"id", w.id},
+                      {"name", w.name},
+                      {"role", std::string(toString(w.role))},
+                      {"wijken", stringsJson(w.wijken)},
+                      {"active", w.active}};
+}
+
+int cmdWorkers(Context& ctx, const Args&) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  auto r = ctx.store->workers();
+  if (!r.ok()) return fail(ctx, r.status());
+  std::vector<Worker> all = std::move(r).value();
+  // Coordinators first, then coaches, home-care workers; by name within a role.
+  std::sort(all.begin(), all.end(), [](const Worker& x, const Worker& y) {
+    auto rank = [](Role role) {
+      switch (role) {
+        case Role::kCoordinator:
+          return 0;
+        case Role::kWijkcoach:
+          return 1;
+        case Role::kZorgmedewerker:
+          return 2;
+        default:
+          return 3;
+      }
+    };
+    if (rank(x.role) != rank(y.role)) return rank(x.role) < rank(y.role);
+    return x.name != y.name ? x.name < y.name : x.id < y.id;
+  });
+  if (ctx.json) return ok(ctx, arrayOf(all, workerJson), "");
+  if (all.empty()) {
+    std::cout << "No colleagues known yet: the list comes from the server with each sync "
+                 "(eropaf enroll, eropaf sync).\n";
+    return kExitOk;
+  }
+  std::size_t idw = 4;
+  std::size_t namew = 6;
+  for (const Worker& w : all) {
+    idw = std::max(idw, displayWidth(w.id));
+    namew = std::max(namew, displayWidth(w.name));
+  }
+  std::cout << pad("ID", idw + 2) << pad("NAME", namew + 2) << pad("ROLE", 16) << pad("ACTIVE", 8)
+            << "WIJKEN\n";
+  for (const Worker& w : all) {
+    std::string wijken;
+    for (const auto& x : w.wijken) wijken += (wijken.empty() ? "" : ", ") + x;
+    std::cout << pad(w.id, idw + 2) << pad(w.name, namew + 2)
+              << pad(std::string(toString(w.role)), 16) << pad(w.active ? "ja" : "nee", 8)
+              << (wijken.empty() ? "-" : wijken) << "\n";
+  }
   return kExitOk;
 }
 
@@ -628,8 +767,9 @@ int cmdHousehold(Context& ctx, const Args& a) {
               "");
   }
   std::cout << "Household " << h->household_key << "\n";
-  printSignals(h->signals, "  no signals");
-  printCases(h->cases, "  no cases");
+  const Labels labels = categoryLabels(*ctx.store);
+  printSignals(h->signals, "  no signals", labels);
+  printCases(h->cases, "  no cases", labels);
   std::cout << h->contact_moments.size() << " contact moment(s), " << h->transitions.size()
             << " transition(s)\n";
   return kExitOk;
@@ -810,6 +950,7 @@ const std::vector<Command>& commands() {
       {{"queue"}, {"--wijk"}, &cmdQueue},
       {{"untriaged"}, {"--wijk"}, &cmdUntriaged},
       {{"conflicts"}, {}, &cmdConflicts},
+      {{"workers"}, {}, &cmdWorkers},
       {{"household"}, {"--postcode", "--number", "--addition"}, &cmdHousehold},
       {{"outbox"}, {}, &cmdOutbox},
       {{"enroll"}, {"--server", "--code", "--name"}, &cmdEnroll},
@@ -865,6 +1006,8 @@ int runCommand(Context& ctx, const Args& args) {
     return best->run(ctx, args);
   } catch (const Usage& u) {
     return usageError(ctx, u.message);
+  } catch (const Refused& r) {
+    return fail(ctx, r.status);
   }
 }
 
@@ -907,8 +1050,15 @@ Lists:
   cases                          open cases assigned to me, by priority then due date
   queue [--wijk WK]              open unassigned cases of my wijken
   conflicts                      cases on the conflict list, with both moves
+  workers                        colleagues from the server's reference data (name, role,
+                                 wijken, active): whom a case can be assigned to
   household --postcode P --number N [--addition A]
   outbox                         changes not yet accepted by the server
+
+Ids: tables show a short id (8 hex digits, the random part of the id). Every ID flag (--case,
+--signal, --corrects) takes the full id, or any unique prefix of it or of the short id;
+a prefix that fits several records is refused with the candidates listed. --json shows full
+ids, and category codes where tables show labels.
 
 Exit codes: 0 ok; 1 refused (validation, permission, transition not allowed, not found);
 2 usage; 3 storage, key or I/O; 4 server unreachable or refused the device.

@@ -3,6 +3,7 @@
 // Thread-safety: every function may be called from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -24,5 +25,24 @@ bool isValidWorkerId(std::string_view text) noexcept;
 
 /// True for a CBS wijk code: "WK" followed by six digits.
 bool isValidWijkCode(std::string_view text) noexcept;
+
+/// Hex digits in the short form of an id (shortId()).
+inline constexpr std::size_t kShortIdLength = 8;
+
+/// Where the short form starts in a canonical UUID: the first digit of its last group.
+inline constexpr std::size_t kShortIdOffset = 24;
+
+/// The short form people read and type: the first kShortIdLength hex digits of the id's last
+/// group (`0190c3a2-7b1e-7c4d-9f2a-4e8b1c0d2f6a` → `4e8b1c0d`). In a UUIDv7 those are random
+/// bits, so records made in the same second differ there, while the first eight digits (the
+/// timestamp's top 32 bits) are the same for every record made within about a minute. 32 bits:
+/// a device holding 10,000 records of one kind has about a 1% chance that any two share a short
+/// form, and a prefix resolver (Store::matchIds) lists both when they do. Text that is not a
+/// canonical UUID is returned unchanged.
+std::string shortId(std::string_view id);
+
+/// True for text that can start an id or its short form: 1..36 characters of hex digits
+/// (either case; ids themselves are lower case) and '-'.
+bool isValidIdPrefix(std::string_view text) noexcept;
 
 }  // namespace eropaf

@@ -223,6 +223,14 @@ class Store {
   Result<std::size_t> outboxSize() const;
   /// Every record state this store holds (tests, export, replica comparison).
   Result<std::vector<Record>> allRecords() const;
+  /// Ids of the records of `kind` this store holds (not deleted) whose full id starts with
+  /// `prefix`, or whose short form (shortId(), the random digits of a UUIDv7) starts with it,
+  /// in id order, at most `limit` (0 = no limit). `prefix` is 1..36 hex digits (either case)
+  /// and '-'; anything else is kInvalidArgument naming field "prefix", so a user's `%` or `_`
+  /// never becomes a wildcard. An empty list means no match; two or more mean the prefix is
+  /// ambiguous. Reads ids only (no content), so it is not access-logged.
+  Result<std::vector<std::string>> matchIds(RecordKind kind, std::string_view prefix,
+                                            std::size_t limit = 0) const;
 
   // --- sync -------------------------------------------------------------------------------
 

@@ -85,4 +85,17 @@ bool isValidWijkCode(std::string_view text) noexcept {
   return true;
 }
 
+std::string shortId(std::string_view id) {
+  if (!isValidUuid(id)) return std::string(id);
+  return std::string(id.substr(kShortIdOffset, kShortIdLength));
+}
+
+bool isValidIdPrefix(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 36) return false;
+  for (const char c : text) {
+    if (!isLowerHex(c) && !(c >= 'A' && c <= 'F') && c != '-') return false;
+  }
+  return true;
+}
+
 }  // namespace eropaf

@@ -1331,6 +1331,59 @@ Result<std::vector<Record>> Store::allRecords() const {
   return out;
 }
 
+namespace {
+
+/// `text` with LIKE's wildcards and the escape character escaped (ESCAPE '\'). matchIds
+/// admits only hex digits and '-', so nothing needs escaping today; the escape keeps the query
+/// literal should the accepted alphabet ever grow.
+std::string likeLiteral(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> Store::matchIds(RecordKind kind, std::string_view prefix,
+                                                 std::size_t limit) const {
+  if (static_cast<int>(kind) < 1 || static_cast<int>(kind) > 4) {
+    return Status(ErrorCode::kInvalidArgument, "record kind is not a known kind", "kind");
+  }
+  if (!isValidIdPrefix(prefix)) {
+    // The text is not echoed: it may be anything, and the caller knows what it passed.
+    return Status(ErrorCode::kInvalidArgument, "an id or id prefix is 1-36 hex digits and '-'",
+                  "prefix");
+  }
+  // Upper-case digits need no folding: SQLite's LIKE ignores ASCII case (the store never sets
+  // case_sensitive_like).
+  const std::string full = likeLiteral(prefix) + "%";
+  // The short form starts the last group: '_' matches any one character, here the 24 before
+  // it. (A prefix with '-' or longer than the 12-digit group cannot match there, only at the
+  // start.)
+  const std::string tail = std::string(kShortIdOffset, '_') + likeLiteral(prefix) + "%";
+  const bool has_deleted = kind == RecordKind::kSignal || kind == RecordKind::kCase;
+  std::lock_guard lock(impl_->mu);
+  Result<Stmt> q =
+      impl_->db->prepare(std::string("SELECT id FROM ") + tableOf(kind) +
+                         " WHERE (id LIKE ?1 ESCAPE '\\' OR id LIKE ?2 ESCAPE '\\')" +
+                         (has_deleted ? " AND deleted = 0" : "") + " ORDER BY id LIMIT ?3");
+  if (!q.ok()) return q.status();
+  q->bind(1, full).bind(2, tail);
+  q->bind(3, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+  std::vector<std::string> out;
+  for (;;) {
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    out.push_back(q->text(0));
+  }
+  return out;
+}
+
 // --- sync ------------------------------------------------------------------------------------
 
 Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint64_t server_hlc) {

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# The eropaf CLI against a real eropaf-server on loopback: devices enrolled by the administrator
+# get their colleague list from the server, and the CLI's names for things hold up — short ids
+# that differ for records made in the same second, every id flag taking a unique prefix of the
+# id or of its short id (an ambiguous one lists the candidates), category labels in tables and
+# codes in --json, `eropaf workers`, and a mis-typed assignee refused with the valid colleagues.
+# Usage: cli_server_test.sh PATH/TO/eropaf PATH/TO/eropaf-server
+set -euo pipefail
+bin=${1:?usage: cli_server_test.sh PATH/TO/eropaf PATH/TO/eropaf-server}
+server=${2:?usage: cli_server_test.sh PATH/TO/eropaf PATH/TO/eropaf-server}
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]]; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# A command whose output a later check needs failed: say where before set -e ends the run.
+trap 'echo "FAIL: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
+co="$work/co-jan"
+wc="$work/wc-anna"
+failures=0
+checks=0
+
+pass() { checks=$((checks + 1)); }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*" >&2; }
+
+# expect CODE PATTERN -- command...: runs it, checks the exit code and that stderr+stdout
+# contain PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  local out rc=0
+  out=$("$@" 2>&1) || rc=$?
+  if [[ $rc -ne $code ]]; then
+    fail "'$*' exited $rc, expected $code: $out"
+  elif ! grep -q -- "$pattern" <<<"$out"; then
+    fail "'$*' output lacks '$pattern': $out"
+  else
+    pass
+  fi
+}
+
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+E() { "$bin" "$@"; }
+admin() { "$server" admin --data "$work/server" "$@"; }
+
+# --- the server and the administrator -------------------------------------------------------
+"$server" --data "$work/server" --listen 127.0.0.1:0 --quiet >"$work/out" 2>"$work/err" &
+pid=$!
+url=""
+for _ in $(seq 1 200); do
+  line="$(grep -m1 '^eropaf-server listening on ' "$work/out" || true)"
+  if [[ -n "$line" ]]; then
+    url="http://${line#eropaf-server listening on }"
+    break
+  fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.05
+done
+if [[ -z "$url" ]]; then
+  echo "cli_server_test: eropaf-server did not start:" >&2
+  cat "$work/err" >&2
+  exit 1
+fi
+admin add-wijk WK015301 "Binnenstad" >/dev/null
+admin add-wijk WK036301 "Noord" >/dev/null
+admin add-worker --id co-jan --name "Jan Visser" --role coordinator --wijk WK015301 >/dev/null
+admin add-worker --id wc-anna --name "Anna de Vries" --role wijkcoach --wijk WK015301 >/dev/null
+admin add-worker --id wc-bram --name "Bram Jansen" --role wijkcoach --wijk WK015301 >/dev/null
+admin add-worker --id zm-fatima --name "Fatima El Amrani" --role zorgmedewerker --wijk WK015301 >/dev/null
+admin add-worker --id wc-far --name "Femke Noord" --role wijkcoach --wijk WK036301 >/dev/null
+expect 0 "Jan Visser" -- E --home "$co" enroll --server "$url" --code "$(admin enroll-code co-jan)"
+expect 0 "Anna de Vries" -- E --home "$wc" enroll --server "$url" --code "$(admin enroll-code wc-anna)"
+
+# --- eropaf workers: the colleagues of my wijken, from the server's reference data -----------
+out=$(E --home "$co" workers)
+for who in "co-jan  *Jan Visser  *coordinator  *ja  *WK015301" "wc-anna  *Anna de Vries  *wijkcoach" \
+  "wc-bram  *Bram Jansen" "zm-fatima  *Fatima El Amrani  *zorgmedewerker"; do
+  grep -q -- "$who" <<<"$out" && pass || fail "workers lacks '$who': $out"
+done
+grep -q "wc-far" <<<"$out" && fail "workers shows a coach of another wijk: $out" || pass
+[[ $(E --home "$co" --json workers | json '[(w["id"], w["role"], w["wijken"], w["active"]) for w in d]') == \
+  "[('co-jan', 'coordinator', ['WK015301'], True), ('wc-anna', 'wijkcoach', ['WK015301'], True), ('wc-bram', 'wijkcoach', ['WK015301'], True), ('zm-fatima', 'zorgmedewerker', ['WK015301'], True)]" ]] &&
+  pass || fail "workers --json: $(E --home "$co" --json workers)"
+expect 0 "No colleagues known yet" -- E --home "$work/fresh" workers
+
+# --- short ids that differ ------------------------------------------------------------------
+add_signal() {
+  E --home "$co" signal add --wijk WK015301 --postcode 1234AB --number "$1" --category schulden \
+    --category vereenzaming --text "Post stapelt op bij nummer $1" --informed yes
+}
+# Two signals in a row: the first 8 digits of their ids are the same (the clock, ~65 s per
+# step); make another pair in the rare case the step fell between them.
+for _ in 1 2 3; do
+  s1=$(add_signal 1)
+  s2=$(add_signal 2)
+  [[ ${s1:0:8} == "${s2:0:8}" ]] && break
+done
+[[ ${s1:0:8} == "${s2:0:8}" ]] && pass || fail "two signals in a row have different clock digits: $s1 $s2"
+short1=${s1:24:8}
+short2=${s2:24:8}
+[[ $short1 != "$short2" ]] && pass || fail "the random digits of $s1 and $s2 are equal"
+table=$(E --home "$co" signals)
+ids=$(awk 'NR > 1 {print $1}' <<<"$table" | sort | tr '\n' ' ')
+[[ $ids == "$(printf '%s\n' "$short1" "$short2" | sort | tr '\n' ' ')" ]] && pass ||
+  fail "signals shows ids '$ids', expected the short ids $short1 $short2: $table"
+
+# --- category labels in tables, codes in --json ----------------------------------------------
+grep -q "Schulden, Vereenzaming" <<<"$table" && pass || fail "signals lacks the labels: $table"
+grep -q "vereenzaming" <<<"$table" && fail "signals shows a category code: $table" || pass
+[[ $(E --home "$co" --json signals | json 'd[0]["categories"]') == "['schulden', 'vereenzaming']" ]] &&
+  pass || fail "--json signals keeps the codes"
+
+# --- prefixes -------------------------------------------------------------------------------
+# The first 8 digits of the full ids are shared: ambiguous, both listed with their short ids.
+expect 1 "ambiguous" -- E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 1 \
+  --title "Post stapelt op" --category overlast --signal "${s1:0:8}"
+out=$(E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 1 --title "Post stapelt op" \
+  --category overlast --signal "${s1:0:8}" 2>&1 || true)
+for s in "$short1" "$short2"; do
+  grep -q "^  $s  .*Schulden, Vereenzaming" <<<"$out" && pass || fail "candidate $s not listed: $out"
+done
+[[ $(E --home "$co" --json queue | json 'len(d)') == 0 ]] && pass || fail "an ambiguous prefix opened a case"
+# A prefix of the short id resolves (here: six of its eight digits), upper case too.
+case_id=$(E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 1 --title "Post stapelt op" \
+  --category overlast --signal "$(tr a-f A-F <<<"${short1:0:6}")")
+[[ $(E --home "$co" --json signals | json '{s["id"]: s["case_id"] for s in d}["'"$s1"'"]') == "$case_id" ]] &&
+  pass || fail "signal ${short1:0:6} was not linked to case $case_id"
+# A prefix of the full id resolves, and so does the whole short id of the case.
+[[ $(E --home "$co" --json case show --case "${case_id:0:28}" | json 'd["case"]["id"]') == "$case_id" ]] &&
+  pass || fail "case show by a prefix of the full id"
+[[ $(E --home "$co" --json case show --case "${case_id:24:8}" | json 'd["case"]["id"]') == "$case_id" ]] &&
+  pass || fail "case show by the short id"
+expect 0 "Overlast, Schulden, Vereenzaming" -- E --home "$co" queue
+expect 0 "^${case_id:24:8} " -- E --home "$co" queue
+expect 1 "no such case" -- E --home "$co" case show --case ffffffff-f
+expect 1 "no such signal" -- E --home "$co" case link --case "$case_id" --signal ffffffff-f
+expect 1 "is not an id" -- E --home "$co" case show --case "4e8b%"
+expect 1 "is not an id" -- E --home "$co" case show --case "_"
+
+# Ambiguity in the short form itself: more signals until two short ids share their first digit
+# (not the first digit of the full ids, which every id shares), then that one digit.
+digit=""
+declare -A first
+first[${short1:0:1}]=$s1
+first[${short2:0:1}]=$s2
+n=3
+while [[ -z $digit && $n -lt 60 ]]; do
+  s=$(add_signal "$n")
+  n=$((n + 1))
+  d=${s:24:1}
+  [[ $d == "${s:0:1}" ]] && continue
+  if [[ -n ${first[$d]:-} ]]; then
+    digit=$d
+    pair=("${first[$d]}" "$s")
+  else
+    first[$d]=$s
+  fi
+done
+[[ -n $digit ]] && pass || fail "no two short ids shared a first digit in $n signals"
+out=$(E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 3 --title x --category overlast \
+  --signal "$digit" 2>&1) && rc=0 || rc=$?
+[[ $rc -eq 1 ]] && pass || fail "ambiguous short prefix '$digit' exited $rc: $out"
+grep -q "ambiguous" <<<"$out" && pass || fail "ambiguous short prefix not called so: $out"
+for s in "${pair[@]}"; do
+  grep -q "^  ${s:24:8}  .*($s)" <<<"$out" && pass || fail "candidate $s not listed for '$digit': $out"
+done
+
+# --- assignment: only a valid colleague, and the CLI names them -------------------------------
+out=$(E --home "$co" assign --case "${case_id:24:8}" --to wc-nobody 2>&1) && rc=0 || rc=$?
+[[ $rc -eq 1 ]] && pass || fail "assign --to wc-nobody exited $rc: $out"
+for who in "wc-anna (Anna de Vries, wijkcoach)" "wc-bram (Bram Jansen, wijkcoach)" \
+  "co-jan (Jan Visser, coordinator)"; do
+  grep -qF -- "$who" <<<"$out" && pass || fail "assign --to wc-nobody does not name $who: $out"
+done
+for who in zm-fatima wc-far; do
+  grep -q -- "$who" <<<"$out" && fail "assign --to wc-nobody offers $who: $out" || pass
+done
+# A known colleague who may not take it: the store's refusal, with the same list.
+expect 1 "Valid colleagues for WK015301: wc-anna" -- E --home "$co" assign --case "$case_id" --to zm-fatima
+expect 1 "Valid colleagues for WK015301" -- E --home "$co" assign --case "$case_id" --to wc-far
+[[ $(E --home "$co" --json case show --case "$case_id" | json 'd["case"]["assignee"]') == "" ]] &&
+  pass || fail "a refused assignment changed the case"
+out=$(E --home "$co" --json assign --case "$case_id" --to wc-nobody 2>/dev/null || true)
+[[ $(json 'd["error"]["field"]' <<<"$out") == assignee ]] && pass || fail "--json refusal field: $out"
+expect 0 "assigned to wc-anna" -- E --home "$co" assign --case "${case_id:24:5}" --to wc-anna
+expect 0 "Synced" -- E --home "$co" sync
+
+# --- the coach: prefixes on her own device, --corrects too ----------------------------------
+expect 0 "Synced" -- E --home "$wc" sync
+expect 0 "^${case_id:24:8} " -- E --home "$wc" cases
+m1=$(E --home "$wc" visit add --case "${case_id:24:6}" --outcome niet_thuis)
+expect 0 "${m1:24:8}" -- E --home "$wc" case show --case "${case_id:24:6}"
+m2=$(E --home "$wc" visit add --case "${case_id:24:6}" --outcome deur_niet_geopend --corrects "${m1:24:6}" \
+  --note "Het was deur niet geopend")
+[[ $(E --home "$wc" --json case show --case "$case_id" | json '[m["corrects_id"] for m in d["contact_moments"] if m["id"] == "'"$m2"'"]') == \
+  "['$m1']" ]] && pass || fail "--corrects by a short prefix"
+expect 1 "no such contact moment" -- E --home "$wc" visit add --case "$case_id" --outcome gesprek \
+  --corrects ffffffff-f
+
+echo "cli with server: $checks checks, $failures failed"
+[[ $failures -eq 0 ]] || exit 1
