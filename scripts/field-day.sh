@@ -63,7 +63,7 @@ s1=$(quiet zm-fatima signal add --wijk WK015301 --postcode "1234 AB" --number 12
   --city Utrecht --category schulden --category verwaarlozing --urgency hoog \
   --text "Koelkast leeg, ongeopende brieven van de deurwaarder. Mevrouw zegt dat het wel gaat." \
   --informed later)
-echo "      signal ${s1:0:8}… saved on her phone, offline"
+echo "      signal ${s1:24:8}… saved on her phone, offline"
 say "11:40  Two doors further, neighbours complain about noise and a smell from nr. 16."
 quiet zm-fatima signal add --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat --city Utrecht \
   --category overlast --text "Buren klagen over geluid en stank, al weken." --informed yes >/dev/null
@@ -79,8 +79,8 @@ case_a=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 12 --
   --title "Mevrouw Dorpsstraat 12: schulden, zelfverwaarlozing" --category dreigende_huisuitzetting --signal "$s1")
 case_b=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat --city Utrecht \
   --title "Overlast en stank Dorpsstraat 16" --category overlast --signal "$s2")
-echo "      case ${case_a:0:8}… (eviction threat: priority acuut, first contact within 2 days)"
-echo "      case ${case_b:0:8}… (overlast), left in the queue for a coach to pick up"
+echo "      case ${case_a:24:8}… (eviction threat: priority acuut, first contact within 2 days)"
+echo "      case ${case_b:24:8}… (overlast), left in the queue for a coach to pick up"
 run co-jan assign --case "$case_a" --to wc-anna
 run co-jan sync
 
