@@ -19,7 +19,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -111,8 +111,17 @@ constexpr const char* kSchemaV3 = R"sql(
 ALTER TABLE records ADD COLUMN echo TEXT NOT NULL DEFAULT '';
 )sql";
 
+// v4: a category's first-gesprek norm, whether its norms count working days, and the attempts
+// before "geen contact mogelijk" (norms.hpp). A migrated database gets the defaults' values for
+// the default codes (openSqliteServerStore), the column defaults for any other code.
+constexpr const char* kSchemaV4 = R"sql(
+ALTER TABLE categories ADD COLUMN first_gesprek_days INTEGER NOT NULL DEFAULT 28;
+ALTER TABLE categories ADD COLUMN working_days INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE categories ADD COLUMN min_attempts INTEGER NOT NULL DEFAULT 3;
+)sql";
+
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
-constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3};
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 std::string joinWijken(const std::vector<std::string>& w) {
@@ -133,6 +142,18 @@ std::vector<std::string> splitWijken(const std::string& s) {
     start = comma + 1;
   }
   return out;
+}
+
+/// Binds a category's columns in the order of the categories table (1..8).
+Stmt& bindCategory(Stmt& q, const Category& c) {
+  return q.bind(1, c.code)
+      .bind(2, c.label)
+      .bind(3, static_cast<std::int64_t>(c.default_priority))
+      .bind(4, std::int64_t{c.first_contact_days})
+      .bind(5, std::int64_t{c.sensitive})
+      .bind(6, std::int64_t{c.first_gesprek_days})
+      .bind(7, std::int64_t{c.working_days})
+      .bind(8, std::int64_t{c.min_attempts});
 }
 
 class SqliteSession final : public StoreSession {
@@ -426,28 +447,27 @@ class SqliteSession final : public StoreSession {
   Status putCategory(const Category& c) override {
     Stmt* q = stmt(
         "INSERT OR REPLACE INTO categories(code, label, default_priority, first_contact_days, "
-        "sensitive) VALUES(?,?,?,?,?)");
+        "sensitive, first_gesprek_days, working_days, min_attempts) VALUES(?,?,?,?,?,?,?,?)");
     if (q == nullptr) return prepare_error_;
-    return q->bind(1, c.code)
-        .bind(2, c.label)
-        .bind(3, static_cast<std::int64_t>(c.default_priority))
-        .bind(4, std::int64_t{c.first_contact_days})
-        .bind(5, std::int64_t{c.sensitive})
-        .run();
+    return bindCategory(*q, c).run();
   }
 
   Result<std::vector<Category>> categories() override {
     Stmt* q = stmt(
-        "SELECT code, label, default_priority, first_contact_days, sensitive FROM categories "
-        "ORDER BY code");
+        "SELECT code, label, default_priority, first_contact_days, sensitive, first_gesprek_days, "
+        "working_days, min_attempts FROM categories ORDER BY code");
     if (q == nullptr) return prepare_error_;
     std::vector<Category> out;
     for (;;) {
       Result<bool> row = q->step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      out.push_back({q->text(0), q->text(1), static_cast<Priority>(q->int64(2)),
-                     static_cast<std::int32_t>(q->int64(3)), q->int64(4) != 0});
+      Category c{q->text(0), q->text(1), static_cast<Priority>(q->int64(2)),
+                 static_cast<std::int32_t>(q->int64(3)), q->int64(4) != 0};
+      c.first_gesprek_days = static_cast<std::int32_t>(q->int64(5));
+      c.working_days = q->int64(6) != 0;
+      c.min_attempts = static_cast<std::int32_t>(q->int64(7));
+      out.push_back(std::move(c));
     }
     q->reset();
     return out;
@@ -721,6 +741,27 @@ class SqliteServerStore final : public ServerStore {
 
 }  // namespace
 
+namespace {
+
+/// Migration to v4: the default categories get the defaults' new norm fields (nobody could
+/// have set them before); labels, priorities and first-contact days stay as the admin set them.
+Status fillNormDefaults(Db& d) {
+  Result<Stmt> q = d.prepare(
+      "UPDATE categories SET first_gesprek_days = ?2, working_days = ?3, min_attempts = ?4 "
+      "WHERE code = ?1");
+  if (!q.ok()) return q.status();
+  for (const Category& c : defaultCategories()) {
+    EROPAF_RETURN_IF_ERROR(q->bind(1, c.code)
+                               .bind(2, std::int64_t{c.first_gesprek_days})
+                               .bind(3, std::int64_t{c.working_days})
+                               .bind(4, std::int64_t{c.min_attempts})
+                               .run());
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& path) {
   Result<std::unique_ptr<Db>> db = connect(path);
   if (!db.ok()) return db.status();
@@ -749,6 +790,7 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       const std::string to = std::to_string(from + 1);
       EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
       Status st = d.exec(kMigrations[from - 1]);
+      if (st.ok() && from + 1 == 4) st = fillNormDefaults(d);
       if (st.ok()) {
         st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" + to + ", 0)");
       }
@@ -765,24 +807,20 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       if (st.ok()) st = d.exec(migration);
     }
     if (st.ok()) {
-      st =
-          d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0)");
+      st = d.exec(
+          "INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0), "
+          "(4, 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));
       return st;
     }
     Result<Stmt> cat = d.prepare(
-        "INSERT INTO categories(code, label, default_priority, first_contact_days, sensitive) "
-        "VALUES(?,?,?,?,?)");
+        "INSERT INTO categories(code, label, default_priority, first_contact_days, sensitive, "
+        "first_gesprek_days, working_days, min_attempts) VALUES(?,?,?,?,?,?,?,?)");
     if (!cat.ok()) return cat.status();
     for (const Category& c : defaultCategories()) {
-      EROPAF_RETURN_IF_ERROR(cat->bind(1, c.code)
-                                 .bind(2, c.label)
-                                 .bind(3, static_cast<std::int64_t>(c.default_priority))
-                                 .bind(4, std::int64_t{c.first_contact_days})
-                                 .bind(5, std::int64_t{c.sensitive})
-                                 .run());
+      EROPAF_RETURN_IF_ERROR(bindCategory(*cat, c).run());
     }
     EROPAF_RETURN_IF_ERROR(d.exec("COMMIT"));
   }

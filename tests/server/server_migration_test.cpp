@@ -1,9 +1,11 @@
 // Server database migrations: a server.db written by schema v1 and one by v2
 // (tests/data/golden/server-vN, committed, never regenerated) open with the current engine,
 // migrate to the current schema and keep every record, worker and device; a migrated row is
-// nobody's echo (StoredRecord::echo_device), so every device is still sent everything.
+// nobody's echo (StoredRecord::echo_device), so every device is still sent everything; the
+// default categories get the norm fields of schema v4.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
@@ -57,7 +59,7 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
     CHECK(column(path, "SELECT version FROM schema_version ORDER BY version") ==
-          std::vector<std::string>{"1", "2", "3"});
+          std::vector<std::string>{"1", "2", "3", "4"});
     CHECK(column(path, "SELECT id FROM records ORDER BY seq") == before_ids);
 
     auto store = server::openSqliteServerStore(path);
@@ -79,10 +81,58 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
     auto workers = s.workers();
     REQUIRE(workers.ok());
     CHECK(workers->size() == 3);
+    // v4: the default categories carry the defaults' norm fields, the rest kept as stored.
+    auto cats = s.categories();
+    REQUIRE(cats.ok());
+    REQUIRE(cats->size() == defaultCategories().size());
+    for (const Category& want : defaultCategories()) {
+      INFO(want.code);
+      auto got = std::find_if(cats->begin(), cats->end(),
+                              [&](const Category& c) { return c.code == want.code; });
+      REQUIRE(got != cats->end());
+      CHECK(got->first_gesprek_days == want.first_gesprek_days);
+      CHECK(got->working_days == want.working_days);
+      CHECK(got->min_attempts == want.min_attempts);
+      CHECK(got->label == want.label);
+    }
     s.rollback();
     session->reset();
     store->reset();
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
+}
+
+TEST_CASE("the server store keeps every norm field of a category", "[server][migration]") {
+  const auto dir = test::makeTempDir("eropaf-server-categories");
+  auto store = server::openSqliteServerStore((dir / "server.db").string());
+  REQUIRE(store.ok());
+  auto session = (*store)->openSession();
+  REQUIRE(session.ok());
+  server::StoreSession& s = **session;
+  Category c{"schulden", "Geldzorgen", Priority::kHoog, 4, true};
+  c.first_gesprek_days = 9;
+  c.working_days = true;
+  c.min_attempts = 5;
+  REQUIRE(s.begin(true).ok());
+  REQUIRE(s.putCategory(c).ok());
+  REQUIRE(s.commit().ok());
+  REQUIRE(s.begin(false).ok());
+  auto cats = s.categories();
+  REQUIRE(cats.ok());
+  s.rollback();
+  auto got = std::find_if(cats->begin(), cats->end(),
+                          [](const Category& x) { return x.code == "schulden"; });
+  REQUIRE(got != cats->end());
+  CHECK(got->label == "Geldzorgen");
+  CHECK(got->default_priority == Priority::kHoog);
+  CHECK(got->first_contact_days == 4);
+  CHECK(got->sensitive);
+  CHECK(got->first_gesprek_days == 9);
+  CHECK(got->working_days);
+  CHECK(got->min_attempts == 5);
+  session->reset();
+  store->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
