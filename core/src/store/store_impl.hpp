@@ -1,0 +1,192 @@
+// Private to the device store's own files (store.cpp, store_writes.cpp, store_reads.cpp,
+// store_remote.cpp): Store::Impl, the state they share, and the helpers more than one of them
+// needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
+//
+// Impl's members are defined where their aspect lives: statements, meta, sealed bodies,
+// identity and categories in store.cpp; writing records and the outbox in store_writes.cpp;
+// the access log of reads in store_reads.cpp; body-only rewrites in store_remote.cpp.
+// Thread-safety: Store's methods take Impl::mu before they touch Impl (Store::open excepted:
+// nothing else holds the store yet), so no member here locks.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "eropaf/store.hpp"
+#include "store/crypto.hpp"
+#include "store/sqlite.hpp"
+
+namespace eropaf::store {
+namespace detail {
+
+inline const char* tableOf(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kSignal:
+      return "signals";
+    case RecordKind::kCase:
+      return "cases";
+    case RecordKind::kContactMoment:
+      return "contact_moments";
+    case RecordKind::kTransition:
+      return "transitions";
+  }
+  return "signals";
+}
+
+inline Status notFound(std::string_view what, std::string_view id) {
+  return Status(ErrorCode::kNotFound,
+                std::string(what) + " " + std::string(id) + " is not in this store");
+}
+
+}  // namespace detail
+
+// The store's files are one implementation split by aspect: they share these names as the
+// single store.cpp did.
+using detail::Cipher;
+using detail::Db;
+using detail::notFound;
+using detail::Stmt;
+using detail::tableOf;
+using detail::Transaction;
+
+struct Store::Impl {
+  std::unique_ptr<Db> db;
+  std::unique_ptr<Cipher> cipher;
+  std::shared_ptr<Clock> clock;
+  Hlc hlc;
+  /// How far the server's clock ran ahead of this device's wall clock at the last sync (0 when
+  /// behind): incoming versions are judged by the server's clock.
+  std::int64_t server_ahead_ms = 0;
+  std::uint64_t node = 0;
+  int schema = 0;
+  std::string device_id;
+  std::optional<Identity> identity;
+  std::vector<Category> categories;
+  std::mutex mu;
+
+  Stmt upsert[4];
+  Stmt select_body[4];
+  Stmt update_body[4];
+  Stmt insert_outbox;
+  Stmt set_meta;
+  Stmt insert_access;
+
+  Impl(std::unique_ptr<Db> d, std::unique_ptr<Cipher> c, std::shared_ptr<Clock> clk,
+       std::int64_t max_skew)
+      : db(std::move(d)), cipher(std::move(c)), clock(std::move(clk)), hlc(*clock, 0, max_skew) {}
+
+  std::int64_t now() { return clock->nowMs(); }
+  Version nextVersion() { return {hlc.tick(), node}; }
+
+  Status prepareStatements();
+
+  Result<std::optional<std::string>> getMeta(std::string_view key);
+
+  Status putMeta(std::string_view key, std::string_view value);
+
+  Status persistHlc();
+
+  std::string householdHash(std::string_view key);
+
+  // --- records ---------------------------------------------------------------------------
+
+  Result<Record> decodeBody(const std::string& id, const std::string& sealed);
+
+  Result<std::optional<Record>> load(RecordKind kind, std::string_view id);
+
+  template <class T>
+  Result<T> loadAs(std::string_view id, std::string_view what) {
+    Result<std::optional<Record>> r = load(static_cast<RecordKind>(Record(T{}).index() + 1), id);
+    if (!r.ok()) return r.status();
+    if (!r->has_value()) return notFound(what, id);
+    return std::get<T>(std::move(**r));
+  }
+
+  /// The plain index columns a record produces; equal tuples mean only the body changes.
+  std::string indexKey(const Record& r);
+
+  /// Rewrites only the sealed body of an existing row (its index columns are unchanged), so
+  /// SQLite touches no index page.
+  Status writeBody(const Record& full);
+
+  Status write(const Record& full);
+
+  Status enqueue(const Record& delta, std::string_view summary);
+
+  /// Runs `body` in one immediate transaction, persisting the clock before COMMIT.
+  template <class F>
+  Status inTransaction(F&& body) {
+    Transaction txn(*db);
+    EROPAF_RETURN_IF_ERROR(txn.begin());
+    EROPAF_RETURN_IF_ERROR(body());
+    EROPAF_RETURN_IF_ERROR(persistHlc());
+    return txn.commit();
+  }
+
+  /// A local change: full states to write, deltas with summaries for the outbox.
+  struct Change {
+    Record full;
+    Record delta;
+    std::string summary;
+  };
+
+  Status commit(const std::vector<Change>& changes);
+
+  // --- identity and access --------------------------------------------------------------
+
+  Result<const Identity*> me();
+
+  /// The cached colleagues from the server's reference data; empty before it sent any.
+  Result<std::vector<Worker>> loadWorkers();
+
+  Status requireWijk(const Identity& id, std::string_view wijk);
+
+  void logAccess(std::string_view action, std::string_view record_id,
+                 std::string_view household_key);
+
+  template <class T>
+  Result<std::vector<T>> list(Stmt& q) {
+    std::vector<T> out;
+    for (;;) {
+      Result<bool> row = q.step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      Result<Record> rec = decodeBody(q.text(0), q.blob(1));
+      if (!rec.ok()) return rec.status();
+      if (!std::holds_alternative<T>(*rec)) {
+        return Status(ErrorCode::kStorageCorrupt, "stored record has the wrong kind");
+      }
+      out.push_back(std::get<T>(std::move(rec).value()));
+    }
+    return out;
+  }
+
+  template <class T>
+  Result<std::vector<T>> query(std::string_view sql, const std::vector<std::string>& text_args,
+                               std::size_t limit, std::string_view blob_arg = {}) {
+    Result<Stmt> q = db->prepare(sql);
+    if (!q.ok()) return q.status();
+    int i = 1;
+    for (const auto& a : text_args) q->bind(i++, a);
+    if (!blob_arg.empty()) q->bindBlob(i++, blob_arg);
+    q->bind(i, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+    return list<T>(*q);
+  }
+
+  std::int64_t dueFor(const std::vector<std::string>& codes, std::int64_t opened_at);
+
+  Priority defaultPriority(const std::vector<std::string>& codes);
+
+  Status loadIdentity();
+
+  Status loadCategories();
+
+  Status replaceCategories(std::span<const Category> cats);
+};
+
+}  // namespace eropaf::store
