@@ -22,31 +22,8 @@ trap cleanup EXIT
 trap 'echo "FAIL: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 co="$work/co-jan"
 wc="$work/wc-anna"
-failures=0
-checks=0
-
-pass() { checks=$((checks + 1)); }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*" >&2; }
-
-# expect CODE PATTERN -- command...: runs it, checks the exit code and that stderr+stdout
-# contain PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 3
-  local out rc=0
-  out=$("$@" 2>&1) || rc=$?
-  if [[ $rc -ne $code ]]; then
-    fail "'$*' exited $rc, expected $code: $out"
-  elif ! grep -q -- "$pattern" <<<"$out"; then
-    fail "'$*' output lacks '$pattern': $out"
-  else
-    pass
-  fi
-}
-
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-
-E() { "$bin" "$@"; }
+# shellcheck source=tests/cli/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 admin() { "$server" admin --data "$work/server" "$@"; }
 
 # --- the server and the administrator -------------------------------------------------------

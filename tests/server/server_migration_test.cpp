@@ -3,8 +3,6 @@
 // migrate to the current schema and keep every record, worker and device; a migrated row is
 // nobody's echo (StoredRecord::echo_device), so every device is still sent everything; the
 // default categories get the norm fields of schema v4.
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -15,25 +13,7 @@
 
 using namespace eropaf;
 
-namespace {
-
-std::vector<std::string> column(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  std::vector<std::string> out;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      out.emplace_back(t != nullptr ? reinterpret_cast<const char*>(t) : "");
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("golden server databases of schema v1 and v2 migrate with every record and device",
           "[server][migration]") {
@@ -45,10 +25,10 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
     REQUIRE(std::filesystem::exists(src));
     const std::string path = (dir / "server.db").string();
     std::filesystem::copy_file(src, path);
-    const auto before_ids = column(path, "SELECT id FROM records ORDER BY seq");
-    const auto before_seqs = column(path, "SELECT seq FROM records ORDER BY seq");
+    const auto before_ids = test::sqlColumn(path, "SELECT id FROM records ORDER BY seq");
+    const auto before_seqs = test::sqlColumn(path, "SELECT seq FROM records ORDER BY seq");
     REQUIRE(before_ids.size() == 10);
-    REQUIRE(column(path, "SELECT max(version) FROM schema_version") ==
+    REQUIRE(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
             std::vector<std::string>{std::to_string(version)});
 
     server::EngineOptions o;
@@ -58,9 +38,9 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       REQUIRE(engine.ok());
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
-    CHECK(column(path, "SELECT version FROM schema_version ORDER BY version") ==
+    CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
           std::vector<std::string>{"1", "2", "3", "4"});
-    CHECK(column(path, "SELECT id FROM records ORDER BY seq") == before_ids);
+    CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
 
     auto store = server::openSqliteServerStore(path);
     REQUIRE(store.ok());

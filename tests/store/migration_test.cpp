@@ -3,8 +3,6 @@
 // the outbox exactly; the new schema's features work on it. Also: a wrong key and a database
 // from a newer eropaf are refused, and migrating step by step gives the same schema as a fresh
 // store.
-#include <sqlite3.h>
-
 #include <catch2/catch.hpp>
 #include <set>
 
@@ -39,29 +37,14 @@ Result<std::unique_ptr<store::Store>> openWith(const std::string& path, store::K
   return store::Store::open(o);
 }
 
-std::vector<std::string> column(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* st = nullptr;
-  std::vector<std::string> out;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      const auto* t = sqlite3_column_text(st, 0);
-      out.emplace_back(t != nullptr ? reinterpret_cast<const char*>(t) : "");
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("the golden v1 database migrates with every record, the identity and the outbox",
           "[store][migration]") {
   const auto dir = test::makeTempDir("eropaf-golden");
   const std::string path = copyGolden(1, dir);
-  REQUIRE(column(path, "SELECT max(version) FROM schema_version") == std::vector<std::string>{"1"});
+  REQUIRE(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
+          std::vector<std::string>{"1"});
   {
     auto opened = openWith(path, goldenKey());
     REQUIRE(opened.ok());
@@ -110,10 +93,11 @@ TEST_CASE("the golden v1 database migrates with every record, the identity and t
     CHECK(db.createSignal(test::aSignal("na de migratie")).ok());
     CHECK(readOk(db.getCase(c.id)).has_value());
   }
-  CHECK(column(path, "SELECT max(version) FROM schema_version") == std::vector<std::string>{"2"});
-  const auto logged = column(path, "SELECT action FROM access_log ORDER BY seq");
+  CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
+        std::vector<std::string>{"2"});
+  const auto logged = test::sqlColumn(path, "SELECT action FROM access_log ORDER BY seq");
   CHECK(std::find(logged.begin(), logged.end(), "read:case") != logged.end());
-  CHECK(column(path, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+  CHECK(test::sqlColumn(path, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
   std::filesystem::remove_all(dir);
 }
 
@@ -148,6 +132,6 @@ TEST_CASE("migrating step by step gives the schema a fresh store has", "[store][
   const std::string q =
       "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master "
       "ORDER BY type, name";
-  CHECK(column(stepped, q) == column(fresh, q));
+  CHECK(test::sqlColumn(stepped, q) == test::sqlColumn(fresh, q));
   std::filesystem::remove_all(dir);
 }

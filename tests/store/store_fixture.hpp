@@ -1,15 +1,36 @@
 // A device store in a fresh temp directory with a manual clock, for store tests.
 #pragma once
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "eropaf/store.hpp"
 
 namespace eropaf::test {
+
+/// The first column of every row `sql` gives on the SQLite file at `path`, read-only, as text
+/// (migration tests look at what a schema really holds).
+inline std::vector<std::string> sqlColumn(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(st, 0);
+      out.emplace_back(t != nullptr ? reinterpret_cast<const char*>(t) : "");
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
 
 inline std::filesystem::path makeTempDir(const std::string& prefix) {
   std::random_device rd;
