@@ -259,6 +259,10 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   auto send = [&](const Record& r, View view) -> Status {
     if (!sent.insert(recordId(r)).second) return {};
     Record out = view == View::kRedacted ? redact(r) : r;
+    // Why a signal was rejected may name others: coordinators only, also for a reporting coach.
+    if (auto* sig = std::get_if<Signal>(&out); sig && w.role != Role::kCoordinator) {
+      sig->triage_reason = {};
+    }
     EROPAF_RETURN_IF_ERROR(stripLinks(out));
     wire::toProto(out, *resp.add_records());
     ++c_sent;

@@ -93,9 +93,12 @@ Record redact(const Record& record) {
     c->resolution_text = {};
     c->resolution_code = {};
     c->merged_into = {};
+    c->priority_reason = {};
+    c->history.clear();
   } else if (auto* s = std::get_if<Signal>(&out)) {
     s->case_id = {};
     s->duplicate_of = {};
+    s->triage_reason = {};
   }
   return out;
 }

@@ -37,6 +37,7 @@ inline Signal sampleSignal() {
   s.triage_state.set(TriageState::kGekoppeld, sampleVersion(3));
   s.duplicate_of.set("0199a1b2-c3d4-7e5f-8a6b-000000000002", sampleVersion(4));
   s.deleted.set(true, sampleVersion(5));
+  s.triage_reason.set("Al bekend bij het buurtteam.", sampleVersion(6));
   return s;
 }
 
@@ -61,6 +62,17 @@ inline Case sampleCase() {
   c.merged_into.set("0199a1b2-c3d4-7e5f-8a6b-000000000003", sampleVersion(23));
   c.conflict.set(true, sampleVersion(24));
   c.deleted.set(true, sampleVersion(25));
+  c.priority_reason.set("Huisuitzetting volgende week.", sampleVersion(26));
+  HistoryEntry e;
+  e.id = "0199a1b2-c3d4-7e5f-8a6b-000000000020";
+  e.version = sampleVersion(27);
+  e.actor_id = "coord.de-vries";
+  e.at_ms = kSampleMs + 60'000;
+  e.field = HistoryField::kAssignee;
+  e.from = "wc.jansen";
+  e.to = "wc.bakker";
+  e.reason = "Jansen met verlof.";
+  c.history[e.id] = e;
   return c;
 }
 

@@ -90,6 +90,7 @@ std::string describe(const Signal& s) {
   put(os, "triage_state", s.triage_state);
   put(os, "duplicate_of", s.duplicate_of);
   put(os, "deleted", s.deleted);
+  put(os, "triage_reason", s.triage_reason);
   return os.str();
 }
 
@@ -110,6 +111,10 @@ std::string describe(const Case& c) {
   put(os, "merged_into", c.merged_into);
   put(os, "conflict", c.conflict);
   put(os, "deleted", c.deleted);
+  put(os, "priority_reason", c.priority_reason);
+  os << " history={";
+  for (const auto& [id, e] : c.history) os << id << ':' << e.to << '@' << e.version << ' ';
+  os << '}';
   return os.str();
 }
 
@@ -209,6 +214,7 @@ class Gen {
          eropaf::TriageState::kDuplicaat, eropaf::TriageState::kAfgewezen});
     s.duplicate_of = lww<std::string>({"signal-0", "signal-9"});
     s.deleted = lww<bool>({true, false});
+    s.triage_reason = lww<std::string>({"al bekend", ""});
     return s;
   }
 
@@ -236,6 +242,18 @@ class Gen {
     c.merged_into = lww<std::string>({"", "case-9"});
     c.conflict = lww<bool>({true, false});
     c.deleted = lww<bool>({true, false});
+    c.priority_reason = lww<std::string>({"uitzetting", ""});
+    for (const char* id : {"h-1", "h-2", "h-3"}) {
+      if (!coin(0.4)) continue;
+      eropaf::HistoryEntry e;
+      e.id = id;
+      e.version = version();
+      e.actor_id = "coord.a";
+      e.at_ms = 1000;
+      e.field = eropaf::HistoryField::kAssignee;
+      e.to = coin() ? "wc.a" : "wc.b";  // a forged twin of an id: the merge still agrees
+      c.history[id] = e;
+    }
     return c;
   }
 
@@ -351,6 +369,7 @@ std::string checkFields(const Signal& m, const Signal& a, const Signal& b) {
   EROPAF_CHECK_FIELD(triage_state);
   EROPAF_CHECK_FIELD(duplicate_of);
   EROPAF_CHECK_FIELD(deleted);
+  EROPAF_CHECK_FIELD(triage_reason);
   return {};
 }
 
@@ -374,6 +393,15 @@ std::string checkFields(const Case& m, const Case& a, const Case& b) {
   EROPAF_CHECK_FIELD(merged_into);
   EROPAF_CHECK_FIELD(conflict);
   EROPAF_CHECK_FIELD(deleted);
+  EROPAF_CHECK_FIELD(priority_reason);
+  for (const auto* side : {&a.history, &b.history}) {
+    for (const auto& [id, e] : *side) {
+      auto it = m.history.find(id);
+      if (it == m.history.end()) return "history entry " + id + " lost";
+      if (it->second < e) return "history entry " + id + " lost its greatest state";
+    }
+  }
+  if (m.history.size() > a.history.size() + b.history.size()) return "history grew entries";
   return {};
 }
 

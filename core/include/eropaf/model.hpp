@@ -187,8 +187,36 @@ struct Signal {
   Lww<TriageState> triage_state;
   Lww<std::string> duplicate_of;
   Lww<bool> deleted;
+  /// Triage: why a coordinator rejected the signal (or marked it a duplicate). Coordinators
+  /// only: the server never sends it to the reporter or a coach (it may name others).
+  Lww<std::string> triage_reason;
   bool operator==(const Signal&) const = default;
 };
+
+/// What a case history entry records a change of.
+enum class HistoryField : std::int32_t { kUnspecified = 0, kAssignee = 1, kPriority = 2 };
+
+std::string_view toString(HistoryField v) noexcept;
+
+/// One entry of a case's history: who changed its assignee or priority, when, from what to
+/// what and why. Immutable once written; a case's entries form a grow-only set keyed by id, so
+/// every replica ends with every entry. `from`/`to` are worker ids (assignee) or priority
+/// names ("acuut"); empty means none (the queue, no override).
+struct HistoryEntry {
+  std::string id;   ///< UUIDv7 made by the writer
+  Version version;  ///< the version of the write that made it (restamped with it)
+  std::string actor_id;
+  std::int64_t at_ms = 0;
+  HistoryField field = HistoryField::kUnspecified;
+  std::string from;
+  std::string to;
+  std::string reason;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
+  auto operator<=>(const HistoryEntry&) const = default;
+};
+
+/// A case's history by entry id.
+using CaseHistory = std::map<std::string, HistoryEntry>;
 
 struct Case {
   std::string id;
@@ -209,6 +237,12 @@ struct Case {
   Lww<std::string> merged_into;
   Lww<bool> conflict;
   Lww<bool> deleted;
+  /// Why a coordinator set `priority`. A priority WITH a reason is a coordinator's override
+  /// (norms.hpp: it wins for priority only); a priority without one (older data) is not, and
+  /// the derived priority stands.
+  Lww<std::string> priority_reason;
+  /// Assignee and priority changes, grow-only (HistoryEntry).
+  CaseHistory history;
   bool operator==(const Case&) const = default;
 };
 

@@ -19,6 +19,8 @@ constexpr std::size_t kMaxReasonBytes = 2000;      ///< a transition reason, res
 constexpr std::size_t kMaxTitleBytes = 200;        ///< a case title
 constexpr std::size_t kMaxShortBytes = 100;        ///< names, streets, cities, codes
 constexpr std::size_t kMaxCategoriesPerRecord = 16;
+/// History entries one case state may carry (a case reassigned daily for years stays under it).
+constexpr std::size_t kMaxHistoryEntries = 2000;
 
 /// True when `text` is well-formed UTF-8 (no overlongs, surrogates or code points > U+10FFFF).
 bool isValidUtf8(std::string_view text) noexcept;

@@ -30,6 +30,15 @@ void mergeSet(LwwSet& into, const LwwSet& from) {
   }
 }
 
+// A grow-only set of immutable entries: the union; the same id twice (which only a forged
+// state makes differ) keeps the greater entry, so every order agrees.
+void mergeHistory(CaseHistory& into, const CaseHistory& from) {
+  for (const auto& [id, entry] : from) {
+    auto [it, inserted] = into.try_emplace(id, entry);
+    if (!inserted && it->second < entry) it->second = entry;
+  }
+}
+
 // Content fixed at creation: the state with the greater `created` carries it (a delta without
 // content has created zero and never wins). `tie` gives the content as a comparable tuple.
 template <class R, class Tie>
@@ -52,6 +61,7 @@ void mergeInto(Signal& into, const Signal& from) {
   mergeField(into.triage_state, from.triage_state);
   mergeField(into.duplicate_of, from.duplicate_of);
   mergeField(into.deleted, from.deleted);
+  mergeField(into.triage_reason, from.triage_reason);
 }
 
 void mergeInto(Case& into, const Case& from) {
@@ -70,6 +80,8 @@ void mergeInto(Case& into, const Case& from) {
   mergeField(into.merged_into, from.merged_into);
   mergeField(into.conflict, from.conflict);
   mergeField(into.deleted, from.deleted);
+  mergeField(into.priority_reason, from.priority_reason);
+  mergeHistory(into.history, from.history);
 }
 
 void mergeInto(ContactMoment& into, const ContactMoment& from) {
@@ -121,15 +133,18 @@ void forEachVersion(R& r, F&& f) {
           f(rec.case_id.version);
           f(rec.triage_state.version);
           f(rec.duplicate_of.version);
+          f(rec.triage_reason.version);
         } else if constexpr (std::is_same_v<T, Case>) {
           for (auto* v : {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
                           &rec.title.version, &rec.state.version, &rec.assignee.version,
                           &rec.priority.version, &rec.first_contact_due_ms.version,
                           &rec.resolution_code.version, &rec.resolution_text.version,
-                          &rec.merged_into.version, &rec.conflict.version}) {
+                          &rec.merged_into.version, &rec.conflict.version,
+                          &rec.priority_reason.version}) {
             f(*v);
           }
           for (auto& [value, entry] : rec.categories) f(entry.version);
+          for (auto& [id, entry] : rec.history) f(entry.version);
         } else if constexpr (std::is_same_v<T, Transition>) {
           f(rec.outcome.version);
         }

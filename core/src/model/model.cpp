@@ -86,6 +86,10 @@ constexpr std::array<std::pair<TransitionOutcome, std::string_view>, 4> kTransit
     {TransitionOutcome::kConflict, "conflict"},
     {TransitionOutcome::kResolved, "resolved"},
 }};
+constexpr std::array<std::pair<HistoryField, std::string_view>, 2> kHistoryFields{{
+    {HistoryField::kAssignee, "assignee"},
+    {HistoryField::kPriority, "priority"},
+}};
 
 }  // namespace
 
@@ -98,6 +102,7 @@ std::string_view toString(Priority v) noexcept { return nameOf(kPriorities, v); 
 std::string_view toString(ContactKind v) noexcept { return nameOf(kKinds, v); }
 std::string_view toString(ContactOutcome v) noexcept { return nameOf(kOutcomes, v); }
 std::string_view toString(TransitionOutcome v) noexcept { return nameOf(kTransitionOutcomes, v); }
+std::string_view toString(HistoryField v) noexcept { return nameOf(kHistoryFields, v); }
 std::optional<Role> parseRole(std::string_view s) noexcept { return parseName(kRoles, s); }
 std::optional<Urgency> parseUrgency(std::string_view s) noexcept {
   return parseName(kUrgencies, s);

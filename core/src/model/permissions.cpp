@@ -24,7 +24,35 @@ bool isCoordinatorOf(const Worker& w, std::string_view wijk) {
 bool setsCoordinatorField(const Case& d) {
   return d.wijk.isSet() || d.household_key.isSet() || d.address.isSet() || d.priority.isSet() ||
          d.first_contact_due_ms.isSet() || d.resolution_code.isSet() || d.resolution_text.isSet() ||
-         d.merged_into.isSet() || d.conflict.isSet() || d.deleted.isSet();
+         d.merged_into.isSet() || d.conflict.isSet() || d.deleted.isSet() ||
+         d.priority_reason.isSet() || !d.history.empty();
+}
+
+/// The history entries a coordinator's delta carries: those already stored unchanged; new
+/// ones in her own name, at most one per field, each recording exactly the change the same
+/// delta makes (to = the assignee / priority it sets).
+bool historyOk(const Worker& w, const Case& current, const Case& d) {
+  bool assignee_entry = false;
+  bool priority_entry = false;
+  for (const auto& [id, e] : d.history) {
+    if (auto it = current.history.find(id); it != current.history.end()) {
+      if (it->second != e) return false;
+      continue;
+    }
+    if (e.id != id || e.actor_id != w.id) return false;
+    if (e.field == HistoryField::kAssignee) {
+      if (assignee_entry || !d.assignee.isSet() || e.to != d.assignee.value) return false;
+      assignee_entry = true;
+    } else if (e.field == HistoryField::kPriority) {
+      if (priority_entry || !d.priority.isSet() || e.to != toString(d.priority.value)) {
+        return false;
+      }
+      priority_entry = true;
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 /// A delta's creation facts: absent, or exactly the stored ones.
@@ -68,6 +96,11 @@ Status mayCreateCase(const Worker& w, const Case& in) {
       !in.resolution_text.value.empty() || !in.merged_into.value.empty()) {
     return no;
   }
+  // A priority override (a priority with a reason) and its history entry: a coordinator's.
+  if (w.role != Role::kCoordinator && (in.priority_reason.isSet() || !in.history.empty())) {
+    return no;
+  }
+  if (!historyOk(w, Case{}, in)) return no;
   return {};
 }
 
@@ -86,6 +119,7 @@ Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case&
     if (d.merged_into.isSet() && !d.merged_into.value.empty() && merge_target != Hold::kFull) {
       return no;  // a link is never an existence oracle, nor points outside their wijken
     }
+    if (!historyOk(w, current, d)) return no;
     if (d.household_key.isSet() || d.address.isSet()) {
       // Both together, and matching: a case's household key is its address's.
       if (!d.household_key.isSet() || !d.address.isSet() ||
@@ -129,7 +163,7 @@ namespace {
 Status mayTriage(const Worker& w, std::string_view wijk, std::string_view reporter, const Signal& d,
                  Hold link_target, Hold duplicate_target, bool creation) {
   const bool triage =
-      d.case_id.isSet() || d.duplicate_of.isSet() ||
+      d.case_id.isSet() || d.duplicate_of.isSet() || d.triage_reason.isSet() ||
       (d.triage_state.isSet() && !(creation && d.triage_state.value == TriageState::kNieuw));
   Status no = refused(RecordKind::kSignal);
   if (d.deleted.isSet() && !isCoordinatorOf(w, wijk)) return no;
@@ -144,7 +178,7 @@ Status mayTriage(const Worker& w, std::string_view wijk, std::string_view report
   }
   // The reporting coach links their own signal to a case assigned to them.
   if (w.role == Role::kWijkcoach && reporter == w.id && !d.duplicate_of.isSet() &&
-      d.case_id.isSet() && link_target == Hold::kFull &&
+      !d.triage_reason.isSet() && d.case_id.isSet() && link_target == Hold::kFull &&
       (!d.triage_state.isSet() || d.triage_state.value == TriageState::kGekoppeld)) {
     return {};
   }

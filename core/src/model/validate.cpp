@@ -135,8 +135,48 @@ Status validate(const Signal& s) {
   if (s.duplicate_of.isSet()) {
     EROPAF_RETURN_IF_ERROR(checkId("duplicate_of", s.duplicate_of.value, false));
   }
+  if (s.triage_reason.isSet()) {
+    EROPAF_RETURN_IF_ERROR(
+        checkText("triage_reason", s.triage_reason.value, kMaxReasonBytes, false));
+  }
   return {};
 }
+
+namespace {
+
+Status checkHistory(const CaseHistory& history) {
+  if (history.size() > kMaxHistoryEntries) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "more than " + std::to_string(kMaxHistoryEntries) + " history entries",
+                  "history");
+  }
+  for (const auto& [id, e] : history) {
+    EROPAF_RETURN_IF_ERROR(checkId("history.id", e.id, true));
+    if (e.version.isZero()) {
+      return Status(ErrorCode::kInvalidArgument, "a history entry needs a version",
+                    "history.version");
+    }
+    EROPAF_RETURN_IF_ERROR(checkWorker("history.actor_id", e.actor_id, true));
+    EROPAF_RETURN_IF_ERROR(checkPositiveTime("history.at_ms", e.at_ms));
+    if (e.field == HistoryField::kAssignee) {
+      EROPAF_RETURN_IF_ERROR(checkWorker("history.from", e.from, false));
+      EROPAF_RETURN_IF_ERROR(checkWorker("history.to", e.to, false));
+    } else if (e.field == HistoryField::kPriority) {
+      for (const std::string* p : {&e.from, &e.to}) {
+        if (!p->empty() && !parsePriority(*p)) {
+          return Status(ErrorCode::kInvalidArgument, "'" + *p + "' is not a priority",
+                        p == &e.from ? "history.from" : "history.to");
+        }
+      }
+    } else {
+      return badEnum("history.field", static_cast<std::int64_t>(e.field));
+    }
+    EROPAF_RETURN_IF_ERROR(checkText("history.reason", e.reason, kMaxReasonBytes, false));
+  }
+  return {};
+}
+
+}  // namespace
 
 Status validate(const Case& c) {
   EROPAF_RETURN_IF_ERROR(checkId("id", c.id, true));
@@ -179,7 +219,11 @@ Status validate(const Case& c) {
   }
   if (c.merged_into.isSet())
     EROPAF_RETURN_IF_ERROR(checkId("merged_into", c.merged_into.value, false));
-  return {};
+  if (c.priority_reason.isSet()) {
+    EROPAF_RETURN_IF_ERROR(
+        checkText("priority_reason", c.priority_reason.value, kMaxReasonBytes, false));
+  }
+  return checkHistory(c.history);
 }
 
 Status validate(const ContactMoment& m) {

@@ -66,6 +66,7 @@ void encode(const Signal& in, v1::Signal* out) {
   EROPAF_PUT(Int, triage_state, out);
   EROPAF_PUT(String, duplicate_of, out);
   EROPAF_PUT(Bool, deleted, out);
+  EROPAF_PUT(String, triage_reason, out);
 }
 
 void encode(const Case& in, v1::Case* out) {
@@ -97,6 +98,18 @@ void encode(const Case& in, v1::Case* out) {
   EROPAF_PUT(String, merged_into, out);
   EROPAF_PUT(Bool, conflict, out);
   EROPAF_PUT(Bool, deleted, out);
+  EROPAF_PUT(String, priority_reason, out);
+  for (const auto& [id, entry] : in.history) {
+    v1::CaseHistoryEntry* e = out->add_history();
+    e->set_id(entry.id);
+    putVersion(entry.version, e->mutable_version());
+    e->set_actor_id(entry.actor_id);
+    e->set_at_ms(entry.at_ms);
+    e->set_field(static_cast<v1::CaseHistoryEntry::Field>(entry.field));
+    e->set_from(entry.from);
+    e->set_to(entry.to);
+    e->set_reason(entry.reason);
+  }
 }
 
 void encode(const ContactMoment& in, v1::ContactMoment* out) {
@@ -199,6 +212,7 @@ Result<Signal> decode(const v1::Signal& in) {
                                     TriageState::kAfgewezen, s.triage_state));
   s.duplicate_of = getString(in.has_duplicate_of(), in.duplicate_of());
   s.deleted = getBool(in.has_deleted(), in.deleted());
+  s.triage_reason = getString(in.has_triage_reason(), in.triage_reason());
   return s;
 }
 
@@ -235,6 +249,26 @@ Result<Case> decode(const v1::Case& in) {
   c.merged_into = getString(in.has_merged_into(), in.merged_into());
   c.conflict = getBool(in.has_conflict(), in.conflict());
   c.deleted = getBool(in.has_deleted(), in.deleted());
+  c.priority_reason = getString(in.has_priority_reason(), in.priority_reason());
+  for (const v1::CaseHistoryEntry& e : in.history()) {
+    HistoryEntry entry;
+    entry.id = e.id();
+    entry.version = fromProto(e.version());
+    entry.actor_id = e.actor_id();
+    entry.at_ms = e.at_ms();
+    if (e.field() != v1::CaseHistoryEntry::FIELD_ASSIGNEE &&
+        e.field() != v1::CaseHistoryEntry::FIELD_PRIORITY) {
+      return Status(ErrorCode::kInvalidArgument,
+                    "history entry field " + std::to_string(e.field()) + " is not known",
+                    "history");
+    }
+    entry.field = static_cast<HistoryField>(e.field());
+    entry.from = e.from();
+    entry.to = e.to();
+    entry.reason = e.reason();
+    auto [it, inserted] = c.history.try_emplace(entry.id, entry);
+    if (!inserted && it->second < entry) it->second = std::move(entry);
+  }
   return c;
 }
 
