@@ -135,12 +135,12 @@ void forEachVersion(R& r, F&& f) {
           f(rec.duplicate_of.version);
           f(rec.triage_reason.version);
         } else if constexpr (std::is_same_v<T, Case>) {
-          for (auto* v : {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
-                          &rec.title.version, &rec.state.version, &rec.assignee.version,
-                          &rec.priority.version, &rec.first_contact_due_ms.version,
-                          &rec.resolution_code.version, &rec.resolution_text.version,
-                          &rec.merged_into.version, &rec.conflict.version,
-                          &rec.priority_reason.version}) {
+          for (auto* v :
+               {&rec.wijk.version, &rec.household_key.version, &rec.address.version,
+                &rec.title.version, &rec.state.version, &rec.assignee.version,
+                &rec.priority.version, &rec.first_contact_due_ms.version,
+                &rec.resolution_code.version, &rec.resolution_text.version,
+                &rec.merged_into.version, &rec.conflict.version, &rec.priority_reason.version}) {
             f(*v);
           }
           for (auto& [value, entry] : rec.categories) f(entry.version);
