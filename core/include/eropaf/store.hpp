@@ -119,12 +119,27 @@ struct Household {
   std::vector<Transition> transitions;
 };
 
+/// Something a remote apply did to this worker's own work, for the sync summary's sentences.
+struct ApplyNotice {
+  enum class Kind : std::int32_t {
+    kAssignedToMe = 1,  ///< a case is now assigned to me (it was not, or was not here)
+    kMoveConflict = 2,  ///< a move I made went to the coordinator's conflict list
+    kPickUpLost = 3,    ///< a case I picked up offline was picked up by someone else first
+  };
+  Kind kind = Kind::kAssignedToMe;
+  std::string case_id;
+  CaseState from = CaseState::kUnspecified;  ///< the move (kMoveConflict, kPickUpLost)
+  CaseState to = CaseState::kUnspecified;
+};
+
 struct ApplyStats {
   std::size_t inserted = 0;
   std::size_t updated = 0;    ///< merged and changed
   std::size_t unchanged = 0;  ///< merged, already known
   std::size_t skipped = 0;    ///< not applied: invalid, or versions beyond the clock bound
   Status first_skip;          ///< why the first skipped one was skipped
+  /// What the page did to the identity's own work, in page order (ApplyNotice).
+  std::vector<ApplyNotice> notices;
 };
 
 /// What the sync client keeps between runs. The token is stored encrypted.

@@ -84,6 +84,14 @@ struct SyncProgress {
   std::size_t evicted = 0;
 };
 
+/// A change of mine the server refused in this sync (it stays in the outbox, marked refused).
+struct RefusedChange {
+  std::string record_id;
+  RecordKind kind = RecordKind::kSignal;
+  std::string summary;  ///< the outbox entry's summary: "signal created"
+  Status reason;
+};
+
 struct SyncResult {
   std::size_t pushed = 0;     ///< changes the server accepted
   std::size_t refused = 0;    ///< changes refused (they stay in the outbox, marked)
@@ -93,6 +101,10 @@ struct SyncResult {
   std::size_t skipped = 0;  ///< received records not applied (invalid, or beyond the clock)
   Status first_skip;        ///< why the first skipped record was skipped
   bool revoked = false;     ///< the server revoked this device; its store was wiped
+  /// What the sync did to my own work, for sentences (store::ApplyNotice), in pull order.
+  std::vector<store::ApplyNotice> notices;
+  /// The changes refused in this sync, in push order.
+  std::vector<RefusedChange> refusals;
 };
 
 /// One full sync on the calling thread: push until the outbox has no pending change, then pull

@@ -5,7 +5,10 @@
 //
 // Every change here is atomic (one transaction, or a single statement): a page or an answer
 // is applied whole or not at all.
+#include <optional>
+
 #include "eropaf/merge.hpp"
+#include "eropaf/state_table.hpp"
 #include "eropaf/validate.hpp"
 #include "eropaf/wire.hpp"
 #include "store/store_impl.hpp"
@@ -44,6 +47,34 @@ Status Store::Impl::writeBody(const Record& full) {
 
 // --- sync ------------------------------------------------------------------------------------
 
+namespace {
+
+/// What applying `after` over `before` (nullptr: new here) did to `me`'s own work, if anything.
+std::optional<ApplyNotice> noticeOf(const Record* before, const Record& after,
+                                    std::string_view me) {
+  if (me.empty()) return std::nullopt;
+  if (const auto* c = std::get_if<Case>(&after)) {
+    const auto* old = before != nullptr ? std::get_if<Case>(before) : nullptr;
+    if (c->assignee.value == me && !c->deleted.value && isOpenState(c->state.value) &&
+        (old == nullptr || old->assignee.value != me)) {
+      return ApplyNotice{ApplyNotice::Kind::kAssignedToMe, c->id};
+    }
+  } else if (const auto* t = std::get_if<Transition>(&after)) {
+    const auto* old = before != nullptr ? std::get_if<Transition>(before) : nullptr;
+    if (t->actor_id == me && t->outcome.value == TransitionOutcome::kConflict &&
+        (old == nullptr || old->outcome.value != TransitionOutcome::kConflict)) {
+      const bool pick_up = t->to == CaseState::kToegewezen &&
+                           (t->from == CaseState::kNieuw || t->from == CaseState::kHeropend);
+      return ApplyNotice{
+          pick_up ? ApplyNotice::Kind::kPickUpLost : ApplyNotice::Kind::kMoveConflict, t->case_id,
+          t->from, t->to};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint64_t server_hlc) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
@@ -79,6 +110,7 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint
   // for that commit makes every earlier frame durable too (the WAL is append-only). A crash in
   // between loses the batch and its cursor together, and the next pull brings both again.
   EROPAF_RETURN_IF_ERROR(s.db->exec("PRAGMA synchronous=NORMAL"));
+  const std::string me = s.identity ? s.identity->worker_id : std::string();
   Status st = s.inTransaction([&]() -> Status {
     for (const Record* rp : good) {
       const Record& r = *rp;
@@ -87,6 +119,7 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint
       if (!existing->has_value()) {
         EROPAF_RETURN_IF_ERROR(s.write(r));
         ++stats.inserted;
+        if (auto n = noticeOf(nullptr, r, me)) stats.notices.push_back(std::move(*n));
         continue;
       }
       Record merged = **existing;
@@ -95,6 +128,7 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint
         ++stats.unchanged;
         continue;
       }
+      if (auto n = noticeOf(&**existing, merged, me)) stats.notices.push_back(std::move(*n));
       if (s.indexKey(merged) == s.indexKey(**existing)) {
         EROPAF_RETURN_IF_ERROR(s.writeBody(merged));
       } else {

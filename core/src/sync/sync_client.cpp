@@ -2,6 +2,7 @@
 // runs it on its own thread.
 #include <google/protobuf/message.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -204,11 +205,16 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
         ++result.restamped;
         continue;
       }
-      EROPAF_RETURN_IF_ERROR(
-          s.markRefused(r.change_id(),
-                        Status(errorCodeFromNumber(r.error().code()).value_or(ErrorCode::kInternal),
-                               r.error().message(), r.error().field())));
+      const Status why(errorCodeFromNumber(r.error().code()).value_or(ErrorCode::kInternal),
+                       r.error().message(), r.error().field());
+      EROPAF_RETURN_IF_ERROR(s.markRefused(r.change_id(), why));
       ++result.refused;
+      auto sent = std::find_if(out->begin(), out->end(), [&](const store::OutboxEntry& e) {
+        return e.change_id == r.change_id();
+      });
+      if (sent != out->end()) {
+        result.refusals.push_back({sent->record_id, sent->kind, sent->summary, why});
+      }
     }
     EROPAF_RETURN_IF_ERROR(s.acknowledge(accepted));
     result.pushed += accepted.size();
@@ -246,6 +252,7 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
       Result<store::ApplyStats> applied = s.applyRemote(records, resp.server_version().hlc());
       if (!applied.ok()) return applied.status();
       result.skipped += applied->skipped;
+      for (auto& n : applied->notices) result.notices.push_back(std::move(n));
       if (!applied->first_skip.ok() && result.first_skip.ok()) {
         result.first_skip = applied->first_skip;
       }
