@@ -104,7 +104,7 @@ echo "      - Anna, offline again, puts case A on hold: she waits for the debt c
 run wc-anna case move --case "$case_a" --to wacht --reason "Wacht op intake schuldhulpverlening"
 echo "      - Jan, at his desk, refers the same case to social work."
 run co-jan sync
-run co-jan case move --case "$case_a" --to doorverwezen --reason "Doorverwezen naar maatschappelijk werk" --online
+run co-jan case move --case "$case_a" --to doorverwezen --reason "Doorverwezen naar maatschappelijk werk"
 echo "      - Anna and Bram both pick up case B from the queue, each offline."
 run wc-anna case pickup --case "$case_b"
 run wc-bram case pickup --case "$case_b"

@@ -34,6 +34,8 @@ inline bool inWijk(const Worker& w, std::string_view wijk) {
 struct Verdict {
   Status status;
   bool wrote = false;  ///< accepted and stored (an accepted no-op stores and logs nothing)
+  /// A transition stored: how the server decided it (applied, or conflict).
+  TransitionOutcome transition_outcome = TransitionOutcome::kUnspecified;
 };
 
 struct Cursor {

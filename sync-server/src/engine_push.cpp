@@ -389,7 +389,7 @@ Result<Verdict> Engine::Impl::applyTransition(StoreSession& s, const Principal& 
   if (d.assign_actor) c.assignee.set(p.worker.id, v);
   EROPAF_RETURN_IF_ERROR(put(s, c, &before, nullptr));
   EROPAF_RETURN_IF_ERROR(put(s, in, nullptr, &c));
-  return Verdict{Status(), true};
+  return Verdict{Status(), true, in.outcome.value};
 }
 
 Result<Verdict> Engine::Impl::applyChange(StoreSession& s, const Principal& p,
@@ -481,6 +481,8 @@ Status Engine::Impl::applyPush(StoreSession& s, const Principal& authenticated,
     Result<std::optional<AppliedChange>> prior = s.appliedChange(p.device_id, change.change_id());
     if (!prior.ok()) return prior.status();
     AppliedChange result;
+    // The verdict on a transition this push stored (a repeat of an applied change says none).
+    TransitionOutcome transition_outcome = TransitionOutcome::kUnspecified;
     if (prior->has_value()) {
       result = **prior;
     } else {
@@ -489,12 +491,14 @@ Status Engine::Impl::applyPush(StoreSession& s, const Principal& authenticated,
       result.change_id = change.change_id();
       result.accepted = r->status.ok();
       result.error = r->status;
+      transition_outcome = r->transition_outcome;
       // A clock-skew refusal is not remembered: the device re-stamps and may retry.
       if (r->status.code() != ErrorCode::kClockSkew) {
         EROPAF_RETURN_IF_ERROR(s.recordApplied(result, p.device_id));
       }
     }
     out->set_accepted(result.accepted);
+    out->set_transition_outcome(static_cast<v1::TransitionOutcome>(transition_outcome));
     if (!result.accepted) {
       out->mutable_error()->set_code(static_cast<v1::ErrorCode>(result.error.code()));
       out->mutable_error()->set_message(result.error.message());

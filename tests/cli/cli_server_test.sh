@@ -169,7 +169,8 @@ expect 0 "assigned to wc-anna" -- E --home "$co" assign --case "${case_id:24:5}"
 expect 0 "Synced" -- E --home "$co" sync
 
 # --- the coach: prefixes on her own device, --corrects too ----------------------------------
-expect 0 "Synced" -- E --home "$wc" sync
+# The sync summary says in words what happened to her work: a case is new and hers.
+expect 0 "^New: case ${case_id:24:8} assigned to you" -- E --home "$wc" sync
 expect 0 "^${case_id:24:8} " -- E --home "$wc" cases
 m1=$(E --home "$wc" visit add --case "${case_id:24:6}" --outcome niet_thuis)
 expect 0 "${m1:24:8}" -- E --home "$wc" case show --case "${case_id:24:6}"
@@ -179,6 +180,28 @@ m2=$(E --home "$wc" visit add --case "${case_id:24:6}" --outcome deur_niet_geope
   "['$m1']" ]] && pass || fail "--corrects by a short prefix"
 expect 1 "no such contact moment" -- E --home "$wc" visit add --case "$case_id" --outcome gesprek \
   --corrects ffffffff-f
+
+# --- the sync summary's sentences: a move that became a conflict, a pick-up that lost ---------
+wb="$work/wc-bram"
+expect 0 "Bram Jansen" -- E --home "$wb" enroll --server "$url" --code "$(admin enroll-code wc-bram)"
+# Anna moves the case while the coordinator (online) has given it to Bram meanwhile.
+expect 0 "assigned to wc-bram" -- E --home "$co" assign --case "$case_id" --to wc-bram
+expect 0 "Synced" -- E --home "$co" sync
+expect 0 "toegewezen → contact_zoeken" -- E --home "$wc" case move --case "$case_id" --to contact_zoeken
+expect 0 "^Your move toegewezen → contact_zoeken on case ${case_id:24:8} went to the coordinator's conflict list" \
+  -- E --home "$wc" sync
+# A queued case both coaches pick up; Bram syncs first.
+queued=$(E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 9 --title "Buren horen niets" \
+  --category vereenzaming)
+expect 0 "Synced" -- E --home "$co" sync
+expect 0 "Synced" -- E --home "$wc" sync
+expect 0 "Synced" -- E --home "$wb" sync
+expect 0 "picked up" -- E --home "$wc" case pickup --case "$queued"
+expect 0 "picked up" -- E --home "$wb" case pickup --case "$queued"
+expect 0 "Synced" -- E --home "$wb" sync
+expect 0 "^Case ${queued:24:8} was picked up by another coach first" -- E --home "$wc" sync
+[[ $(E --home "$wc" --json sync | json 'd["notices"]') == "[]" ]] && pass ||
+  fail "a second sync repeats the sentences"
 
 echo "cli with server: $checks checks, $failures failed"
 [[ $failures -eq 0 ]] || exit 1

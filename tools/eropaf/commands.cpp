@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli.hpp"
 #include "eropaf/id.hpp"
 #include "eropaf/model.hpp"
 #include "eropaf/permissions.hpp"
@@ -27,229 +28,8 @@
 #include "lookup.hpp"
 
 namespace eropaf::cli {
-namespace {
 
 namespace fs = std::filesystem;
-
-// --- errors ----------------------------------------------------------------------------------
-
-int exitCodeFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kOk:
-      return kExitOk;
-    case ErrorCode::kIoError:
-    case ErrorCode::kStorageBusy:
-    case ErrorCode::kStorageFull:
-    case ErrorCode::kStorageCorrupt:
-    case ErrorCode::kCrypto:
-    case ErrorCode::kUnsupported:
-    case ErrorCode::kInternal:
-      return kExitStorage;
-    case ErrorCode::kNetwork:
-    case ErrorCode::kTimeout:
-    case ErrorCode::kUnavailable:
-    case ErrorCode::kUnauthenticated:
-    case ErrorCode::kDeviceRevoked:
-      return kExitNetwork;
-    default:
-      return kExitRefused;
-  }
-}
-
-// --- time --------------------------------------------------------------------------------------
-
-std::string formatTime(std::int64_t ms, bool with_time = true) {
-  if (ms <= 0 || ms == std::numeric_limits<std::int64_t>::max()) return "-";
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, with_time ? "%Y-%m-%d %H:%M" : "%Y-%m-%d", &tm);
-  return buf;
-}
-
-std::optional<std::int64_t> parseTime(const std::string& s) {
-  std::tm tm{};
-  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M", &tm);
-  if (end == nullptr || *end != '\0') {
-    tm = {};
-    end = strptime(s.c_str(), "%Y-%m-%d %H:%M", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-  }
-  tm.tm_isdst = -1;
-  const std::time_t t = std::mktime(&tm);
-  if (t < 0) return std::nullopt;
-  return static_cast<std::int64_t>(t) * 1000;
-}
-
-// Short ids in tables and messages are eropaf::shortId(): the random digits of the UUIDv7.
-
-/// Characters, not bytes: labels and names may hold é or ë. (Wide characters are not counted
-/// double; Dutch text has none.)
-std::size_t displayWidth(const std::string& s) {
-  std::size_t n = 0;
-  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
-std::string pad(std::string s, std::size_t width) {
-  const std::size_t w = displayWidth(s);
-  if (w < width) s.append(width - w, ' ');
-  return s;
-}
-
-// --- JSON views of records -----------------------------------------------------------------
-
-Json addressJson(const Address& a) {
-  return Json::Object{{"postcode", a.postcode},
-                      {"house_number", a.house_number},
-                      {"addition", a.addition},
-                      {"street", a.street},
-                      {"city", a.city}};
-}
-
-Json stringsJson(const std::vector<std::string>& v) {
-  Json::Array out;
-  for (const auto& s : v) out.emplace_back(s);
-  return out;
-}
-
-Json signalJson(const Signal& s) {
-  return Json::Object{{"id", s.id},
-                      {"reporter_id", s.content.reporter_id},
-                      {"source_role", std::string(toString(s.content.source_role))},
-                      {"wijk", s.content.wijk},
-                      {"address", addressJson(s.content.address)},
-                      {"household_key", s.content.household_key},
-                      {"categories", stringsJson(s.content.categories)},
-                      {"urgency", std::string(toString(s.content.urgency))},
-                      {"observed_at_ms", s.content.observed_at_ms},
-                      {"text", s.content.text},
-                      {"informed", std::string(toString(s.content.informed))},
-                      {"case_id", s.case_id.value},
-                      {"triage_state", std::string(toString(s.triage_state.value))},
-                      {"duplicate_of", s.duplicate_of.value}};
-}
-
-Json caseJson(const Case& c) {
-  return Json::Object{
-      {"id", c.id},
-      {"opened_by", c.opened_by},
-      {"opened_at_ms", c.opened_at_ms},
-      {"wijk", c.wijk.value},
-      {"household_key", c.household_key.value},
-      {"address", addressJson(c.address.value)},
-      {"title", c.title.value},
-      {"categories", stringsJson(presentElements(c.categories))},
-      {"state", std::string(toString(c.state.value))},
-      {"assignee", c.assignee.value},
-      {"priority", std::string(toString(c.priority.value))},
-      {"first_contact_due_ms",
-       c.first_contact_due_ms.isSet() ? Json(c.first_contact_due_ms.value) : Json(nullptr)},
-      {"resolution_text", c.resolution_text.value},
-      {"conflict", c.conflict.value}};
-}
-
-Json momentJson(const ContactMoment& m) {
-  return Json::Object{{"id", m.id},
-                      {"case_id", m.case_id},
-                      {"author_id", m.author_id},
-                      {"at_ms", m.at_ms},
-                      {"kind", std::string(toString(m.kind))},
-                      {"outcome", std::string(toString(m.outcome))},
-                      {"note", m.note},
-                      {"corrects_id", m.corrects_id}};
-}
-
-Json transitionJson(const Transition& t) {
-  return Json::Object{{"id", t.id},
-                      {"case_id", t.case_id},
-                      {"from", std::string(toString(t.from))},
-                      {"to", std::string(toString(t.to))},
-                      {"actor_id", t.actor_id},
-                      {"actor_role", std::string(toString(t.actor_role))},
-                      {"at_ms", t.at_ms},
-                      {"reason", t.reason},
-                      {"made_offline", t.made_offline},
-                      {"outcome", std::string(toString(t.outcome.value))}};
-}
-
-template <class T, class F>
-Json arrayOf(const std::vector<T>& v, F f) {
-  Json::Array out;
-  for (const auto& x : v) out.push_back(f(x));
-  return out;
-}
-
-// --- human views -----------------------------------------------------------------------------
-
-constexpr std::size_t kMaxLabelColumn = 40;
-
-/// A table cell of at most kMaxLabelColumn characters ("…" where it was cut).
-std::string fit(std::string s) {
-  if (displayWidth(s) <= kMaxLabelColumn) return s;
-  std::size_t chars = 0;
-  std::size_t i = 0;
-  for (; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == kMaxLabelColumn - 1) break;
-  }
-  return s.substr(0, i) + "\u2026";
-}
-
-/// The width of a column of category labels: the widest in the table, within bounds.
-std::size_t labelColumn(const std::vector<std::string>& cells) {
-  std::size_t w = 10;
-  for (const auto& c : cells) w = std::max(w, displayWidth(c));
-  return std::min(w, kMaxLabelColumn) + 2;
-}
-
-void printCases(const std::vector<Case>& cases, const std::string& empty, const Labels& labels) {
-  if (cases.empty()) {
-    std::cout << empty << "\n";
-    return;
-  }
-  std::vector<std::string> cats;
-  cats.reserve(cases.size());
-  for (const Case& c : cases) cats.push_back(fit(labelList(presentElements(c.categories), labels)));
-  const std::size_t cw = labelColumn(cats);
-  std::cout << pad("ID", 10) << pad("PRIORITY", 10) << pad("FIRST CONTACT", 18) << pad("STATE", 16)
-            << pad("ASSIGNEE", 14) << pad("CATEGORIES", cw) << "TITLE\n";
-  for (std::size_t i = 0; i < cases.size(); ++i) {
-    const Case& c = cases[i];
-    std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(c.priority.value)), 10)
-              << pad(c.first_contact_due_ms.isSet() ? formatTime(c.first_contact_due_ms.value)
-                                                    : "-",
-                     18)
-              << pad(std::string(toString(c.state.value)) + (c.conflict.value ? "!" : ""), 16)
-              << pad(c.assignee.value.empty() ? "-" : c.assignee.value, 14) << pad(cats[i], cw)
-              << (c.title.value.empty() ? "(details after pick-up)" : c.title.value) << "\n";
-  }
-}
-
-void printSignals(const std::vector<Signal>& signals, const std::string& empty,
-                  const Labels& labels) {
-  if (signals.empty()) {
-    std::cout << empty << "\n";
-    return;
-  }
-  std::vector<std::string> cats;
-  cats.reserve(signals.size());
-  for (const Signal& s : signals) cats.push_back(fit(labelList(s.content.categories, labels)));
-  const std::size_t cw = labelColumn(cats);
-  std::cout << pad("ID", 10) << pad("OBSERVED", 18) << pad("TRIAGE", 11) << pad("URGENCY", 9)
-            << pad("ADDRESS", 22) << pad("CATEGORIES", cw) << "TEXT\n";
-  for (std::size_t i = 0; i < signals.size(); ++i) {
-    const Signal& s = signals[i];
-    const Address& a = s.content.address;
-    std::string text = s.content.text;
-    if (text.size() > 60) text = text.substr(0, 57) + "...";
-    std::cout << pad(shortId(s.id), 10) << pad(formatTime(s.content.observed_at_ms), 18)
-              << pad(std::string(toString(s.triage_state.value)), 11)
-              << pad(std::string(toString(s.content.urgency)), 9)
-              << pad(a.postcode + " " + a.house_number + a.addition, 22) << pad(cats[i], cw) << text
-              << "\n";
-  }
-}
 
 // --- the store -------------------------------------------------------------------------------
 
@@ -299,26 +79,16 @@ Status openStore(Context& ctx) {
 
 // --- parsing helpers ---------------------------------------------------------------------
 
-struct Usage {
-  std::string message;
-};
-
 std::string required(const Args& a, const std::string& flag) {
   auto v = a.get(flag);
   if (!v || v->empty()) throw Usage{flag + " is required"};
   return *v;
 }
 
-/// A record-id flag that does not name exactly one record here (or the store did not open):
-/// the command stops with this status (runCommand prints it).
-struct Refused {
-  Status status;
-};
-
 /// The full id that `text`, given with `flag`, names (lookup.hpp: a full id, or a unique prefix
 /// of the id or of its short id). Opens the store.
 std::string resolved(Context& ctx, const std::string& flag, const std::string& text,
-                     RecordKind kind, std::string_view case_id = {}) {
+                     RecordKind kind, std::string_view case_id) {
   if (Status st = openStore(ctx); !st.ok()) throw Refused{st};
   Result<std::string> id = resolveId(*ctx.store, kind, flag, text, case_id);
   if (!id.ok()) throw Refused{id.status()};
@@ -327,14 +97,6 @@ std::string resolved(Context& ctx, const std::string& flag, const std::string& t
 
 std::string requiredId(Context& ctx, const Args& a, const std::string& flag, RecordKind kind) {
   return resolved(ctx, flag, required(a, flag), kind);
-}
-
-template <class E>
-E parseEnum(const std::string& flag, const std::string& value,
-            std::optional<E> (*parse)(std::string_view), const std::string& choices) {
-  auto e = parse(value);
-  if (!e) throw Usage{flag + " '" + value + "' is not one of: " + choices};
-  return *e;
 }
 
 Address addressFrom(const Args& a) {
@@ -347,15 +109,12 @@ Address addressFrom(const Args& a) {
   return addr;
 }
 
-const std::set<std::string> kAddressFlags{"--postcode", "--number", "--addition", "--street",
-                                          "--city"};
-
 std::set<std::string> with(std::set<std::string> base, std::initializer_list<std::string> more) {
   base.insert(more.begin(), more.end());
   return base;
 }
 
-// --- commands ------------------------------------------------------------------------------
+// --- output --------------------------------------------------------------------------------
 
 int ok(const Context& ctx, const Json& json, const std::string& human) {
   if (ctx.json) {
@@ -365,6 +124,43 @@ int ok(const Context& ctx, const Json& json, const std::string& human) {
   }
   return kExitOk;
 }
+
+int simple(Context& ctx, const std::function<Status()>& f, const std::string& done) {
+  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  if (Status st = f(); !st.ok()) return fail(ctx, st);
+  return ok(ctx, Json::Object{{"ok", true}}, done);
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// --- errors ----------------------------------------------------------------------------------
+
+int exitCodeFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return kExitOk;
+    case ErrorCode::kIoError:
+    case ErrorCode::kStorageBusy:
+    case ErrorCode::kStorageFull:
+    case ErrorCode::kStorageCorrupt:
+    case ErrorCode::kCrypto:
+    case ErrorCode::kUnsupported:
+    case ErrorCode::kInternal:
+      return kExitStorage;
+    case ErrorCode::kNetwork:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kUnauthenticated:
+    case ErrorCode::kDeviceRevoked:
+      return kExitNetwork;
+    default:
+      return kExitRefused;
+  }
+}
+
+// --- commands ------------------------------------------------------------------------------
 
 int cmdInit(Context& ctx, const Args& a) {
   store::Identity id;
@@ -379,14 +175,6 @@ int cmdInit(Context& ctx, const Args& a) {
             Json::Object{{"worker_id", id.worker_id}, {"role", std::string(toString(id.role))}},
             "This device now works as " + id.name + " (" + id.worker_id + ", " +
                 std::string(toString(id.role)) + ").");
-}
-
-Json identityJson(const store::Identity& id) {
-  return Json::Object{{"worker_id", id.worker_id},
-                      {"name", id.name},
-                      {"role", std::string(toString(id.role))},
-                      {"wijken", stringsJson(id.wijken)},
-                      {"device_id", id.device_id}};
 }
 
 int cmdWhoami(Context& ctx, const Args&) {
@@ -452,12 +240,6 @@ int cmdCaseOpen(Context& ctx, const Args& a) {
   return ok(ctx, caseJson(*r), r->id);
 }
 
-int simple(Context& ctx, const std::function<Status()>& f, const std::string& done) {
-  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
-  if (Status st = f(); !st.ok()) return fail(ctx, st);
-  return ok(ctx, Json::Object{{"ok", true}}, done);
-}
-
 int cmdCaseLink(Context& ctx, const Args& a) {
   const std::string sig = requiredId(ctx, a, "--signal", RecordKind::kSignal);
   const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
@@ -516,14 +298,39 @@ int cmdCaseMove(Context& ctx, const Args& a) {
   m.case_id = requiredId(ctx, a, "--case", RecordKind::kCase);
   m.to = parseEnum<CaseState>("--to", required(a, "--to"), &parseCaseState, kStates);
   m.reason = a.get("--reason").value_or("");
-  m.online = a.has("--online");
   m.resolution_code = a.get("--resolution").value_or("");
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
+  // A move the state table makes only with a connection is tried against the server: sync first
+  // (so it is judged on the server's current state), move, and sync again to send it.
+  auto current = ctx.store->getCase(m.case_id);
+  if (!current.ok()) return fail(ctx, current.status());
+  const TransitionRule* rule =
+      current->has_value() ? findTransition((*current)->state.value, m.to) : nullptr;
+  const bool needs_server = rule != nullptr && !rule->offline_allowed;
+  if (needs_server) {
+    // What the move itself says is judged here first: a move this worker may not make at all
+    // is refused without a round trip.
+    auto me = ctx.store->identity();
+    const Status own =
+        checkTransition((*current)->state.value, m.to, me ? me->role : Role::kUnspecified, m.reason,
+                        false, m.resolution_code);
+    if (!own.ok()) return fail(ctx, own);
+    auto before = syncQuietly(ctx);
+    if (!before.ok()) return fail(ctx, noConnection(before.status()));
+    m.online = true;
+  }
   auto r = ctx.store->moveCase(m);
   if (!r.ok()) return fail(ctx, r.status());
+  std::string sent;
+  if (needs_server) {
+    auto after = syncQuietly(ctx);
+    if (!after.ok()) return fail(ctx, noConnection(after.status()));
+    sent = " (sent to the server)";
+  }
   return ok(ctx, transitionJson(*r),
             "Case " + shortId(m.case_id) + ": " + std::string(toString(r->from)) + " → " +
-                std::string(toString(r->to)) + (r->made_offline ? " (to be checked at sync)" : ""));
+                std::string(toString(r->to)) +
+                (r->made_offline ? " (to be checked at sync)" : sent));
 }
 
 int cmdCaseResolve(Context& ctx, const Args& a) {
@@ -791,11 +598,7 @@ int cmdOutbox(Context& ctx, const Args&) {
           {"created_ms", e.created_ms},
           {"status", e.status == store::OutboxStatus::kPending ? "pending" : "refused"},
           {"refusal",
-           e.status == store::OutboxStatus::kRefused
-               ? Json(Json::Object{{"code", std::string(errorCodeName(e.refusal.code()))},
-                                   {"message", e.refusal.message()},
-                                   {"field", e.refusal.field()}})
-               : Json(nullptr)}});
+           e.status == store::OutboxStatus::kRefused ? statusJson(e.refusal) : Json(nullptr)}});
     }
     return ok(ctx, out, "");
   }
@@ -814,105 +617,6 @@ int cmdOutbox(Context& ctx, const Args&) {
     std::cout << "\n";
   }
   return kExitOk;
-}
-
-int cmdEnroll(Context& ctx, const Args& a) {
-  const std::string server = required(a, "--server");
-  const std::string code = required(a, "--code");
-  std::string name = a.get("--name").value_or("");
-  if (name.empty()) {
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    name = std::string("eropaf CLI on ") + host;
-  }
-  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
-  sync::CurlOptions co;
-  co.base_url = server;
-  auto transport = sync::makeCurlTransport(co);
-  if (!transport.ok()) return fail(ctx, transport.status());
-  auto id = sync::enroll(*ctx.store, **transport, server, code, name);
-  if (!id.ok()) return fail(ctx, id.status());
-  return ok(ctx, identityJson(*id),
-            "Enrolled: this device works as " + id->name + " (" + id->worker_id + ", " +
-                std::string(toString(id->role)) + ") with " + server + ".");
-}
-
-Json syncResultJson(const sync::SyncResult& r) {
-  return Json::Object{{"pushed", static_cast<std::uint64_t>(r.pushed)},
-                      {"refused", static_cast<std::uint64_t>(r.refused)},
-                      {"restamped", static_cast<std::uint64_t>(r.restamped)},
-                      {"pulled", static_cast<std::uint64_t>(r.pulled)},
-                      {"evicted", static_cast<std::uint64_t>(r.evicted)},
-                      {"revoked", r.revoked}};
-}
-
-std::string syncSummary(const sync::SyncResult& r) {
-  if (r.revoked) return "This device was revoked by the administrator; its data has been wiped.";
-  std::string s = "Synced: " + std::to_string(r.pushed) + " change(s) accepted";
-  if (r.refused > 0) s += ", " + std::to_string(r.refused) + " refused (see `eropaf outbox`)";
-  if (r.restamped > 0)
-    s += ", " + std::to_string(r.restamped) + " re-sent after a clock correction";
-  s += "; " + std::to_string(r.pulled) + " record(s) received";
-  if (r.evicted > 0) s += ", " + std::to_string(r.evicted) + " removed from this device";
-  return s + ".";
-}
-
-std::atomic<bool> g_interrupted{false};
-
-int cmdSync(Context& ctx, const Args& a) {
-  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
-  auto state = ctx.store->syncState();
-  if (!state.ok()) return fail(ctx, state.status());
-  if (state->token.empty()) {
-    return fail(ctx, Status(ErrorCode::kFailedPrecondition,
-                            "this device is not enrolled: eropaf enroll --server URL --code CODE"));
-  }
-  sync::CurlOptions co;
-  co.base_url = state->server_url;
-  auto transport = sync::makeCurlTransport(co);
-  if (!transport.ok()) return fail(ctx, transport.status());
-  sync::SyncClient client(*ctx.store, std::move(transport).value());
-  const bool tty = !ctx.json && ::isatty(2) != 0;
-  auto progress = [tty](const sync::SyncProgress& p) {
-    if (!tty) return;
-    std::fprintf(stderr, "\r  %s: pushed %zu/%zu, received %zu   ",
-                 p.phase == sync::SyncProgress::Phase::kPush ? "pushing" : "pulling", p.pushed,
-                 p.to_push, p.pulled);
-    if (p.phase == sync::SyncProgress::Phase::kDone) std::fprintf(stderr, "\r%60s\r", "");
-  };
-  if (!a.has("--watch")) {
-    auto r = client.syncBlocking(progress);
-    if (!r.ok()) return fail(ctx, r.status());
-    ok(ctx, syncResultJson(*r), syncSummary(*r));
-    return r->revoked ? kExitNetwork : kExitOk;
-  }
-  std::signal(SIGINT, [](int) { g_interrupted = true; });
-  std::signal(SIGTERM, [](int) { g_interrupted = true; });
-  std::mutex mu;
-  bool revoked = false;
-  client.startWatch([&](Result<sync::SyncResult> r) {
-    std::lock_guard lock(mu);
-    if (!r.ok()) {
-      std::cerr << "eropaf: sync: " << r.status().toString() << " (retrying)\n";
-      return;
-    }
-    if (r->revoked) revoked = true;
-    if (r->pushed + r->pulled + r->evicted + r->refused > 0 || r->revoked) {
-      if (ctx.json) {
-        std::cout << syncResultJson(*r).dump() << std::endl;
-      } else {
-        std::cout << syncSummary(*r) << std::endl;
-      }
-    }
-  });
-  if (!ctx.json) std::cerr << "Watching for changes (Ctrl-C to stop)...\n";
-  while (!g_interrupted.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::lock_guard lock(mu);
-    if (revoked) break;
-  }
-  client.stop();
-  return revoked ? kExitNetwork : kExitOk;
 }
 
 struct Command {
@@ -939,7 +643,7 @@ const std::vector<Command>& commands() {
       {{"assign"}, {"--case", "--to"}, &cmdCaseAssign},
       {{"case", "pickup"}, {"--case"}, &cmdCasePickup},
       {{"case", "priority"}, {"--case", "--to"}, &cmdCasePriority},
-      {{"case", "move"}, {"--case", "--to", "--reason", "--resolution", "--online"}, &cmdCaseMove},
+      {{"case", "move"}, {"--case", "--to", "--reason", "--resolution"}, &cmdCaseMove},
       {{"case", "resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"case", "show"}, {"--case"}, &cmdCaseShow},
@@ -964,13 +668,7 @@ const std::vector<Command>& commands() {
 int fail(const Context& ctx, const Status& status) {
   std::cerr << "eropaf: error: " << status.toString() << "\n";
   if (ctx.json) {
-    std::cout << Json(
-                     Json::Object{
-                         {"error", Json::Object{{"code", std::string(errorCodeName(status.code()))},
-                                                {"message", status.message()},
-                                                {"field", status.field()}}}})
-                     .dump()
-              << "\n";
+    std::cout << Json(Json::Object{{"error", statusJson(status)}}).dump() << "\n";
   }
   return exitCodeFor(status.code());
 }
@@ -1039,7 +737,7 @@ Cases:
   case assign --case ID --to WORKER        (also: assign)
   case pickup --case ID
   case priority --case ID --to PRIORITY
-  case move --case ID --to STATE [--reason TEXT] [--resolution CODE] [--online]
+  case move --case ID --to STATE [--reason TEXT] [--resolution CODE]
   case resolve --case ID [--state STATE] --reason TEXT   (also: resolve)
   case show --case ID
   visit add --case ID --outcome gesprek|niet_thuis|deur_niet_geopend|weigert_contact|doorverwezen

@@ -128,6 +128,7 @@ struct ApplyNotice {
   };
   Kind kind = Kind::kAssignedToMe;
   std::string case_id;
+  std::string record_id;                     ///< the case, or my transition (a move or pick-up)
   CaseState from = CaseState::kUnspecified;  ///< the move (kMoveConflict, kPickUpLost)
   CaseState to = CaseState::kUnspecified;
 };

@@ -57,7 +57,7 @@ std::optional<ApplyNotice> noticeOf(const Record* before, const Record& after,
     const auto* old = before != nullptr ? std::get_if<Case>(before) : nullptr;
     if (c->assignee.value == me && !c->deleted.value && isOpenState(c->state.value) &&
         (old == nullptr || old->assignee.value != me)) {
-      return ApplyNotice{ApplyNotice::Kind::kAssignedToMe, c->id};
+      return ApplyNotice{ApplyNotice::Kind::kAssignedToMe, c->id, c->id};
     }
   } else if (const auto* t = std::get_if<Transition>(&after)) {
     const auto* old = before != nullptr ? std::get_if<Transition>(before) : nullptr;
@@ -67,7 +67,7 @@ std::optional<ApplyNotice> noticeOf(const Record* before, const Record& after,
                            (t->from == CaseState::kNieuw || t->from == CaseState::kHeropend);
       return ApplyNotice{
           pick_up ? ApplyNotice::Kind::kPickUpLost : ApplyNotice::Kind::kMoveConflict, t->case_id,
-          t->from, t->to};
+          t->id, t->from, t->to};
     }
   }
   return std::nullopt;

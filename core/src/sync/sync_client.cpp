@@ -142,6 +142,27 @@ Result<store::Identity> enroll(store::Store& store, Transport& transport,
   return id;
 }
 
+namespace {
+
+/// The server stored my transition as a conflict: say so (a lost pick-up, or a move that went to
+/// the coordinator's list). The case may leave this device in the same sync, so the pull would
+/// not tell.
+void noteConflict(const std::vector<store::OutboxEntry>& sent, const v1::ChangeResult& r,
+                  SyncResult& result) {
+  auto e = std::find_if(sent.begin(), sent.end(),
+                        [&](const store::OutboxEntry& x) { return x.change_id == r.change_id(); });
+  if (e == sent.end()) return;
+  const auto* t = std::get_if<Transition>(&e->delta);
+  if (t == nullptr) return;
+  const bool pick_up = t->to == CaseState::kToegewezen &&
+                       (t->from == CaseState::kNieuw || t->from == CaseState::kHeropend);
+  using Kind = store::ApplyNotice::Kind;
+  result.notices.push_back(
+      {pick_up ? Kind::kPickUpLost : Kind::kMoveConflict, t->case_id, t->id, t->from, t->to});
+}
+
+}  // namespace
+
 Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
                             const std::atomic<bool>& cancelled,
                             const std::function<void(const SyncProgress&)>& progress,
@@ -198,6 +219,8 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
     for (const auto& r : resp.results()) {
       if (r.accepted()) {
         accepted.push_back(r.change_id());
+        if (r.transition_outcome() == v1::TRANSITION_OUTCOME_CONFLICT)
+          noteConflict(*out, r, result);
         continue;
       }
       if (r.error().code() == v1::ERROR_CODE_CLOCK_SKEW) {
@@ -252,7 +275,13 @@ Result<SyncResult> syncOnce(store::Store& s, Transport& t, const SyncOptions& o,
       Result<store::ApplyStats> applied = s.applyRemote(records, resp.server_version().hlc());
       if (!applied.ok()) return applied.status();
       result.skipped += applied->skipped;
-      for (auto& n : applied->notices) result.notices.push_back(std::move(n));
+      for (auto& n : applied->notices) {
+        // A conflict the push already reported comes back with the page when the case stays.
+        const bool known = std::any_of(
+            result.notices.begin(), result.notices.end(),
+            [&](const auto& x) { return x.kind == n.kind && x.record_id == n.record_id; });
+        if (!known) result.notices.push_back(std::move(n));
+      }
       if (!applied->first_skip.ok() && result.first_skip.ok()) {
         result.first_skip = applied->first_skip;
       }
