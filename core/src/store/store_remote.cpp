@@ -23,12 +23,14 @@ std::string Store::Impl::indexKey(const Record& r) {
                  '\x1f' + std::to_string(static_cast<int>(x.triage_state.value)) + '\x1f' +
                  x.case_id.value + '\x1f' + std::to_string(x.deleted.value);
         } else if constexpr (std::is_same_v<T, Case>) {
+          // priority and due_ms are derived (flushNorms) from v3; before, the stored fields.
           return x.wijk.value + '\x1f' + x.household_key.value + '\x1f' +
                  std::to_string(static_cast<int>(x.state.value)) + '\x1f' + x.assignee.value +
                  '\x1f' + std::to_string(static_cast<int>(x.priority.value)) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.value) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.isSet()) + '\x1f' +
-                 std::to_string(x.conflict.value) + '\x1f' + std::to_string(x.deleted.value);
+                 std::to_string(x.conflict.value) + '\x1f' + std::to_string(x.deleted.value) +
+                 '\x1f' + x.merged_into.value;
         } else {
           return x.case_id + '\x1f' + std::to_string(x.at_ms);
         }
@@ -38,6 +40,23 @@ std::string Store::Impl::indexKey(const Record& r) {
 
 Status Store::Impl::writeBody(const Record& full) {
   const std::string& id = recordId(full);
+  // The body can change norm inputs the index columns do not show (a case's categories or
+  // override, a link's version time, a moment's deletion): recompute (flushNorms).
+  if (schema >= 3) {
+    std::visit(
+        [&](const auto& r) {
+          using T = std::decay_t<decltype(r)>;
+          if constexpr (std::is_same_v<T, Signal>) {
+            markDirty(r.case_id.value);
+          } else if constexpr (std::is_same_v<T, Case>) {
+            markDirty(r.id);
+            markDirty(r.merged_into.value);
+          } else if constexpr (std::is_same_v<T, ContactMoment>) {
+            markDirty(r.case_id);
+          }
+        },
+        full);
+  }
   Stmt& s = update_body[static_cast<int>(recordKind(full)) - 1];
   return s.bindBlob(1, cipher->seal(encodeRecord(full), id)).bind(2, id).run();
 }
@@ -145,6 +164,21 @@ Status Store::evict(std::string_view record_id) {
   // server answers them.
   const std::string me = s.identity ? s.identity->worker_id : std::string();
   return s.inTransaction([&]() -> Status {
+    if (s.schema >= 3) {
+      // The case a removed signal or moment counted for, and the case a removed case was
+      // merged into, get their norms recomputed without it.
+      Result<Stmt> touched = s.db->prepare(
+          "SELECT case_id FROM signals WHERE id = ?1 UNION SELECT case_id FROM contact_moments "
+          "WHERE id = ?1 UNION SELECT merged_into FROM cases WHERE id = ?1");
+      if (!touched.ok()) return touched.status();
+      touched->bind(1, record_id);
+      for (;;) {
+        Result<bool> row = touched->step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        s.markDirty(touched->text(0));
+      }
+    }
     for (const char* sql :
          {"DELETE FROM signals WHERE id = ?1 OR (case_id = ?1 AND reporter_id != ?2)",
           "DELETE FROM cases WHERE id = ?1",
@@ -265,6 +299,7 @@ Status Store::setReference(std::span<const Worker> workers, std::span<const Wijk
   }
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
+  s.wijken_cache.reset();
   return s.inTransaction([&]() -> Status {
     return s.putMeta("reference", s.cipher->seal(ref.SerializeAsString(), "reference"));
   });
