@@ -125,6 +125,7 @@ CREATE INDEX cases_open_order ON cases(priority, due_ms, id, wijk, missed, open_
 CREATE INDEX cases_open_count ON cases(wijk, open_due_ms, missed, assignee, state)
   WHERE is_open = 1 AND deleted = 0;
 CREATE INDEX cases_merged ON cases(merged_into) WHERE merged_into != '';
+CREATE INDEX signals_by_case ON signals(case_id) WHERE case_id != '';
 INSERT INTO meta(key, value) VALUES('norms_recompute', x'01');
 )sql";
 

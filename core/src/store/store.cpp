@@ -52,9 +52,13 @@ Status Store::Impl::prepareStatements() {
       "DO UPDATE SET reporter_id=?2, wijk=?3, household=?4, observed_at_ms=?5, triage_state=?6, "
       "case_id=?7, deleted=?8, body=?9, urgency=?10",
       "INSERT INTO cases(id, wijk, household, state, is_open, assignee, priority, due_ms, "
-      "conflict, deleted, body, merged_into) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
+      "conflict, deleted, body, merged_into, derived_priority, first_attempt_due_ms, "
+      "first_attempt_ms, first_gesprek_due_ms, first_gesprek_ms, open_due_ms, missed) "
+      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?8,?14,?15,?16,?17,?18) "
       "ON CONFLICT(id) DO UPDATE SET wijk=?2, household=?3, state=?4, is_open=?5, assignee=?6, "
-      "conflict=?9, deleted=?10, body=?11, merged_into=?12",
+      "priority=?7, due_ms=?8, conflict=?9, deleted=?10, body=?11, merged_into=?12, "
+      "derived_priority=?13, first_attempt_due_ms=?8, first_attempt_ms=?14, "
+      "first_gesprek_due_ms=?15, first_gesprek_ms=?16, open_due_ms=?17, missed=?18",
   };
   const char* upserts[4] = {schema >= 3 ? upserts_v3[0] : upserts_v1[0],
                             schema >= 3 ? upserts_v3[1] : upserts_v1[1], upserts_v1[2],
@@ -104,12 +108,13 @@ Status Store::Impl::prepareStatements() {
         "missed=?8 WHERE id=?9");
     if (!un.ok()) return un.status();
     update_norms = std::move(un).value();
-    Result<Stmt> cs = db->prepare("SELECT id, body FROM signals WHERE case_id = ?");
+    Result<Stmt> cs =
+        db->prepare("SELECT id, body FROM signals WHERE case_id = ?1 AND case_id != ''");
     if (!cs.ok()) return cs.status();
     case_signals = std::move(cs).value();
     Result<Stmt> mo = db->prepare(
         "SELECT id, body FROM contact_moments WHERE case_id = ?1 OR case_id IN "
-        "(SELECT id FROM cases WHERE merged_into = ?1) ORDER BY at_ms, id");
+        "(SELECT id FROM cases WHERE merged_into = ?1 AND merged_into != '') ORDER BY at_ms, id");
     if (!mo.ok()) return mo.status();
     case_moments = std::move(mo).value();
   }

@@ -159,6 +159,21 @@ struct Store::Impl {
   /// merged into), then forgets them.
   Status flushNorms();
 
+  /// A case's norm columns (schema.cpp v3).
+  struct NormColumns {
+    std::int64_t priority = 9;  ///< effective; 9 = none
+    std::int64_t derived_priority = 9;
+    std::int64_t first_attempt_due_ms = norms::kNoDue;
+    std::optional<std::int64_t> first_attempt_ms;
+    std::int64_t first_gesprek_due_ms = norms::kNoDue;
+    std::optional<std::int64_t> first_gesprek_ms;
+    std::int64_t open_due_ms = norms::kNoDue;
+    bool missed = false;
+  };
+
+  /// The norm columns of `c` over the signals and contact moments stored now.
+  Result<NormColumns> computeNorms(const Case& c);
+
   /// Loads case `case_id`, its linked signals and the contact moments of it and of the cases
   /// merged into it, runs deriveNorms() and firstContacts() and updates its row's columns
   /// (priority, derived_priority, due_ms, first_attempt_due_ms, first_attempt_ms,

@@ -80,16 +80,12 @@ Status Store::Impl::flushNorms() {
   return {};
 }
 
-Status Store::Impl::refreshNorms(const std::string& case_id) {
-  Result<std::optional<Record>> loaded = load(RecordKind::kCase, case_id);
-  if (!loaded.ok()) return loaded.status();
-  if (!loaded->has_value()) return {};
-  const Case& c = std::get<Case>(**loaded);
-  case_signals.bind(1, case_id);
+Result<Store::Impl::NormColumns> Store::Impl::computeNorms(const Case& c) {
+  case_signals.bind(1, c.id);
   Result<std::vector<Signal>> signals = list<Signal>(case_signals);
   case_signals.reset();
   if (!signals.ok()) return signals.status();
-  case_moments.bind(1, case_id);
+  case_moments.bind(1, c.id);
   Result<std::vector<ContactMoment>> moments = list<ContactMoment>(case_moments);
   case_moments.reset();
   if (!moments.ok()) return moments.status();
@@ -99,27 +95,40 @@ Status Store::Impl::refreshNorms(const std::string& case_id) {
   const norms::CaseNorms n =
       norms::deriveNorms(norms::normInputs(c, *signals, override_priority), categories, calendar);
   const norms::FirstContacts fc = norms::firstContacts(*moments);
-  const bool missed = (fc.first_attempt_ms && *fc.first_attempt_ms > n.first_attempt_due_ms) ||
-                      (fc.first_gesprek_ms && *fc.first_gesprek_ms > n.first_gesprek_due_ms);
-  const std::int64_t open_due =
-      std::min(fc.first_attempt_ms ? norms::kNoDue : n.first_attempt_due_ms,
-               fc.first_gesprek_ms ? norms::kNoDue : n.first_gesprek_due_ms);
+  NormColumns out;
+  out.priority = priorityColumn(n.priority);
+  out.derived_priority = priorityColumn(n.derived_priority);
+  out.first_attempt_due_ms = n.first_attempt_due_ms;
+  out.first_attempt_ms = fc.first_attempt_ms;
+  out.first_gesprek_due_ms = n.first_gesprek_due_ms;
+  out.first_gesprek_ms = fc.first_gesprek_ms;
+  out.missed = (fc.first_attempt_ms && *fc.first_attempt_ms > n.first_attempt_due_ms) ||
+               (fc.first_gesprek_ms && *fc.first_gesprek_ms > n.first_gesprek_due_ms);
+  out.open_due_ms = std::min(fc.first_attempt_ms ? norms::kNoDue : n.first_attempt_due_ms,
+                             fc.first_gesprek_ms ? norms::kNoDue : n.first_gesprek_due_ms);
+  return out;
+}
+
+Status Store::Impl::refreshNorms(const std::string& case_id) {
+  Result<std::optional<Record>> loaded = load(RecordKind::kCase, case_id);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->has_value()) return {};
+  Result<NormColumns> n = computeNorms(std::get<Case>(**loaded));
+  if (!n.ok()) return n.status();
   Stmt& u = update_norms;
-  u.bind(1, priorityColumn(n.priority))
-      .bind(2, priorityColumn(n.derived_priority))
-      .bind(3, n.first_attempt_due_ms);
-  if (fc.first_attempt_ms) {
-    u.bind(4, *fc.first_attempt_ms);
+  u.bind(1, n->priority).bind(2, n->derived_priority).bind(3, n->first_attempt_due_ms);
+  if (n->first_attempt_ms) {
+    u.bind(4, *n->first_attempt_ms);
   } else {
     u.bindNull(4);
   }
-  u.bind(5, n.first_gesprek_due_ms);
-  if (fc.first_gesprek_ms) {
-    u.bind(6, *fc.first_gesprek_ms);
+  u.bind(5, n->first_gesprek_due_ms);
+  if (n->first_gesprek_ms) {
+    u.bind(6, *n->first_gesprek_ms);
   } else {
     u.bindNull(6);
   }
-  return u.bind(7, open_due).bind(8, std::int64_t{missed}).bind(9, case_id).run();
+  return u.bind(7, n->open_due_ms).bind(8, std::int64_t{n->missed}).bind(9, case_id).run();
 }
 
 Status Store::Impl::recomputeAfterMigration() {

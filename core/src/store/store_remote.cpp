@@ -21,16 +21,27 @@ std::string Store::Impl::indexKey(const Record& r) {
           return x.content.reporter_id + '\x1f' + x.content.wijk + '\x1f' +
                  x.content.household_key + '\x1f' + std::to_string(x.content.observed_at_ms) +
                  '\x1f' + std::to_string(static_cast<int>(x.triage_state.value)) + '\x1f' +
-                 x.case_id.value + '\x1f' + std::to_string(x.deleted.value);
+                 x.case_id.value + '\x1f' + std::to_string(x.deleted.value) + '\x1f' +
+                 std::to_string(x.case_id.version.hlc);
         } else if constexpr (std::is_same_v<T, Case>) {
-          // priority and due_ms are derived (flushNorms) from v3; before, the stored fields.
-          return x.wijk.value + '\x1f' + x.household_key.value + '\x1f' +
+          // Everything the index columns show, and every norm input (the norm columns are
+          // derived from v3): categories with their versions, the override, the opening.
+          std::string cats;
+          for (const auto& [code, e] : x.categories) {
+            cats +=
+                code + ':' + std::to_string(e.present) + ':' + std::to_string(e.version.hlc) + ',';
+          }
+          return cats + '\x1f' + std::to_string(x.opened_at_ms) + '\x1f' + x.priority_reason.value +
+                 '\x1f' + x.wijk.value + '\x1f' + x.household_key.value + '\x1f' +
                  std::to_string(static_cast<int>(x.state.value)) + '\x1f' + x.assignee.value +
                  '\x1f' + std::to_string(static_cast<int>(x.priority.value)) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.value) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.isSet()) + '\x1f' +
                  std::to_string(x.conflict.value) + '\x1f' + std::to_string(x.deleted.value) +
                  '\x1f' + x.merged_into.value;
+        } else if constexpr (std::is_same_v<T, ContactMoment>) {
+          return x.case_id + '\x1f' + std::to_string(x.at_ms) + '\x1f' +
+                 std::to_string(x.deleted.value);
         } else {
           return x.case_id + '\x1f' + std::to_string(x.at_ms);
         }
@@ -40,23 +51,8 @@ std::string Store::Impl::indexKey(const Record& r) {
 
 Status Store::Impl::writeBody(const Record& full) {
   const std::string& id = recordId(full);
-  // The body can change norm inputs the index columns do not show (a case's categories or
-  // override, a link's version time, a moment's deletion): recompute (flushNorms).
-  if (schema >= 3) {
-    std::visit(
-        [&](const auto& r) {
-          using T = std::decay_t<decltype(r)>;
-          if constexpr (std::is_same_v<T, Signal>) {
-            markDirty(r.case_id.value);
-          } else if constexpr (std::is_same_v<T, Case>) {
-            markDirty(r.id);
-            markDirty(r.merged_into.value);
-          } else if constexpr (std::is_same_v<T, ContactMoment>) {
-            markDirty(r.case_id);
-          }
-        },
-        full);
-  }
+  // indexKey() covers every norm input (a case's categories, override and opening; a link's
+  // version; a moment's deletion), so a body-only rewrite never changes the norm columns.
   Stmt& s = update_body[static_cast<int>(recordKind(full)) - 1];
   return s.bindBlob(1, cipher->seal(encodeRecord(full), id)).bind(2, id).run();
 }

@@ -51,19 +51,24 @@ Status Store::Impl::write(const Record& full) {
   const std::string body = cipher->seal(encodeRecord(full), id);
   const auto kind = recordKind(full);
   const bool v3 = schema >= 3;
-  // The norm columns of every case this write touches are recomputed before the transaction
-  // commits (flushNorms): the case itself, the one a signal leaves and the one it joins, the
-  // case of a contact moment, the case a case is (or was) merged into.
+  // The norm columns of every case this write touches are right when the transaction commits:
+  // a case's own are computed here; the case a signal leaves and the one it joins, the case of
+  // a contact moment and the case a case is (or was) merged into are recomputed by flushNorms.
   if (v3 && kind == RecordKind::kSignal) {
     Result<bool> row = select_signal_case.bind(1, id).step();
     if (!row.ok()) return row.status();
     if (*row) markDirty(select_signal_case.text(0));
     select_signal_case.reset();
-  } else if (v3 && kind == RecordKind::kCase) {
+  }
+  NormColumns norm_cols;
+  if (v3 && kind == RecordKind::kCase) {
     Result<bool> row = select_case_merged.bind(1, id).step();
     if (!row.ok()) return row.status();
     if (*row) markDirty(select_case_merged.text(0));
     select_case_merged.reset();
+    Result<NormColumns> n = computeNorms(std::get<Case>(full));
+    if (!n.ok()) return n.status();
+    norm_cols = *n;
   }
   Stmt& s = upsert[static_cast<int>(kind) - 1];
   s.bind(1, id);
@@ -84,8 +89,6 @@ Status Store::Impl::write(const Record& full) {
             markDirty(r.case_id.value);
           }
         } else if constexpr (std::is_same_v<T, Case>) {
-          // From v3 priority and due_ms are the derived norms flushNorms() writes; these
-          // values only hold a new row until then. Before v3 they are the stored fields.
           const auto prio =
               r.priority.isSet() ? static_cast<std::int64_t>(r.priority.value) : std::int64_t{9};
           s.bind(2, r.wijk.value)
@@ -93,15 +96,31 @@ Status Store::Impl::write(const Record& full) {
               .bind(4, static_cast<std::int64_t>(r.state.value))
               .bind(5, std::int64_t{isOpenState(r.state.value)})
               .bind(6, r.assignee.value)
-              .bind(7, v3 ? std::int64_t{9} : prio)
-              .bind(8,
-                    !v3 && r.first_contact_due_ms.isSet() ? r.first_contact_due_ms.value : kNoDue)
+              .bind(7, prio)
+              .bind(8, r.first_contact_due_ms.isSet() ? r.first_contact_due_ms.value : kNoDue)
               .bind(9, std::int64_t{r.conflict.value})
               .bind(10, std::int64_t{r.deleted.value})
               .bindBlob(11, body);
           if (v3) {
-            s.bind(12, r.merged_into.value);
-            markDirty(r.id);
+            // From v3 priority and due_ms are the derived norms, computed here over what is
+            // stored now; a later write of a signal or moment in this transaction marks the
+            // case for flushNorms again.
+            s.bind(7, norm_cols.priority)
+                .bind(8, norm_cols.first_attempt_due_ms)
+                .bind(12, r.merged_into.value)
+                .bind(13, norm_cols.derived_priority);
+            if (norm_cols.first_attempt_ms) {
+              s.bind(14, *norm_cols.first_attempt_ms);
+            } else {
+              s.bindNull(14);
+            }
+            s.bind(15, norm_cols.first_gesprek_due_ms);
+            if (norm_cols.first_gesprek_ms) {
+              s.bind(16, *norm_cols.first_gesprek_ms);
+            } else {
+              s.bindNull(16);
+            }
+            s.bind(17, norm_cols.open_due_ms).bind(18, std::int64_t{norm_cols.missed});
             markDirty(r.merged_into.value);
           }
         } else {
