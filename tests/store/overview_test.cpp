@@ -232,6 +232,10 @@ TEST_CASE("an override with a reason wins for priority only", "[store][overview]
   const std::string d = openCase(f, without);
   CHECK(normsOf(f, d).norms.priority == Priority::kAcuut);
   CHECK_FALSE(normsOf(f, d).kase.priority.isSet());
+  // A priority set without a reason (older data, the reasonless verb) is no override either.
+  REQUIRE(f.db->setPriority(d, Priority::kLaag).ok());
+  CHECK(normsOf(f, d).kase.priority.isSet());
+  CHECK(normsOf(f, d).norms.priority == Priority::kAcuut);
   // Sorted by the effective priority: the overridden one last.
   CHECK(ids(readOk(f.db->overview({}))) == std::vector<std::string>{d, c});
 
