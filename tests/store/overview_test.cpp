@@ -386,7 +386,7 @@ TEST_CASE("duplicate hints: the same household's open cases and recent signals",
   CHECK(readOk(f.db->duplicateHint(s2)).open_case_ids == std::vector<std::string>{c});
 }
 
-TEST_CASE("wijk defaults to the identity's only one; an unknown wijk is refused with the list",
+TEST_CASE("wijk defaults to the identity's only one, an unknown wijk is refused with the list",
           "[store][overview]") {
   StoreFixture f;
   f.become("zm-fatima", Role::kZorgmedewerker);
