@@ -2,6 +2,8 @@
 //   1. one durable change (record + outbox row, WAL synchronous=FULL): p50 / p99 / max
 //   2. applying remote record states in batches: records per second (insert and merge)
 //   3. a store of 100,000 cases: "my cases" and "wijk queue" latency
+//   4. the coordinator's overview (limit 50) over 100,000 open cases, 10% overdue: p50 / p99
+//   5. a duplicate hint for a signal in a store of 100,000 signals: p50 / p99
 // Usage: eropaf-bench-store [--quick] [--dir DIR]
 #include <unistd.h>
 
@@ -236,15 +238,108 @@ int main(int argc, char** argv) {
   std::printf("   wijk queue (%zu rows)  p50 %.3f ms  p99 %.3f ms\n", queue_rows, qq.p50, qq.p99);
   big.reset();
 
+  // 4. the overview: 100,000 open cases of one wijk, 10% with a norm long past
+  auto ov = open(dir / "overview.db");
+  must(ov->setIdentity({"co-1", "Bench co-1", Role::kCoordinator, {"WK015301"}, ""}), "identity");
+  Remote r4{ov->hlcLast() + 1000};
+  const std::int64_t now4 = r4.now;
+  std::vector<Case> open_cases;
+  open_cases.reserve(static_cast<std::size_t>(n_cases));
+  for (int i = 0; i < n_cases; ++i) {
+    Case c = r4.makeCase(i, 200, 1);
+    const bool overdue = r4.rng() % 10 == 0;
+    if (overdue) {
+      // Opened (and its category arrived) 40 days ago: schulden's 10 working days are past.
+      c.opened_at_ms = now4 - 40 * 86'400'000LL;
+      c.categories["schulden"] = {true, {hlcPack(c.opened_at_ms, 0), r4.node}};
+    }
+    c.state.set(CaseState::kInBehandeling, r4.v());
+    open_cases.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < open_cases.size(); i += kBatch) {
+    batch.assign(
+        open_cases.begin() + static_cast<std::ptrdiff_t>(i),
+        open_cases.begin() + static_cast<std::ptrdiff_t>(std::min(open_cases.size(), i + kBatch)));
+    must(ov->applyRemote(batch).status(), "seed overview");
+  }
+  std::vector<double> ov_ms;
+  std::size_t ov_total = 0, ov_overdue = 0;
+  store::OverviewQuery oq;
+  oq.limit = 50;
+  for (int i = 0; i < n_queries; ++i) {
+    const auto t0 = Steady::now();
+    auto o = ov->overview(oq);
+    ov_ms.push_back(ms(Steady::now() - t0));
+    must(o.status(), "overview");
+    ov_total = o->total;
+    ov_overdue = o->overdue;
+  }
+  const auto oo = summarize(ov_ms);
+  std::printf("4. overview, limit 50, over %zu open cases (%zu overdue), %d calls:\n", ov_total,
+              ov_overdue, n_queries);
+  std::printf("   overview           p50 %.3f ms  p99 %.3f ms\n", oo.p50, oo.p99);
+  ov.reset();
+
+  // 5. duplicate hints: 100,000 signals over 50,000 households
+  auto hs = open(dir / "hints.db");
+  must(hs->setIdentity(who("co-1", Role::kCoordinator)), "identity");
+  Remote r5{hs->hlcLast() + 1000};
+  std::vector<Record> sigs;
+  sigs.reserve(static_cast<std::size_t>(n_cases));
+  for (int i = 0; i < n_cases; ++i) {
+    Signal s;
+    s.id = newUuidV7(r5.now - 86'400'000 + i);
+    const Version ver = r5.v();
+    s.created = ver;
+    s.content.reporter_id = "zm-" + std::to_string(i % 50);
+    s.content.source_role = Role::kZorgmedewerker;
+    s.content.wijk = "WK015301";
+    char pc[8];
+    std::snprintf(pc, sizeof pc, "%04dAB", 1000 + (i / 2) % 9000);
+    s.content.address = {pc, std::to_string(1 + (i / 2) / 9000), "", "Dorpsstraat", "Utrecht"};
+    s.content.household_key = householdKey(s.content.address);
+    s.content.categories = {"vereenzaming"};
+    s.content.urgency = Urgency::kNormaal;
+    s.content.observed_at_ms = r5.now - static_cast<std::int64_t>(r5.rng() % 120) * 86'400'000;
+    s.content.text = "Signaal " + std::to_string(i);
+    s.content.informed = Informed::kNoLater;
+    s.triage_state.set(TriageState::kNieuw, ver);
+    sigs.push_back(std::move(s));
+  }
+  std::vector<Record> page;
+  for (std::size_t i = 0; i < sigs.size(); i += kBatch) {
+    page.assign(sigs.begin() + static_cast<std::ptrdiff_t>(i),
+                sigs.begin() + static_cast<std::ptrdiff_t>(std::min(sigs.size(), i + kBatch)));
+    must(hs->applyRemote(page).status(), "seed signals");
+  }
+  std::vector<double> hint_ms;
+  std::size_t hint_hits = 0;
+  const int n_hints = quick ? 200 : 5000;
+  for (int i = 0; i < n_hints; ++i) {
+    const std::string& id = recordId(sigs[r5.rng() % sigs.size()]);
+    const auto t0 = Steady::now();
+    auto h = hs->duplicateHint(id);
+    hint_ms.push_back(ms(Steady::now() - t0));
+    must(h.status(), "duplicateHint");
+    hint_hits += h->recent_signals;
+  }
+  const auto hq = summarize(hint_ms);
+  std::printf("5. duplicateHint over %d signals (%zu recent others found), %d calls:\n", n_cases,
+              hint_hits, n_hints);
+  std::printf("   duplicateHint      p50 %.3f ms  p99 %.3f ms\n", hq.p50, hq.p99);
+  hs.reset();
+
   std::printf(
       "json: {\"single_create_p50_ms\":%.3f,\"single_create_p99_ms\":%.3f,"
       "\"single_moment_p50_ms\":%.3f,\"single_moment_p99_ms\":%.3f,\"apply_insert_per_s\":%.0f,"
       "\"apply_merge_per_s\":%.0f,\"apply_merge_body_per_s\":%.0f,\"apply_batch\":%zu,\"my_cases_"
       "p50_ms\":%.3f,\"my_cases_p99_ms\":%.3f,"
       "\"my_cases_rows\":%zu,\"wijk_queue_p50_ms\":%.3f,\"wijk_queue_p99_ms\":%.3f,"
-      "\"wijk_queue_rows\":%zu,\"cases\":%d}\n",
+      "\"wijk_queue_rows\":%zu,\"cases\":%d,\"overview_p50_ms\":%.3f,\"overview_p99_ms\":%.3f,"
+      "\"hint_p50_ms\":%.3f,\"hint_p99_ms\":%.3f}\n",
       sig.p50, sig.p99, mom.p50, mom.p99, n_apply / insert_s, n_apply / merge_s, n_apply / body_s,
-      kBatch, mq.p50, mq.p99, mine_rows, qq.p50, qq.p99, queue_rows, n_cases);
+      kBatch, mq.p50, mq.p99, mine_rows, qq.p50, qq.p99, queue_rows, n_cases, oo.p50, oo.p99,
+      hq.p50, hq.p99);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "eropaf/norms.hpp"
 #include "store/store_fixture.hpp"
 
 using namespace eropaf;
@@ -94,7 +95,7 @@ TEST_CASE("the golden v1 database migrates with every record, the identity and t
     CHECK(readOk(db.getCase(c.id)).has_value());
   }
   CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
-        std::vector<std::string>{"2"});
+        std::vector<std::string>{std::to_string(store::currentSchemaVersion())});
   const auto logged = test::sqlColumn(path, "SELECT action FROM access_log ORDER BY seq");
   CHECK(std::find(logged.begin(), logged.end(), "read:case") != logged.end());
   CHECK(test::sqlColumn(path, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
@@ -133,5 +134,62 @@ TEST_CASE("migrating step by step gives the schema a fresh store has", "[store][
       "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master "
       "ORDER BY type, name";
   CHECK(test::sqlColumn(stepped, q) == test::sqlColumn(fresh, q));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the golden v1 and v2 databases migrate to v3 with the norm columns filled",
+          "[store][migration]") {
+  const int version = GENERATE(1, 2);
+  CAPTURE(version);
+  const auto dir = test::makeTempDir("eropaf-golden");
+  const std::string path = copyGolden(version, dir);
+  std::string case_id;
+  std::int64_t first_moment = 0;
+  std::int64_t second_moment = 0;
+  {
+    auto opened = openWith(path, goldenKey());
+    REQUIRE(opened.ok());
+    store::Store& db = **opened;
+    auto h = readOk(db.household("1234AB|12|a"));
+    REQUIRE(h.cases.size() == 1);
+    REQUIRE(h.contact_moments.size() == 2);
+    case_id = h.cases[0].id;
+    first_moment = h.contact_moments[0].at_ms;
+    second_moment = h.contact_moments[1].at_ms;
+    // The norms API reads the migrated columns. Opened Monday 21 September 2026 with
+    // dreigende_huisuitzetting (acuut, 2 working days; gesprek 5) and a linked hoog signal.
+    auto n = readOk(db.caseNorms(case_id));
+    REQUIRE(n);
+    CHECK(n->norms.priority == Priority::kAcuut);
+    CHECK(n->norms.first_attempt_due_ms == norms::endOfDayMs(std::chrono::year{2026} / 9 / 23));
+    CHECK(n->norms.first_gesprek_due_ms == norms::endOfDayMs(std::chrono::year{2026} / 9 / 28));
+    CHECK(n->contacts.first_attempt_ms == first_moment);
+    CHECK(n->contacts.first_gesprek_ms == second_moment);
+    CHECK(n->status.first_attempt.state == norms::NormState::kMet);
+    // Category norms the old table did not keep come from the defaults for the default codes.
+    for (const Category& c : db.categories()) {
+      if (c.code == "schulden") {
+        CHECK(c.working_days);
+        CHECK(c.first_gesprek_days == 20);
+      }
+      if (c.code == "huiselijk_geweld") CHECK(c.min_attempts == 5);
+    }
+  }
+  auto col = [&](const std::string& expr) {
+    return test::sqlColumn(path, "SELECT " + expr + " FROM cases WHERE id = '" + case_id + "'");
+  };
+  CHECK(col("priority") == std::vector<std::string>{"1"});
+  CHECK(col("derived_priority") == std::vector<std::string>{"1"});
+  CHECK(col("due_ms") == std::vector<std::string>{
+                             std::to_string(norms::endOfDayMs(std::chrono::year{2026} / 9 / 23))});
+  CHECK(col("first_attempt_ms") == std::vector<std::string>{std::to_string(first_moment)});
+  CHECK(col("first_gesprek_ms") == std::vector<std::string>{std::to_string(second_moment)});
+  CHECK(col("missed") == std::vector<std::string>{"0"});
+  CHECK(col("open_due_ms") == std::vector<std::string>{std::to_string(norms::kNoDue)});
+  CHECK(test::sqlColumn(path, "SELECT urgency FROM signals ORDER BY urgency") ==
+        std::vector<std::string>{"3", "3"});
+  CHECK(test::sqlColumn(path, "SELECT count(*) FROM meta WHERE key = 'norms_recompute'") ==
+        std::vector<std::string>{"0"});
+  CHECK(test::sqlColumn(path, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
   std::filesystem::remove_all(dir);
 }

@@ -162,7 +162,9 @@ TEST_CASE("a coordinator triages signals into a case, the wijk queue orders by p
           "[store][unit]") {
   StoreFixture f;
   f.become("zm-fatima", Role::kZorgmedewerker);
-  auto sig = f.db->createSignal(aSignal());
+  store::NewSignal laag = aSignal();
+  laag.urgency = Urgency::kLaag;  // contributes laag, 20 working days: the categories decide
+  auto sig = f.db->createSignal(laag);
   REQUIRE(sig.ok());
   f.become("co-jan", Role::kCoordinator, {"WK015301", "WK015302"});
 
@@ -183,9 +185,15 @@ TEST_CASE("a coordinator triages signals into a case, the wijk queue orders by p
   auto c_linked = f.db->openCase(linked);
   REQUIRE(c_linked.ok());
 
-  CHECK(c_evict->priority.value == Priority::kAcuut);  // from the category defaults
-  CHECK(c_evict->first_contact_due_ms.value == c_evict->opened_at_ms + 2 * kDay);
-  CHECK(c_low->priority.value == Priority::kNormaal);
+  // No priority field without a reason: the derived norms (from the category defaults) stand.
+  CHECK_FALSE(c_evict->priority.isSet());
+  CHECK_FALSE(c_evict->first_contact_due_ms.isSet());  // deprecated, no longer written
+  const auto n_evict = readOk(f.db->caseNorms(c_evict->id));
+  REQUIRE(n_evict);
+  CHECK(n_evict->norms.priority == Priority::kAcuut);
+  // 2 working days from Monday 21 September 2026: the end of Wednesday 23rd, Amsterdam time.
+  CHECK(n_evict->norms.first_attempt_due_ms == norms::endOfDayMs(std::chrono::year{2026} / 9 / 23));
+  CHECK(readOk(f.db->caseNorms(c_low->id))->norms.priority == Priority::kNormaal);
   CHECK(c_linked->state.value == CaseState::kNieuw);
 
   auto queue = f.db->wijkQueue("WK015301");
@@ -247,8 +255,10 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
   f.become("wc-anna", Role::kWijkcoach);
   auto mine = f.db->myCases();
   REQUIRE(mine.ok());
-  CHECK(ids(*mine) == std::vector<std::string>{b->id, e->id, std::min(c->id, d->id),
-                                               std::max(c->id, d->id), a->id});
+  // E's priority was set without a reason: no override, so its derived normaal stands
+  // (vereenzaming, 14 working days) and it sorts after C and D (10 working days).
+  CHECK(ids(*mine) == std::vector<std::string>{b->id, std::min(c->id, d->id),
+                                               std::max(c->id, d->id), e->id, a->id});
   for (const auto& x : *mine) CHECK(x.state.value == CaseState::kToegewezen);
 
   SECTION("contact moments, including the doors that stay shut, in order") {

@@ -231,6 +231,8 @@ struct Case {
   Lww<CaseState> state;
   Lww<std::string> assignee;
   Lww<Priority> priority;
+  /// Deprecated: no longer written by the device store (due dates are derived, norms.hpp) and
+  /// read nowhere for norms; kept on the wire for older peers.
   Lww<std::int64_t> first_contact_due_ms;
   Lww<std::string> resolution_code;
   Lww<std::string> resolution_text;

@@ -25,6 +25,7 @@
 
 #include "eropaf/clock.hpp"
 #include "eropaf/model.hpp"
+#include "eropaf/norms.hpp"
 #include "eropaf/status.hpp"
 
 namespace eropaf::store {
@@ -57,6 +58,8 @@ struct Identity {
 };
 
 struct NewSignal {
+  /// Empty: the identity's wijk when it has exactly one. A wijk not in the cached reference
+  /// wijken (when there are any) is refused naming the valid ones.
   std::string wijk;
   Address address;
   std::vector<std::string> categories;
@@ -67,12 +70,15 @@ struct NewSignal {
 };
 
 struct NewCase {
-  std::string wijk;
+  std::string wijk;  ///< as NewSignal::wijk
   Address address;
   std::string title;
   std::vector<std::string> categories;
-  std::optional<Priority> priority;     ///< highest default priority of the categories when unset
+  /// A coordinator's override, stored only with `priority_reason`; without a reason the case
+  /// carries no priority and the derived one (norms::deriveNorms) is used.
+  std::optional<Priority> priority;
   std::vector<std::string> signal_ids;  ///< signals to link right away
+  std::string priority_reason;          ///< why `priority` overrides the derived one
 };
 
 struct NewContactMoment {
@@ -155,6 +161,39 @@ struct ListOptions {
   std::size_t limit = 0;  ///< 0 = no limit
 };
 
+/// What overview() selects. Every filter narrows; unset ones do not filter.
+struct OverviewQuery {
+  std::vector<std::string> wijken;      ///< empty: all of the identity's
+  std::optional<std::string> assignee;  ///< "" = unassigned only
+  std::optional<CaseState> state;
+  std::string category;  ///< a category code; empty = any
+  bool overdue_only = false;
+  std::size_t limit = 0;               ///< rows to return; 0 = all
+  std::optional<std::int64_t> now_ms;  ///< tests; the store clock otherwise
+};
+
+/// One case with its norms as the overview shows it.
+struct OverviewRow {
+  Case kase;
+  norms::CaseNorms norms;
+  norms::FirstContacts contacts;
+  norms::NormStatus status;
+  /// A clock was missed (met late), or a clock with no contact yet is past due at now.
+  bool overdue = false;
+};
+
+struct Overview {
+  std::vector<OverviewRow> rows;
+  std::size_t total = 0;    ///< cases matching the query (not only `rows`)
+  std::size_t overdue = 0;  ///< of those, overdue
+};
+
+/// Others of the same household (keyed household hash): open cases and recent signals.
+struct DuplicateHint {
+  std::vector<std::string> open_case_ids;
+  std::size_t recent_signals = 0;  ///< observed in the 12 weeks before now
+};
+
 class Store {
  public:
   /// Opens or creates the store at options.path and migrates it to the current schema.
@@ -226,11 +265,27 @@ class Store {
   Result<std::vector<Case>> myCases(ListOptions options = {}) const;
   /// Open unassigned cases of a wijk, by priority then due date.
   Result<std::vector<Case>> wijkQueue(std::string_view wijk, ListOptions options = {}) const;
-  /// Signals of a wijk not yet triaged, oldest first.
+  /// Signals of a wijk not yet triaged, by urgency (acuut first) then age (oldest first).
   Result<std::vector<Signal>> untriagedSignals(std::string_view wijk,
                                                ListOptions options = {}) const;
   /// Cases on the conflict list.
   Result<std::vector<Case>> conflictCases(ListOptions options = {}) const;
+  /// Coordinator (others kPermissionDenied): every open case of her wijken (or of
+  /// `q.wijken`, each one of hers), assigned or not, overdue first, then effective priority
+  /// (acuut first), then first-attempt due, then id. Served by the cases_open_order and
+  /// cases_open_count indexes; a category filter decrypts the candidate rows (the category
+  /// codes are not in a plain column). Each row returned is access-logged.
+  Result<Overview> overview(const OverviewQuery& q) const;
+  /// The norms of one case as a row of overview() (at the store clock); nullopt when this
+  /// store does not hold it. Access-logged as a case read.
+  Result<std::optional<OverviewRow>> caseNorms(std::string_view case_id) const;
+  /// Other signals of the signal's household observed in the 12 weeks before now, and the
+  /// open cases of that household, excluding the signal itself and the case it is linked to.
+  /// kNotFound for an unknown signal. Reads ids and counts through the household index.
+  Result<DuplicateHint> duplicateHint(std::string_view signal_id) const;
+  /// The same for an address (before a signal or case exists). Access-logged (a lookup by
+  /// address).
+  Result<DuplicateHint> householdHint(const Address& address) const;
   /// Everything about one household key (see householdKey()).
   Result<Household> household(std::string_view household_key) const;
   /// Changes not yet accepted by the server, oldest first.
@@ -280,6 +335,8 @@ class Store {
   Status setReference(std::span<const Worker> workers, std::span<const Wijk> wijken);
   /// The cached workers; empty before the first reference data arrived.
   Result<std::vector<Worker>> workers() const;
+  /// The cached wijken; empty before the first reference data arrived.
+  Result<std::vector<Wijk>> wijken() const;
   /// The server said the worker's scope changed (pull `reset`): every record goes; the outbox,
   /// identity and sync state stay, and the next pull brings the new scope.
   Status dropRecords();

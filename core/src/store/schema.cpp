@@ -95,7 +95,41 @@ CREATE TABLE access_log(
 CREATE INDEX access_log_pending ON access_log(seq) WHERE uploaded = 0;
 )sql";
 
-constexpr std::array<const char*, kSchemaVersion> kMigrations{kV1, kV2};
+// v3: norms (docs/triage.md). Categories carry all their norms; signals their urgency; cases
+// the columns deriveNorms() and firstContacts() give (filled by Store::Impl::refreshNorms, and
+// for rows migrated from v1/v2 by the recompute pass Store::open runs while the meta key
+// `norms_recompute` is present: bodies are encrypted, so SQL cannot derive them). `priority`
+// becomes the effective priority (override or derived; 9 = none) and `due_ms` the first-attempt
+// due date. `open_due_ms` is the earliest due date of a clock with no contact yet and `missed`
+// says a clock was met late, so "overdue at now" is `missed = 1 OR open_due_ms < now`.
+constexpr const char* kV3 = R"sql(
+ALTER TABLE categories ADD COLUMN first_gesprek_days INTEGER NOT NULL DEFAULT 28;
+ALTER TABLE categories ADD COLUMN working_days INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE categories ADD COLUMN min_attempts INTEGER NOT NULL DEFAULT 3;
+ALTER TABLE signals ADD COLUMN urgency INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN derived_priority INTEGER NOT NULL DEFAULT 9;
+ALTER TABLE cases ADD COLUMN first_attempt_due_ms INTEGER NOT NULL DEFAULT 9223372036854775807;
+ALTER TABLE cases ADD COLUMN first_attempt_ms INTEGER;
+ALTER TABLE cases ADD COLUMN first_gesprek_due_ms INTEGER NOT NULL DEFAULT 9223372036854775807;
+ALTER TABLE cases ADD COLUMN first_gesprek_ms INTEGER;
+ALTER TABLE cases ADD COLUMN open_due_ms INTEGER NOT NULL DEFAULT 9223372036854775807;
+ALTER TABLE cases ADD COLUMN missed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE cases ADD COLUMN merged_into TEXT NOT NULL DEFAULT '';
+DROP INDEX signals_untriaged;
+CREATE INDEX signals_untriaged ON signals(wijk, urgency DESC, observed_at_ms, id)
+  WHERE triage_state <= 1 AND deleted = 0;
+DROP INDEX signals_by_household;
+CREATE INDEX signals_by_household ON signals(household, observed_at_ms);
+CREATE INDEX cases_open_order ON cases(priority, due_ms, id, wijk, missed, open_due_ms, assignee,
+  state) WHERE is_open = 1 AND deleted = 0;
+CREATE INDEX cases_open_count ON cases(wijk, open_due_ms, missed, assignee, state)
+  WHERE is_open = 1 AND deleted = 0;
+CREATE INDEX cases_merged ON cases(merged_into) WHERE merged_into != '';
+CREATE INDEX signals_by_case ON signals(case_id) WHERE case_id != '';
+INSERT INTO meta(key, value) VALUES('norms_recompute', x'01');
+)sql";
+
+constexpr std::array<const char*, kSchemaVersion> kMigrations{kV1, kV2, kV3};
 
 }  // namespace
 

@@ -29,7 +29,10 @@ constexpr std::string_view kKeyCheck = "eropaf key check v1";
 }  // namespace
 
 Status Store::Impl::prepareStatements() {
-  const char* upserts[4] = {
+  // Before v3 (a store opened with migrate_to 1 or 2: tests and tooling) the rows have no norm
+  // columns. From v3 the case upsert leaves priority and due_ms to flushNorms(), which runs
+  // in the same transaction.
+  const char* upserts_v1[4] = {
       "INSERT INTO signals(id, reporter_id, wijk, household, observed_at_ms, triage_state, "
       "case_id, deleted, body) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET "
       "reporter_id=?2, wijk=?3, household=?4, observed_at_ms=?5, triage_state=?6, case_id=?7, "
@@ -43,6 +46,23 @@ Status Store::Impl::prepareStatements() {
       "INSERT INTO transitions(id, case_id, at_ms, body) VALUES(?1,?2,?3,?4) "
       "ON CONFLICT(id) DO UPDATE SET case_id=?2, at_ms=?3, body=?4",
   };
+  const char* upserts_v3[2] = {
+      "INSERT INTO signals(id, reporter_id, wijk, household, observed_at_ms, triage_state, "
+      "case_id, deleted, body, urgency) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10) ON CONFLICT(id) "
+      "DO UPDATE SET reporter_id=?2, wijk=?3, household=?4, observed_at_ms=?5, triage_state=?6, "
+      "case_id=?7, deleted=?8, body=?9, urgency=?10",
+      "INSERT INTO cases(id, wijk, household, state, is_open, assignee, priority, due_ms, "
+      "conflict, deleted, body, merged_into, derived_priority, first_attempt_due_ms, "
+      "first_attempt_ms, first_gesprek_due_ms, first_gesprek_ms, open_due_ms, missed) "
+      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?8,?14,?15,?16,?17,?18) "
+      "ON CONFLICT(id) DO UPDATE SET wijk=?2, household=?3, state=?4, is_open=?5, assignee=?6, "
+      "priority=?7, due_ms=?8, conflict=?9, deleted=?10, body=?11, merged_into=?12, "
+      "derived_priority=?13, first_attempt_due_ms=?8, first_attempt_ms=?14, "
+      "first_gesprek_due_ms=?15, first_gesprek_ms=?16, open_due_ms=?17, missed=?18",
+  };
+  const char* upserts[4] = {schema >= 3 ? upserts_v3[0] : upserts_v1[0],
+                            schema >= 3 ? upserts_v3[1] : upserts_v1[1], upserts_v1[2],
+                            upserts_v1[3]};
   for (int i = 0; i < 4; ++i) {
     Result<Stmt> s = db->prepare(upserts[i]);
     if (!s.ok()) return s.status();
@@ -74,6 +94,29 @@ Status Store::Impl::prepareStatements() {
         "VALUES(?,?,?,?,?,?)");
     if (!acc.ok()) return acc.status();
     insert_access = std::move(acc).value();
+  }
+  if (schema >= 3) {
+    Result<Stmt> sc = db->prepare("SELECT case_id FROM signals WHERE id = ?");
+    if (!sc.ok()) return sc.status();
+    select_signal_case = std::move(sc).value();
+    Result<Stmt> cm = db->prepare("SELECT merged_into FROM cases WHERE id = ?");
+    if (!cm.ok()) return cm.status();
+    select_case_merged = std::move(cm).value();
+    Result<Stmt> un = db->prepare(
+        "UPDATE cases SET priority=?1, derived_priority=?2, due_ms=?3, first_attempt_due_ms=?3, "
+        "first_attempt_ms=?4, first_gesprek_due_ms=?5, first_gesprek_ms=?6, open_due_ms=?7, "
+        "missed=?8 WHERE id=?9");
+    if (!un.ok()) return un.status();
+    update_norms = std::move(un).value();
+    Result<Stmt> cs =
+        db->prepare("SELECT id, body FROM signals WHERE case_id = ?1 AND case_id != ''");
+    if (!cs.ok()) return cs.status();
+    case_signals = std::move(cs).value();
+    Result<Stmt> mo = db->prepare(
+        "SELECT id, body FROM contact_moments WHERE case_id = ?1 OR case_id IN "
+        "(SELECT id FROM cases WHERE merged_into = ?1 AND merged_into != '') ORDER BY at_ms, id");
+    if (!mo.ok()) return mo.status();
+    case_moments = std::move(mo).value();
   }
   return {};
 }
@@ -185,38 +228,71 @@ Status Store::Impl::loadIdentity() {
 }
 
 Status Store::Impl::loadCategories() {
+  // Before v3 the table has only the first five columns; the others read as the defaults.
   Result<Stmt> q = db->prepare(
-      "SELECT code, label, default_priority, first_contact_days, sensitive FROM categories "
-      "ORDER BY code");
+      schema >= 3 ? "SELECT code, label, default_priority, first_contact_days, sensitive, "
+                    "first_gesprek_days, working_days, min_attempts FROM categories ORDER BY code"
+                  : "SELECT code, label, default_priority, first_contact_days, sensitive "
+                    "FROM categories ORDER BY code");
   if (!q.ok()) return q.status();
   categories.clear();
   for (;;) {
     Result<bool> row = q->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    categories.push_back({q->text(0), q->text(1), static_cast<Priority>(q->int64(2)),
-                          static_cast<std::int32_t>(q->int64(3)), q->int64(4) != 0});
+    Category c{q->text(0), q->text(1), static_cast<Priority>(q->int64(2)),
+               static_cast<std::int32_t>(q->int64(3)), q->int64(4) != 0};
+    if (schema >= 3) {
+      c.first_gesprek_days = static_cast<std::int32_t>(q->int64(5));
+      c.working_days = q->int64(6) != 0;
+      c.min_attempts = static_cast<std::int32_t>(q->int64(7));
+    }
+    categories.push_back(std::move(c));
   }
   return {};
 }
 
 Status Store::Impl::replaceCategories(std::span<const Category> cats) {
-  return inTransaction([&]() -> Status {
+  Status st = inTransaction([&]() -> Status {
     EROPAF_RETURN_IF_ERROR(db->exec("DELETE FROM categories"));
     Result<Stmt> ins = db->prepare(
-        "INSERT INTO categories(code, label, default_priority, first_contact_days, sensitive) "
-        "VALUES(?,?,?,?,?)");
+        schema >= 3 ? "INSERT INTO categories(code, label, default_priority, first_contact_days, "
+                      "sensitive, first_gesprek_days, working_days, min_attempts) "
+                      "VALUES(?,?,?,?,?,?,?,?)"
+                    : "INSERT INTO categories(code, label, default_priority, first_contact_days, "
+                      "sensitive) VALUES(?,?,?,?,?)");
     if (!ins.ok()) return ins.status();
     for (const Category& c : cats) {
-      EROPAF_RETURN_IF_ERROR(ins->bind(1, c.code)
-                                 .bind(2, c.label)
-                                 .bind(3, static_cast<std::int64_t>(c.default_priority))
-                                 .bind(4, std::int64_t{c.first_contact_days})
-                                 .bind(5, std::int64_t{c.sensitive})
-                                 .run());
+      ins->bind(1, c.code)
+          .bind(2, c.label)
+          .bind(3, static_cast<std::int64_t>(c.default_priority))
+          .bind(4, std::int64_t{c.first_contact_days})
+          .bind(5, std::int64_t{c.sensitive});
+      if (schema >= 3) {
+        ins->bind(6, std::int64_t{c.first_gesprek_days})
+            .bind(7, std::int64_t{c.working_days})
+            .bind(8, std::int64_t{c.min_attempts});
+      }
+      EROPAF_RETURN_IF_ERROR(ins->run());
+    }
+    // The norms follow the new table at once: every open case is recomputed (flushNorms, in
+    // this transaction) with the categories just written.
+    EROPAF_RETURN_IF_ERROR(loadCategories());
+    if (schema >= 3) {
+      Result<Stmt> open = db->prepare("SELECT id FROM cases WHERE is_open = 1 AND deleted = 0");
+      if (!open.ok()) return open.status();
+      for (;;) {
+        Result<bool> row = open->step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        markDirty(open->text(0));
+      }
     }
     return {};
   });
+  // A refused transaction leaves the stored table; the cache follows it again.
+  if (!st.ok()) static_cast<void>(loadCategories());
+  return st;
 }
 
 // --- open ----------------------------------------------------------------------------------
@@ -299,6 +375,13 @@ Result<std::unique_ptr<Store>> Store::open(OpenOptions options) {
   }
   EROPAF_RETURN_IF_ERROR(s.loadIdentity());
   EROPAF_RETURN_IF_ERROR(s.loadCategories());
+  if (s.schema >= 3) {
+    // Rows migrated from v1/v2 get their norm columns (the key is present until this is done;
+    // a crash in between runs it again at the next open).
+    Result<std::optional<std::string>> pending = s.getMeta("norms_recompute");
+    if (!pending.ok()) return pending.status();
+    if (pending->has_value()) EROPAF_RETURN_IF_ERROR(s.recomputeAfterMigration());
+  }
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
@@ -361,8 +444,7 @@ Status Store::setCategories(std::span<const Category> categories) {
     }
   }
   std::lock_guard lock(impl_->mu);
-  EROPAF_RETURN_IF_ERROR(impl_->replaceCategories(categories));
-  return impl_->loadCategories();
+  return impl_->replaceCategories(categories);
 }
 
 std::vector<Category> Store::categories() const {

@@ -1,10 +1,11 @@
 // Private to the device store's own files (store.cpp, store_writes.cpp, store_reads.cpp,
-// store_remote.cpp): Store::Impl, the state they share, and the helpers more than one of them
-// needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
+// store_remote.cpp, store_overview.cpp): Store::Impl, the state they share, and the helpers more
+// than one of them needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
 //
 // Impl's members are defined where their aspect lives: statements, meta, sealed bodies,
 // identity and categories in store.cpp; writing records and the outbox in store_writes.cpp;
-// the access log of reads in store_reads.cpp; body-only rewrites in store_remote.cpp.
+// the access log of reads in store_reads.cpp; body-only rewrites in store_remote.cpp; the norm
+// columns (refreshNorms, flushNorms) and the reference wijken in store_overview.cpp.
 // Thread-safety: Store's methods take Impl::mu before they touch Impl (Store::open excepted:
 // nothing else holds the store yet), so no member here locks.
 #pragma once
@@ -13,10 +14,12 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "eropaf/norms.hpp"
 #include "eropaf/store.hpp"
 #include "store/crypto.hpp"
 #include "store/sqlite.hpp"
@@ -67,6 +70,12 @@ struct Store::Impl {
   std::string device_id;
   std::optional<Identity> identity;
   std::vector<Category> categories;
+  /// The calendar norms count in (norms.hpp's default: the national holidays).
+  norms::Calendar calendar;
+  /// The cached reference wijken (nullopt: not read from meta yet).
+  std::optional<std::vector<Wijk>> wijken_cache;
+  /// Cases whose norm columns the running transaction must recompute (flushNorms).
+  std::set<std::string> dirty_cases;
   std::mutex mu;
 
   Stmt upsert[4];
@@ -75,6 +84,11 @@ struct Store::Impl {
   Stmt insert_outbox;
   Stmt set_meta;
   Stmt insert_access;
+  Stmt select_signal_case;  ///< v3: a signal row's case_id before it is rewritten
+  Stmt select_case_merged;  ///< v3: a case row's merged_into
+  Stmt update_norms;        ///< v3: a case row's norm columns
+  Stmt case_signals;        ///< v3: the signals linked to a case
+  Stmt case_moments;        ///< v3: the moments of a case and of the cases merged into it
 
   Impl(std::unique_ptr<Db> d, std::unique_ptr<Cipher> c, std::shared_ptr<Clock> clk,
        std::int64_t max_skew)
@@ -118,15 +132,65 @@ struct Store::Impl {
 
   Status enqueue(const Record& delta, std::string_view summary);
 
-  /// Runs `body` in one immediate transaction, persisting the clock before COMMIT.
+  /// Runs `body` in one immediate transaction, recomputing the norm columns of every case it
+  /// touched (flushNorms) and persisting the clock before COMMIT.
   template <class F>
   Status inTransaction(F&& body) {
+    dirty_cases.clear();
     Transaction txn(*db);
-    EROPAF_RETURN_IF_ERROR(txn.begin());
-    EROPAF_RETURN_IF_ERROR(body());
-    EROPAF_RETURN_IF_ERROR(persistHlc());
-    return txn.commit();
+    Status st = txn.begin();
+    if (st.ok()) st = body();
+    if (st.ok()) st = flushNorms();
+    if (st.ok()) st = persistHlc();
+    if (st.ok()) st = txn.commit();
+    dirty_cases.clear();
+    return st;
   }
+
+  // --- norms (store_overview.cpp) ---------------------------------------------------------
+
+  /// Notes that the norm columns of case `case_id` (and of the case it is merged into) must be
+  /// recomputed before the running transaction commits. Empty ids are ignored. write(),
+  /// writeBody() and evict call it, so every path that changes a case, a signal's link or a
+  /// contact moment recomputes.
+  void markDirty(std::string_view case_id);
+
+  /// Recomputes the norm columns of every case markDirty() named (and of the cases they are
+  /// merged into), then forgets them.
+  Status flushNorms();
+
+  /// A case's norm columns (schema.cpp v3).
+  struct NormColumns {
+    std::int64_t priority = 9;  ///< effective; 9 = none
+    std::int64_t derived_priority = 9;
+    std::int64_t first_attempt_due_ms = norms::kNoDue;
+    std::optional<std::int64_t> first_attempt_ms;
+    std::int64_t first_gesprek_due_ms = norms::kNoDue;
+    std::optional<std::int64_t> first_gesprek_ms;
+    std::int64_t open_due_ms = norms::kNoDue;
+    bool missed = false;
+  };
+
+  /// The norm columns of `c` over the signals and contact moments stored now.
+  Result<NormColumns> computeNorms(const Case& c);
+
+  /// Loads case `case_id`, its linked signals and the contact moments of it and of the cases
+  /// merged into it, runs deriveNorms() and firstContacts() and updates its row's columns
+  /// (priority, derived_priority, due_ms, first_attempt_due_ms, first_attempt_ms,
+  /// first_gesprek_due_ms, first_gesprek_ms, open_due_ms, missed). Nothing for an absent case.
+  Status refreshNorms(const std::string& case_id);
+
+  /// After the v3 migration (meta key norms_recompute): fills the new columns of existing rows
+  /// (category norms of the default codes, signal urgency, case merged_into and norms) in one
+  /// transaction, and removes the key.
+  Status recomputeAfterMigration();
+
+  /// The cached reference wijken (empty before the server sent any).
+  Result<std::vector<Wijk>> loadWijken();
+
+  /// `wijk` checked for a write: an empty one becomes the identity's only wijk; one not in the
+  /// cached reference wijken (when there are any) or not a CBS code is kInvalidArgument "wijk".
+  Result<std::string> checkWijk(const Identity& id, std::string_view wijk);
 
   /// A local change: full states to write, deltas with summaries for the outbox.
   struct Change {
@@ -177,10 +241,6 @@ struct Store::Impl {
     q->bind(i, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
     return list<T>(*q);
   }
-
-  std::int64_t dueFor(const std::vector<std::string>& codes, std::int64_t opened_at);
-
-  Priority defaultPriority(const std::vector<std::string>& codes);
 
   Status loadIdentity();
 

@@ -105,9 +105,13 @@ Result<std::vector<Signal>> Store::untriagedSignals(std::string_view wijk,
     return Status(ErrorCode::kInvalidArgument, "wijk is not a CBS wijk code like WK015301", "wijk");
   }
   std::lock_guard lock(impl_->mu);
+  // Most urgent first (urgency 4 = acuut), then oldest: the signals_untriaged index order.
   auto r = impl_->query<Signal>(
-      "SELECT id, body FROM signals WHERE wijk = ? AND triage_state <= 1 AND deleted = 0 "
-      "ORDER BY observed_at_ms, id LIMIT ?",
+      impl_->schema >= 3
+          ? "SELECT id, body FROM signals WHERE wijk = ? AND triage_state <= 1 AND deleted = 0 "
+            "ORDER BY urgency DESC, observed_at_ms, id LIMIT ?"
+          : "SELECT id, body FROM signals WHERE wijk = ? AND triage_state <= 1 AND deleted = 0 "
+            "ORDER BY observed_at_ms, id LIMIT ?",
       {std::string(wijk)}, options.limit);
   if (r.ok()) impl_->logAccess("list:untriaged", "", "");
   return r;

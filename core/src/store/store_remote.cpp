@@ -24,14 +24,27 @@ std::string Store::Impl::indexKey(const Record& r) {
           return x.content.reporter_id + '\x1f' + x.content.wijk + '\x1f' +
                  x.content.household_key + '\x1f' + std::to_string(x.content.observed_at_ms) +
                  '\x1f' + std::to_string(static_cast<int>(x.triage_state.value)) + '\x1f' +
-                 x.case_id.value + '\x1f' + std::to_string(x.deleted.value);
+                 x.case_id.value + '\x1f' + std::to_string(x.deleted.value) + '\x1f' +
+                 std::to_string(x.case_id.version.hlc);
         } else if constexpr (std::is_same_v<T, Case>) {
-          return x.wijk.value + '\x1f' + x.household_key.value + '\x1f' +
+          // Everything the index columns show, and every norm input (the norm columns are
+          // derived from v3): categories with their versions, the override, the opening.
+          std::string cats;
+          for (const auto& [code, e] : x.categories) {
+            cats +=
+                code + ':' + std::to_string(e.present) + ':' + std::to_string(e.version.hlc) + ',';
+          }
+          return cats + '\x1f' + std::to_string(x.opened_at_ms) + '\x1f' + x.priority_reason.value +
+                 '\x1f' + x.wijk.value + '\x1f' + x.household_key.value + '\x1f' +
                  std::to_string(static_cast<int>(x.state.value)) + '\x1f' + x.assignee.value +
                  '\x1f' + std::to_string(static_cast<int>(x.priority.value)) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.value) + '\x1f' +
                  std::to_string(x.first_contact_due_ms.isSet()) + '\x1f' +
-                 std::to_string(x.conflict.value) + '\x1f' + std::to_string(x.deleted.value);
+                 std::to_string(x.conflict.value) + '\x1f' + std::to_string(x.deleted.value) +
+                 '\x1f' + x.merged_into.value;
+        } else if constexpr (std::is_same_v<T, ContactMoment>) {
+          return x.case_id + '\x1f' + std::to_string(x.at_ms) + '\x1f' +
+                 std::to_string(x.deleted.value);
         } else {
           return x.case_id + '\x1f' + std::to_string(x.at_ms);
         }
@@ -41,6 +54,8 @@ std::string Store::Impl::indexKey(const Record& r) {
 
 Status Store::Impl::writeBody(const Record& full) {
   const std::string& id = recordId(full);
+  // indexKey() covers every norm input (a case's categories, override and opening; a link's
+  // version; a moment's deletion), so a body-only rewrite never changes the norm columns.
   Stmt& s = update_body[static_cast<int>(recordKind(full)) - 1];
   return s.bindBlob(1, cipher->seal(encodeRecord(full), id)).bind(2, id).run();
 }
@@ -179,6 +194,21 @@ Status Store::evict(std::string_view record_id) {
   // server answers them.
   const std::string me = s.identity ? s.identity->worker_id : std::string();
   return s.inTransaction([&]() -> Status {
+    if (s.schema >= 3) {
+      // The case a removed signal or moment counted for, and the case a removed case was
+      // merged into, get their norms recomputed without it.
+      Result<Stmt> touched = s.db->prepare(
+          "SELECT case_id FROM signals WHERE id = ?1 UNION SELECT case_id FROM contact_moments "
+          "WHERE id = ?1 UNION SELECT merged_into FROM cases WHERE id = ?1");
+      if (!touched.ok()) return touched.status();
+      touched->bind(1, record_id);
+      for (;;) {
+        Result<bool> row = touched->step();
+        if (!row.ok()) return row.status();
+        if (!*row) break;
+        s.markDirty(touched->text(0));
+      }
+    }
     for (const char* sql :
          {"DELETE FROM signals WHERE id = ?1 OR (case_id = ?1 AND reporter_id != ?2)",
           "DELETE FROM cases WHERE id = ?1",
@@ -299,6 +329,7 @@ Status Store::setReference(std::span<const Worker> workers, std::span<const Wijk
   }
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
+  s.wijken_cache.reset();
   return s.inTransaction([&]() -> Status {
     return s.putMeta("reference", s.cipher->seal(ref.SerializeAsString(), "reference"));
   });

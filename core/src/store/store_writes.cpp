@@ -24,8 +24,7 @@
 namespace eropaf::store {
 namespace {
 
-constexpr std::int64_t kDayMs = 86'400'000;
-constexpr std::int64_t kNoDue = std::numeric_limits<std::int64_t>::max();
+using norms::kNoDue;
 
 Address normalized(Address a) {
   std::string pc;
@@ -51,6 +50,26 @@ Status Store::Impl::write(const Record& full) {
   const std::string& id = recordId(full);
   const std::string body = cipher->seal(encodeRecord(full), id);
   const auto kind = recordKind(full);
+  const bool v3 = schema >= 3;
+  // The norm columns of every case this write touches are right when the transaction commits:
+  // a case's own are computed here; the case a signal leaves and the one it joins, the case of
+  // a contact moment and the case a case is (or was) merged into are recomputed by flushNorms.
+  if (v3 && kind == RecordKind::kSignal) {
+    Result<bool> row = select_signal_case.bind(1, id).step();
+    if (!row.ok()) return row.status();
+    if (*row) markDirty(select_signal_case.text(0));
+    select_signal_case.reset();
+  }
+  NormColumns norm_cols;
+  if (v3 && kind == RecordKind::kCase) {
+    Result<bool> row = select_case_merged.bind(1, id).step();
+    if (!row.ok()) return row.status();
+    if (*row) markDirty(select_case_merged.text(0));
+    select_case_merged.reset();
+    Result<NormColumns> n = computeNorms(std::get<Case>(full));
+    if (!n.ok()) return n.status();
+    norm_cols = *n;
+  }
   Stmt& s = upsert[static_cast<int>(kind) - 1];
   s.bind(1, id);
   std::visit(
@@ -65,6 +84,10 @@ Status Store::Impl::write(const Record& full) {
               .bind(7, r.case_id.value)
               .bind(8, std::int64_t{r.deleted.value})
               .bindBlob(9, body);
+          if (v3) {
+            s.bind(10, static_cast<std::int64_t>(r.content.urgency));
+            markDirty(r.case_id.value);
+          }
         } else if constexpr (std::is_same_v<T, Case>) {
           const auto prio =
               r.priority.isSet() ? static_cast<std::int64_t>(r.priority.value) : std::int64_t{9};
@@ -78,8 +101,33 @@ Status Store::Impl::write(const Record& full) {
               .bind(9, std::int64_t{r.conflict.value})
               .bind(10, std::int64_t{r.deleted.value})
               .bindBlob(11, body);
+          if (v3) {
+            // From v3 priority and due_ms are the derived norms, computed here over what is
+            // stored now; a later write of a signal or moment in this transaction marks the
+            // case for flushNorms again.
+            s.bind(7, norm_cols.priority)
+                .bind(8, norm_cols.first_attempt_due_ms)
+                .bind(12, r.merged_into.value)
+                .bind(13, norm_cols.derived_priority);
+            if (norm_cols.first_attempt_ms) {
+              s.bind(14, *norm_cols.first_attempt_ms);
+            } else {
+              s.bindNull(14);
+            }
+            s.bind(15, norm_cols.first_gesprek_due_ms);
+            if (norm_cols.first_gesprek_ms) {
+              s.bind(16, *norm_cols.first_gesprek_ms);
+            } else {
+              s.bindNull(16);
+            }
+            s.bind(17, norm_cols.open_due_ms).bind(18, std::int64_t{norm_cols.missed});
+            markDirty(r.merged_into.value);
+          }
         } else {
           s.bind(2, r.case_id).bind(3, r.at_ms).bindBlob(4, body);
+          if constexpr (std::is_same_v<T, ContactMoment>) {
+            if (v3) markDirty(r.case_id);
+          }
         }
       },
       full);
@@ -115,27 +163,6 @@ Status Store::Impl::requireWijk(const Identity& id, std::string_view wijk) {
   return {};
 }
 
-std::int64_t Store::Impl::dueFor(const std::vector<std::string>& codes, std::int64_t opened_at) {
-  std::int32_t days = std::numeric_limits<std::int32_t>::max();
-  for (const auto& code : codes) {
-    for (const auto& c : categories) {
-      if (c.code == code) days = std::min(days, c.first_contact_days);
-    }
-  }
-  if (days == std::numeric_limits<std::int32_t>::max()) return kNoDue;
-  return opened_at + static_cast<std::int64_t>(days) * kDayMs;
-}
-
-Priority Store::Impl::defaultPriority(const std::vector<std::string>& codes) {
-  Priority p = Priority::kLaag;
-  for (const auto& code : codes) {
-    for (const auto& c : categories) {
-      if (c.code == code && c.default_priority < p) p = c.default_priority;
-    }
-  }
-  return p;
-}
-
 // --- writes ----------------------------------------------------------------------------------
 
 Result<Signal> Store::createSignal(const NewSignal& request) {
@@ -145,9 +172,8 @@ Result<Signal> Store::createSignal(const NewSignal& request) {
   if (!me.ok()) return me.status();
   const Identity& id = **me;
   if (id.role == Role::kAdmin) return permission("an admin does not report signals");
-  if (!isValidWijkCode(request.wijk)) {
-    return Status(ErrorCode::kInvalidArgument, "wijk is not a CBS wijk code like WK015301", "wijk");
-  }
+  Result<std::string> wijk = s.checkWijk(id, request.wijk);
+  if (!wijk.ok()) return wijk.status();
   const Address address = normalized(request.address);
   EROPAF_RETURN_IF_ERROR(checkAddress("address", address));
   EROPAF_RETURN_IF_ERROR(checkCategories("categories", request.categories, s.categories, true));
@@ -168,7 +194,7 @@ Result<Signal> Store::createSignal(const NewSignal& request) {
   sig.created = v;
   sig.content.reporter_id = id.worker_id;
   sig.content.source_role = id.role;
-  sig.content.wijk = request.wijk;
+  sig.content.wijk = *wijk;
   sig.content.address = address;
   sig.content.household_key = householdKey(address);
   sig.content.categories = request.categories;
@@ -195,10 +221,9 @@ Result<Case> Store::openCase(const NewCase& request) {
   if (id.role != Role::kCoordinator && id.role != Role::kWijkcoach) {
     return permission("only a coordinator or a wijkcoach opens a case");
   }
-  if (!isValidWijkCode(request.wijk)) {
-    return Status(ErrorCode::kInvalidArgument, "wijk is not a CBS wijk code like WK015301", "wijk");
-  }
-  EROPAF_RETURN_IF_ERROR(s.requireWijk(id, request.wijk));
+  Result<std::string> wijk = s.checkWijk(id, request.wijk);
+  if (!wijk.ok()) return wijk.status();
+  EROPAF_RETURN_IF_ERROR(s.requireWijk(id, *wijk));
   const Address address = normalized(request.address);
   EROPAF_RETURN_IF_ERROR(checkAddress("address", address));
   EROPAF_RETURN_IF_ERROR(checkText("title", request.title, kMaxTitleBytes, true));
@@ -207,6 +232,12 @@ Result<Case> Store::openCase(const NewCase& request) {
       (*request.priority == Priority::kUnspecified || static_cast<int>(*request.priority) > 4)) {
     return Status(ErrorCode::kInvalidArgument, "priority is not acuut, hoog, normaal or laag",
                   "priority");
+  }
+  EROPAF_RETURN_IF_ERROR(
+      checkText("priority_reason", request.priority_reason, kMaxReasonBytes, false));
+  if (!request.priority_reason.empty() && !request.priority) {
+    return Status(ErrorCode::kInvalidArgument, "a priority reason needs a priority",
+                  "priority_reason");
   }
   std::vector<Signal> signals;
   for (const auto& sid : request.signal_ids) {
@@ -224,7 +255,7 @@ Result<Case> Store::openCase(const NewCase& request) {
   c.created = v;
   c.opened_by = id.worker_id;
   c.opened_at_ms = now;
-  c.wijk.set(request.wijk, v);
+  c.wijk.set(*wijk, v);
   c.household_key.set(householdKey(address), v);
   c.address.set(address, v);
   c.title.set(request.title, v);
@@ -235,9 +266,13 @@ Result<Case> Store::openCase(const NewCase& request) {
   for (const auto& code : cats) c.categories[code] = SetEntry{true, v};
   c.state.set(CaseState::kNieuw, v);
   c.assignee.set("", v);
-  c.priority.set(request.priority.value_or(s.defaultPriority(cats)), v);
-  const std::int64_t due = s.dueFor(cats, now);
-  if (due != kNoDue) c.first_contact_due_ms.set(due, v);
+  // A priority with a reason is the coordinator's override; without one the case carries no
+  // priority and the derived one (norms::deriveNorms, in the case row) is used. The due dates
+  // are derived too: first_contact_due_ms is deprecated and no longer written (model.hpp).
+  if (request.priority && !request.priority_reason.empty()) {
+    c.priority.set(*request.priority, v);
+    c.priority_reason.set(request.priority_reason, v);
+  }
   c.conflict.set(false, v);
   EROPAF_RETURN_IF_ERROR(validateRecord(c));
   std::vector<Impl::Change> changes{{c, c, "case opened"}};
@@ -471,6 +506,12 @@ Result<ContactMoment> Store::addContactMoment(const NewContactMoment& request) {
   const std::int64_t now = s.now();
   if (request.at_ms && *request.at_ms <= 0) {
     return Status(ErrorCode::kInvalidArgument, "at_ms must be a positive time", "at_ms");
+  }
+  if (request.at_ms && *request.at_ms > now + s.hlc.maxSkewMs()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "at_ms is in the future (more than " + std::to_string(s.hlc.maxSkewMs() / 1000) +
+                      " s after this device's clock)",
+                  "at_ms");
   }
   ContactMoment m;
   m.id = newUuidV7(now);
