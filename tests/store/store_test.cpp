@@ -239,7 +239,7 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
   auto d = f.db->openCase(aCase("D", {"overlast"}, "1234AB", "4"));  // normaal, due day 11
   auto e = f.db->openCase(aCase("E", {"vereenzaming"}, "1234AB", "5"));
   REQUIRE((a.ok() && b.ok() && c.ok() && d.ok() && e.ok()));
-  REQUIRE(f.db->setPriority(e->id, Priority::kHoog).ok());
+  REQUIRE(f.db->setPriority(e->id, Priority::kHoog, "buren bellen dagelijks").ok());
   for (const auto* x : {&a, &b, &c, &d, &e}) REQUIRE(f.db->assignCase((*x)->id, "wc-anna").ok());
   auto other = f.db->openCase(aCase("F", {"overig"}, "1234AB", "6"));
   REQUIRE(f.db->assignCase(other->id, "wc-bram").ok());

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   }
   std::string error;
   auto args = Args::parse(static_cast<int>(rest.size()), rest.data(), 1,
-                          {"--online", "--watch", "--all"}, error);
+                          {"--online", "--watch", "--all", "--new-case", "--force"}, error);
   if (!args) return usageError(ctx, error);
   try {
     return runCommand(ctx, *args);
