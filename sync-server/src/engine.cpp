@@ -140,6 +140,15 @@ Result<std::uint64_t> Engine::Impl::metaNumber(StoreSession& s, std::string_view
   }
 }
 
+Result<std::uint64_t> Engine::Impl::freshRefVersion(StoreSession& s) {
+  Result<std::uint64_t> stored = metaNumber(s, "reference_version");
+  if (!stored.ok()) return stored.status();
+  for (std::uint64_t seen = ref_version.load(); *stored > seen;) {
+    if (ref_version.compare_exchange_weak(seen, *stored)) break;
+  }
+  return std::max(ref_version.load(), *stored);
+}
+
 void Engine::Impl::watchLoop() {
   std::unique_lock lock(watch_mu);
   while (!watch_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return watch_stop; })) {

@@ -186,6 +186,9 @@ struct Engine::Impl {
   void wakeWho(std::string_view device_id, std::string_view worker_id);
 
   Result<std::uint64_t> metaNumber(StoreSession& s, std::string_view key);
+  /// The reference data's version as `s` (an open transaction) has it, and ref_version raised to
+  /// it: another process may have changed the reference data since the watcher last looked.
+  Result<std::uint64_t> freshRefVersion(StoreSession& s);
 
   void watchLoop();
 

@@ -118,8 +118,10 @@ Cursor Engine::Impl::openCursor(std::string_view text) const {
 }
 
 Status Engine::Impl::fillReference(StoreSession& s, const Worker& w, v1::ReferenceData& ref) {
+  Result<std::uint64_t> fresh = freshRefVersion(s);
+  if (!fresh.ok()) return fresh.status();
   std::lock_guard lock(ref_mu);
-  const std::uint64_t version = ref_version.load();
+  const std::uint64_t version = *fresh;
   if (ref_built_for != version) {
     Result<std::vector<Worker>> workers = s.workers();
     if (!workers.ok()) return workers.status();
@@ -166,7 +168,6 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   v1::PullResponse& resp = page.resp;
   const Worker& w = p.worker;
   const std::string scope = scopeFingerprint(w);
-  const std::uint64_t ref_now = ref_version.load();
   Cursor cursor = openCursor(req.cursor());
   const bool reset = !req.cursor().empty() && (!cursor.valid || cursor.scope != scope);
   const std::uint64_t after = reset ? 0 : cursor.seq;
@@ -178,6 +179,12 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   if (!lease.ok()) return lease.status();
   StoreSession& s = *lease->s;
   EROPAF_RETURN_IF_ERROR(s.begin(false));
+  // The reference version as this snapshot has it: another process (`eropaf-server admin`) may
+  // have changed the reference data since the watcher last looked, and a page must not carry,
+  // or claim to be current with, reference data older than the records beside it.
+  Result<std::uint64_t> fresh_ref = freshRefVersion(s);
+  if (!fresh_ref.ok()) return fresh_ref.status();
+  const std::uint64_t ref_now = *fresh_ref;
   struct EndRead {
     StoreSession& s;
     ~EndRead() { s.rollback(); }

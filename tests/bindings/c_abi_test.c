@@ -283,7 +283,7 @@ static void test_library_and_null_handles(void) {
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
   CHECK(!eropaf_store_pick_up_case(NULL, "a", 1, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
-  CHECK(!eropaf_store_set_priority(NULL, "a", 1, PRIORITY_HOOG, &e));
+  CHECK(!eropaf_store_set_priority(NULL, "a", 1, PRIORITY_HOOG, "r", 1, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
   CHECK(!eropaf_store_add_contact_moment(NULL, &one, 0, &b, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
@@ -453,10 +453,12 @@ static void test_store_offline(void) {
   REQUIRE(eropaf_store_wijk_queue(s, "WK015301", 8, 0, &b, &e));
   CHECK(count_field(&b, 1) == 1);
   eropaf_buffer_free(&b);
-  REQUIRE(eropaf_store_set_priority(s, case_id, cl, PRIORITY_HOOG, &e));
-  CHECK(!eropaf_store_set_priority(s, case_id, cl, 0, &e));
+  REQUIRE(eropaf_store_set_priority(s, case_id, cl, PRIORITY_HOOG, "buren bellen", 12, &e));
+  CHECK(!eropaf_store_set_priority(s, case_id, cl, PRIORITY_HOOG, "", 0, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_REASON_REQUIRED, "reason");
+  CHECK(!eropaf_store_set_priority(s, case_id, cl, 0, "r", 1, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "priority");
-  CHECK(!eropaf_store_set_priority(s, case_id, cl, 99, &e));
+  CHECK(!eropaf_store_set_priority(s, case_id, cl, 99, "r", 1, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "priority");
 
   /* Wrong state: a transition the table does not have; a conflict that is not there. */

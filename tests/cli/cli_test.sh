@@ -34,7 +34,7 @@ low=$(E --home "$co" case open --wijk WK015301 --postcode 1234AB --number 14 --t
 [[ $(E --home "$co" --json case show --case "$case_id" | json 'sorted(d["case"]["categories"])') == \
   "['dreigende_huisuitzetting', 'schulden', 'vereenzaming']" ]] && pass || fail "categories united"
 expect 0 "assigned to wc-anna" -- E --home "$co" case assign --case "$case_id" --to wc-anna
-expect 0 "priority laag" -- E --home "$co" case priority --case "$low" --to laag
+expect 0 "priority laag" -- E --home "$co" case priority --case "$low" --to laag --reason "geen haast"
 expect 0 "7 change(s) not yet accepted" -- E --home "$co" outbox
 # signal, case, link, second case, assignment, its transition, priority: one row per change
 [[ $(E --home "$co" --json outbox | json 'len(d)') == 7 ]] && pass || fail "one outbox row per change (7)"

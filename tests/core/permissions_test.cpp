@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "eropaf/state_table.hpp"
+
 namespace {
 
 using namespace eropaf;
@@ -349,9 +351,11 @@ TEST_CASE("permissions: closing from nazorg needs a listed resolution code",
   t.from = CaseState::kNazorg;
   auto d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
   CHECK(d.status.code() == ErrorCode::kRequiredFieldMissing);
-  t.resolution_code = "samengevoegd";  // merging only
+  t.resolution_code = "samengevoegd";  // merging only: this case is not merged
   d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
-  CHECK(d.status.code() == ErrorCode::kInvalidArgument);
+  CHECK(d.verdict == TransitionVerdict::kRefused);
+  CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+  CHECK(d.status.field() == "resolution_code");
   t.resolution_code = "verhuisd";
   d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
   CHECK(d.verdict == TransitionVerdict::kApplied);
@@ -376,4 +380,65 @@ TEST_CASE("permissions: closing from nazorg needs a listed resolution code",
   d = permissions::decideTransition(kCo, Hold::kFull, c, wait, Origin::kServer, {}, {});
   CHECK(d.status.code() == ErrorCode::kInvalidArgument);
   CHECK(d.status.field() == "resolution_code");
+}
+
+TEST_CASE("permissions: a close as samengevoegd only for a merged case, from any open state",
+          "[unit][permissions][triage]") {
+  Case c = aCase("wc-anna");
+  for (const CaseState from :
+       {CaseState::kNieuw, CaseState::kToegewezen, CaseState::kContactZoeken,
+        CaseState::kInBehandeling, CaseState::kWacht, CaseState::kDoorverwezen, CaseState::kNazorg,
+        CaseState::kHeropend}) {
+    INFO(toString(from));
+    c.state.set(from, kV);
+    c.merged_into = {};
+    Transition t = closeForNoContact(kCo, "samengevoegd");
+    t.from = from;
+    t.reason = "samengevoegd met casus 7k2f: zelfde huishouden";
+    // Not merged on the judge's store: refused, whatever the move says.
+    auto d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    CHECK(d.status.code() == ErrorCode::kFailedPrecondition);
+    CHECK(d.status.field() == "resolution_code");
+    c.merged_into.set("c2", kV);
+    d = permissions::decideTransition(kCo, Hold::kFull, c, t, Origin::kServer, {}, {});
+    CHECK(d.verdict == TransitionVerdict::kApplied);
+    CHECK(d.next == CaseState::kAfgesloten);
+    // The coach, even holding the case whole; a coordinator who does not; the zorgmedewerker.
+    Transition by_coach = closeForNoContact(kCoach, "samengevoegd");
+    by_coach.from = from;
+    d = permissions::decideTransition(kCoach, Hold::kFull, c, by_coach, Origin::kServer, {}, {});
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    CHECK(d.status.code() == ErrorCode::kTransitionNotAllowed);
+    d = permissions::decideTransition(kCo, Hold::kNone, c, t, Origin::kServer, {}, {});
+    CHECK(d.status.message() == permissions::unknownParent().message());
+    Transition by_zm = closeForNoContact(kZm, "samengevoegd");
+    by_zm.from = from;
+    d = permissions::decideTransition(kZm, Hold::kFull, c, by_zm, Origin::kServer, {}, {});
+    CHECK(d.verdict == TransitionVerdict::kRefused);
+    // Offline or without a reason: refused on the move alone.
+    Transition offline = t;
+    offline.made_offline = true;
+    d = permissions::decideTransition(kCo, Hold::kFull, c, offline, Origin::kServer, {}, {});
+    CHECK(d.status.code() == ErrorCode::kTransitionNotAllowed);
+    Transition blank = t;
+    blank.reason = " ";
+    d = permissions::decideTransition(kCo, Hold::kFull, c, blank, Origin::kServer, {}, {});
+    CHECK(d.status.code() == ErrorCode::kReasonRequired);
+  }
+  // From a closed state it is no move; a case cancelled meanwhile is the coordinator's call.
+  Transition from_closed = closeForNoContact(kCo, "samengevoegd");
+  from_closed.from = CaseState::kGeannuleerd;
+  CHECK(permissions::decideTransition(kCo, Hold::kFull, c, from_closed, Origin::kServer, {}, {})
+            .status.code() == ErrorCode::kTransitionNotAllowed);
+  Transition stale = closeForNoContact(kCo, "samengevoegd");
+  stale.from = CaseState::kNazorg;
+  c.state.set(CaseState::kGeannuleerd, kNewer);
+  CHECK(
+      permissions::decideTransition(kCo, Hold::kFull, c, stale, Origin::kServer, {}, {}).verdict ==
+      TransitionVerdict::kConflict);
+  // By hand, the state table still refuses the code.
+  CHECK(checkTransition(CaseState::kNazorg, CaseState::kAfgesloten, Role::kCoordinator, "klaar",
+                        false, "samengevoegd")
+            .code() == ErrorCode::kInvalidArgument);
 }

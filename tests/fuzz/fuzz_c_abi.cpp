@@ -154,7 +154,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 8:
-      ok = eropaf_store_set_priority(s, chars + (n >= 4 ? 4 : n), n >= 4 ? n - 4 : 0, number, &e);
+      ok = eropaf_store_set_priority(s, chars + (n >= 4 ? 4 : n), n >= 4 ? n - 4 : 0, number, chars,
+                                     n >= 4 ? 4 : n, &e);
       break;
     case 9:
       ok = eropaf_store_resolve_conflict(s, chars, n / 2, number, chars + n / 2, n - n / 2, &e);

@@ -397,7 +397,7 @@ TEST_CASE("security: a coach's own signals arrive without link ids into other pe
   REQUIRE(w.co->sync().ok());
   const Pulled before = pullAll(*w.anna);
 
-  REQUIRE(w.co->db->linkSignal(linked->id, bram_case).ok());
+  REQUIRE(w.co->db->linkSignal(linked->id, bram_case, {true, "buren, zelfde zorg"}).ok());
   REQUIRE(w.co->sync().ok());
   Signal mark;  // the coordinator marks anna's second signal a duplicate of zm's
   mark.id = dup->id;
@@ -803,7 +803,8 @@ TEST_CASE("security: a coach cannot take her signal out of a colleague's case", 
   REQUIRE(sig.ok());
   REQUIRE(w.anna->sync().ok());
   REQUIRE(w.co->sync().ok());
-  REQUIRE(w.co->db->linkSignal(sig->id, bram_case).ok());  // the coordinator's triage
+  // The coordinator's triage (the neighbours' signal, on purpose).
+  REQUIRE(w.co->db->linkSignal(sig->id, bram_case, {true, "buren, zelfde zorg"}).ok());
   REQUIRE(w.co->sync().ok());
 
   Signal relink;

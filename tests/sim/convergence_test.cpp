@@ -257,7 +257,8 @@ class Sim {
       } else if (r == 2) {
         static_cast<void>(db.assignCase(c->id, randomCoach()));
       } else if (r == 3) {
-        static_cast<void>(db.setPriority(c->id, static_cast<Priority>(1 + rng_() % 4)));
+        static_cast<void>(
+            db.setPriority(c->id, static_cast<Priority>(1 + rng_() % 4), "simulated override"));
       } else if (r == 4) {
         move(d, *c);
       } else {

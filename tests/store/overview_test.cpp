@@ -232,8 +232,11 @@ TEST_CASE("an override with a reason wins for priority only", "[store][overview]
   const std::string d = openCase(f, without);
   CHECK(normsOf(f, d).norms.priority == Priority::kAcuut);
   CHECK_FALSE(normsOf(f, d).kase.priority.isSet());
-  // A priority set without a reason (older data, the reasonless verb) is no override either.
-  REQUIRE(f.db->setPriority(d, Priority::kLaag).ok());
+  // A priority set without a reason (older data, written before overrides had one) is no
+  // override either.
+  Case older = normsOf(f, d).kase;
+  older.priority.set(Priority::kLaag, {older.created.hlc + 1000, 99});
+  REQUIRE(f.db->applyRemote(std::vector<Record>{older}).ok());
   CHECK(normsOf(f, d).kase.priority.isSet());
   CHECK(normsOf(f, d).norms.priority == Priority::kAcuut);
   // Sorted by the effective priority: the overridden one last.

@@ -114,6 +114,9 @@ inline store::NewCase aCase(std::string title = "Mevrouw alleen, post stapelt op
   c.address = {std::move(postcode), std::move(number), "", "Dorpsstraat", "Utrecht"};
   c.title = std::move(title);
   c.categories = std::move(cats);
+  // Tests open many cases at one address; the household check (a second open case needs
+  // new_case) has its own tests in tests/store/triage_test.cpp.
+  c.new_case = true;
   return c;
 }
 

@@ -247,7 +247,7 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
   auto d = f.db->openCase(aCase("D", {"overlast"}, "1234AB", "4"));  // normaal, due day 11
   auto e = f.db->openCase(aCase("E", {"vereenzaming"}, "1234AB", "5"));
   REQUIRE((a.ok() && b.ok() && c.ok() && d.ok() && e.ok()));
-  REQUIRE(f.db->setPriority(e->id, Priority::kHoog).ok());
+  REQUIRE(f.db->setPriority(e->id, Priority::kHoog, "buren bellen dagelijks").ok());
   for (const auto* x : {&a, &b, &c, &d, &e}) REQUIRE(f.db->assignCase((*x)->id, "wc-anna").ok());
   auto other = f.db->openCase(aCase("F", {"overig"}, "1234AB", "6"));
   REQUIRE(f.db->assignCase(other->id, "wc-bram").ok());
@@ -255,10 +255,9 @@ TEST_CASE("a coach works the cases assigned to them, in order, through the state
   f.become("wc-anna", Role::kWijkcoach);
   auto mine = f.db->myCases();
   REQUIRE(mine.ok());
-  // E's priority was set without a reason: no override, so its derived normaal stands
-  // (vereenzaming, 14 working days) and it sorts after C and D (10 working days).
-  CHECK(ids(*mine) == std::vector<std::string>{b->id, std::min(c->id, d->id),
-                                               std::max(c->id, d->id), e->id, a->id});
+  // E's priority is a coordinator's override (it has a reason): hoog, right after acuut B.
+  CHECK(ids(*mine) == std::vector<std::string>{b->id, e->id, std::min(c->id, d->id),
+                                               std::max(c->id, d->id), a->id});
   for (const auto& x : *mine) CHECK(x.state.value == CaseState::kToegewezen);
 
   SECTION("contact moments, including the doors that stay shut, in order") {

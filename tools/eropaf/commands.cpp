@@ -223,8 +223,16 @@ int cmdSignals(Context& ctx, const Args&) {
 
 int cmdCaseOpen(Context& ctx, const Args& a) {
   store::NewCase c;
-  c.wijk = required(a, "--wijk");
-  c.address = addressFrom(a);
+  if (a.has("--from-signal")) {
+    // The signal gives the wijk, address and categories; any given must agree.
+    c.from_signal = resolved(ctx, "--from-signal", *a.get("--from-signal"), RecordKind::kSignal);
+    c.wijk = a.get("--wijk").value_or("");
+    if (a.has("--postcode") || a.has("--number")) c.address = addressFrom(a);
+  } else {
+    c.wijk = required(a, "--wijk");
+    c.address = addressFrom(a);
+  }
+  c.new_case = a.has("--new-case");
   c.title = a.get("--title").value_or("");
   c.categories = a.all("--category");
   if (auto p = a.get("--priority")) {
@@ -244,7 +252,10 @@ int cmdCaseLink(Context& ctx, const Args& a) {
   const std::string sig = requiredId(ctx, a, "--signal", RecordKind::kSignal);
   const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   return simple(
-      ctx, [&] { return ctx.store->linkSignal(sig, c); },
+      ctx,
+      [&] {
+        return ctx.store->linkSignal(sig, c, {a.has("--force"), a.get("--reason").value_or("")});
+      },
       "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
 }
 
@@ -266,10 +277,8 @@ int cmdCaseAssign(Context& ctx, const Args& a) {
     const Status refusal = permissions::mayAssign(to, nullptr, wijk);
     if (!refusal.ok()) return fail(ctx, withValidAssignees(refusal, to, wijk, *workers, false));
   }
+  // The store names the valid colleagues itself when it refuses a known one.
   const Status st = ctx.store->assignCase(c, to);
-  if (!st.ok() && st.field() == "assignee") {
-    return fail(ctx, withValidAssignees(st, to, wijk, *workers, known));
-  }
   if (!st.ok()) return fail(ctx, st);
   return ok(ctx, Json::Object{{"ok", true}}, "Case " + shortId(c) + " assigned to " + to + ".");
 }
@@ -284,8 +293,9 @@ int cmdCasePriority(Context& ctx, const Args& a) {
   const std::string c = requiredId(ctx, a, "--case", RecordKind::kCase);
   const Priority p = parseEnum<Priority>("--to", required(a, "--to"), &parsePriority,
                                          "acuut, hoog, normaal, laag");
+  const std::string reason = a.get("--reason").value_or("");
   return simple(
-      ctx, [&] { return ctx.store->setPriority(c, p); },
+      ctx, [&] { return ctx.store->setPriority(c, p, reason); },
       "Case " + shortId(c) + " now has priority " + std::string(toString(p)) + ".");
 }
 
@@ -635,14 +645,15 @@ const std::vector<Command>& commands() {
        &cmdSignalAdd},
       {{"signals"}, {}, &cmdSignals},
       {{"case", "open"},
-       with(kAddressFlags, {"--wijk", "--title", "--category", "--priority", "--signal"}),
+       with(kAddressFlags, {"--wijk", "--title", "--category", "--priority", "--signal",
+                            "--from-signal", "--new-case"}),
        &cmdCaseOpen},
-      {{"case", "link"}, {"--signal", "--case"}, &cmdCaseLink},
-      {{"link"}, {"--signal", "--case"}, &cmdCaseLink},
+      {{"case", "link"}, {"--signal", "--case", "--force", "--reason"}, &cmdCaseLink},
+      {{"link"}, {"--signal", "--case", "--force", "--reason"}, &cmdCaseLink},
       {{"case", "assign"}, {"--case", "--to"}, &cmdCaseAssign},
       {{"assign"}, {"--case", "--to"}, &cmdCaseAssign},
       {{"case", "pickup"}, {"--case"}, &cmdCasePickup},
-      {{"case", "priority"}, {"--case", "--to"}, &cmdCasePriority},
+      {{"case", "priority"}, {"--case", "--to", "--reason"}, &cmdCasePriority},
       {{"case", "move"}, {"--case", "--to", "--reason", "--resolution"}, &cmdCaseMove},
       {{"case", "resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
       {{"resolve"}, {"--case", "--state", "--reason"}, &cmdCaseResolve},
@@ -732,11 +743,15 @@ Signals:
   untriaged [--wijk WK]          signals waiting for a coordinator
 Cases:
   case open --wijk WK --postcode P --number N [...address] --title T --category C [...]
-            [--priority acuut|hoog|normaal|laag] [--signal ID...]
-  case link --signal ID --case ID          (also: link)
+            [--priority acuut|hoog|normaal|laag] [--signal ID...] [--new-case]
+  case open --from-signal ID [--title T] [--category C...] [--new-case]
+                                 the signal's wijk, address and categories; --new-case when the
+                                 household has an open case already
+  case link --signal ID --case ID [--force --reason TEXT]   (also: link; --force for a signal
+                                 of another household)
   case assign --case ID --to WORKER        (also: assign)
   case pickup --case ID
-  case priority --case ID --to PRIORITY
+  case priority --case ID --to PRIORITY --reason TEXT
   case move --case ID --to STATE [--reason TEXT] [--resolution CODE]
   case resolve --case ID [--state STATE] --reason TEXT   (also: resolve)
   case show --case ID

@@ -130,6 +130,10 @@ struct TransitionDecision {
 /// category table), through norms::guardFacts() — never on anything the move carries; the
 /// guard is asked only once the actor is known to hold the case whole. Moves that do not
 /// close read neither: the caller may pass empty spans for them.
+/// A close as merged (→ afgesloten with `samengevoegd`, state_table.hpp checkMergeClose())
+/// exists from any open state, for a coordinator holding the case whole, and only when
+/// `current` (the judge's stored case) has merged_into set: on the server the merge's case
+/// delta arrives before its transition (outbox order). Refused otherwise.
 TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& current,
                                     const Transition& t, Origin origin,
                                     std::span<const ContactMoment> stored_moments,

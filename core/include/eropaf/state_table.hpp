@@ -64,6 +64,17 @@ bool isOpenState(CaseState s) noexcept;
 Status checkTransition(CaseState from, CaseState to, Role role, std::string_view reason,
                        bool offline, std::string_view resolution_code = {});
 
+/// True for a close as merged: a move to afgesloten with resolution code `samengevoegd`. Such
+/// a move is not in the table (checkTransition() refuses the code as not chosen by hand): it
+/// exists from every open state, and only for a case merged into another, which
+/// permissions::decideTransition() judges on the stored case (checkMergeClose()).
+bool isMergeClose(CaseState to, std::string_view resolution_code) noexcept;
+
+/// Checks a close as merged on what the move itself says: kTransitionNotAllowed unless `from`
+/// is an open state, the role is coordinator and the move is made online; kReasonRequired for
+/// a blank reason. Ok otherwise (the merge itself is the judge's fact, not the move's).
+Status checkMergeClose(CaseState from, Role role, std::string_view reason, bool offline);
+
 /// Checks the rule's guard on the case's facts: for a Guard::kNoContact move,
 /// kFailedPrecondition (field "to") unless facts.attempt_days >= facts.min_attempts. Ok for
 /// every other move (also one that does not exist: checkTransition() refuses those).

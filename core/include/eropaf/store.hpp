@@ -79,6 +79,20 @@ struct NewCase {
   std::optional<Priority> priority;
   std::vector<std::string> signal_ids;  ///< signals to link right away
   std::string priority_reason;          ///< why `priority` overrides the derived one
+  /// Open the case for this signal: its wijk, address and categories are copied (a wijk or
+  /// address given as well must be the same), it is linked, and an empty title becomes the
+  /// labels of the categories.
+  std::string from_signal;
+  /// Open it even though the household already has an open case (else kAlreadyExists, field
+  /// "address", naming that case's short id).
+  bool new_case = false;
+};
+
+/// How linkSignal links a signal of another household (its household key differs from the
+/// case's): only with force and a reason, which is kept as the signal's triage_reason.
+struct LinkOptions {
+  bool force = false;
+  std::string reason;
 };
 
 struct NewContactMoment {
@@ -221,17 +235,25 @@ class Store {
 
   /// Any role but admin. kUnknownCategory, kRequiredFieldMissing, kTextTooLong, kInvalidUtf8...
   Result<Signal> createSignal(const NewSignal& request);
-  /// Coordinator or wijkcoach (in one of their wijken). State nieuw, unassigned.
+  /// Coordinator or wijkcoach (in one of their wijken). State nieuw, unassigned. A household
+  /// with an open case already: kAlreadyExists (field "address") unless request.new_case.
   Result<Case> openCase(const NewCase& request);
   /// Links a signal to a case (triage state gekoppeld). Coordinator; a wijkcoach for a case
-  /// assigned to them.
+  /// assigned to them. A signal of another household: kFailedPrecondition (field "signal_id")
+  /// unless options.force with a reason (a coordinator's: it becomes the triage_reason).
   Status linkSignal(std::string_view signal_id, std::string_view case_id);
-  /// Coordinator: assigns a coach (moving nieuw/heropend → toegewezen) or reassigns.
-  Status assignCase(std::string_view case_id, std::string_view worker_id);
+  Status linkSignal(std::string_view signal_id, std::string_view case_id,
+                    const LinkOptions& options);
+  /// Coordinator: assigns a coach (moving nieuw/heropend → toegewezen) or reassigns, with a
+  /// history entry (from, to, reason) in the same delta. An assignee the cached reference data
+  /// says cannot take the case is refused (field "assignee") naming the valid colleagues.
+  Status assignCase(std::string_view case_id, std::string_view worker_id,
+                    std::string_view reason = {});
   /// Wijkcoach: takes an open unassigned case of one of their wijken (→ toegewezen, assignee me).
   Status pickUpCase(std::string_view case_id);
-  /// Coordinator.
-  Status setPriority(std::string_view case_id, Priority priority);
+  /// Coordinator: overrides the priority with a reason (kReasonRequired, field "reason"):
+  /// priority, priority_reason and a history entry (from the previous priority) in one delta.
+  Status setPriority(std::string_view case_id, Priority priority, std::string_view reason);
   /// Author: the assigned wijkcoach or a coordinator.
   Result<ContactMoment> addContactMoment(const NewContactMoment& request);
   /// Checked against the state table for the identity's role. A wijkcoach moves only cases
@@ -242,6 +264,29 @@ class Store {
   /// case is not in conflict.
   Status resolveConflict(std::string_view case_id, std::optional<CaseState> to,
                          std::string_view reason);
+
+  // --- triage (docs/triage.md "Triage verbs"); coordinators of the record's wijk ----------
+
+  /// Rejects a signal: triage state afgewezen, triage_reason = reason (required), unlinked
+  /// from its case. The reporter sees "afgewezen", never the reason.
+  Status rejectSignal(std::string_view signal_id, std::string_view reason);
+  /// Marks a signal a duplicate of another (triage state duplicaat, duplicate_of). Marking one
+  /// as a duplicate of a duplicate points it at that one's original; self, a cycle or a
+  /// rejected original is refused. The duplicate is linked to the original's case (or unlinked
+  /// when the original has none), so the case's norms count its urgency.
+  Status markDuplicate(std::string_view signal_id, std::string_view of_signal_id);
+  /// Merges case `case_id` into `into_id`: both open, different, the target not merged itself,
+  /// a coordinator of both wijken. The source's signals are relinked to the target, the target
+  /// gains the source's categories, the source gets merged_into and the target's assignee and
+  /// is closed (→ afgesloten, resolution samengevoegd, reason "samengevoegd met casus <short
+  /// id>: <reason>"). Returns the target.
+  Result<Case> mergeCase(std::string_view case_id, std::string_view into_id,
+                         std::string_view reason);
+  /// Reporter: re-files a signal whose creation the server refused, with another wijk (checked
+  /// against the cached wijken when there are any). The signal is rewritten (content otherwise
+  /// unchanged, triage back to nieuw) and queued as a new pending change; the refused row goes.
+  /// kFailedPrecondition (field "signal_id") for a signal the server did not refuse.
+  Result<Signal> refileSignal(std::string_view signal_id, std::string_view wijk);
 
   // --- reads ------------------------------------------------------------------------------
   //
@@ -258,6 +303,13 @@ class Store {
   Result<std::vector<ContactMoment>> contactMoments(std::string_view case_id) const;
   /// Transitions of a case, oldest first; empty when there are none (or no such case).
   Result<std::vector<Transition>> transitions(std::string_view case_id) const;
+  /// The case's own contact moments plus those of every case merged into it (transitively),
+  /// oldest first: what `case show` lists after a merge.
+  Result<std::vector<ContactMoment>> caseMoments(std::string_view case_id) const;
+  /// The signals linked to a case (not deleted), oldest first.
+  Result<std::vector<Signal>> caseSignals(std::string_view case_id) const;
+  /// The refused outbox row of a record (its first), if any: "geweigerd" and why.
+  Result<std::optional<OutboxEntry>> refusal(std::string_view record_id) const;
 
   /// Signals I reported, newest first.
   Result<std::vector<Signal>> mySignals(ListOptions options = {}) const;

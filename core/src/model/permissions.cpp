@@ -242,6 +242,43 @@ Status mayWriteMoment(const Worker& w, Hold case_hold, const ContactMoment& curr
   return {};
 }
 
+namespace {
+
+/// A close as merged (state_table.hpp isMergeClose()): the move's own facts, then a
+/// coordinator holding the case whole, then the judge's stored case: merged into another.
+TransitionDecision decideMergeClose(const Worker& w, Hold hold, const Case& c,
+                                    const Transition& t) {
+  TransitionDecision out;
+  out.next = c.state.value;
+  if (Status rule = checkMergeClose(t.from, w.role, t.reason, t.made_offline); !rule.ok()) {
+    out.status = rule;
+    return out;
+  }
+  if (w.role != Role::kCoordinator || hold != Hold::kFull) {
+    out.status = refused(RecordKind::kTransition);
+    return out;
+  }
+  if (c.merged_into.value.empty()) {
+    out.status = Status(ErrorCode::kFailedPrecondition,
+                        "a case closes as samengevoegd only once it is merged into another "
+                        "(merge it: case merge)",
+                        "resolution_code");
+    return out;
+  }
+  const CaseState current = c.state.value;
+  if (isOpenState(current)) {
+    out.verdict = TransitionVerdict::kApplied;
+    out.next = CaseState::kAfgesloten;
+  } else if (current == CaseState::kAfgesloten) {
+    out.verdict = TransitionVerdict::kApplied;  // already where this move wanted it
+  } else {
+    out.verdict = TransitionVerdict::kConflict;  // cancelled meanwhile: the coordinator decides
+  }
+  return out;
+}
+
+}  // namespace
+
 TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, const Transition& t,
                                     Origin origin, std::span<const ContactMoment> stored_moments,
                                     std::span<const Category> categories) {
@@ -255,6 +292,7 @@ TransitionDecision decideTransition(const Worker& w, Hold hold, const Case& c, c
     out.status = refused(RecordKind::kTransition);
     return out;
   }
+  if (isMergeClose(t.to, t.resolution_code)) return decideMergeClose(w, hold, c, t);
   // The state table judges the move itself: it tells nothing about the case.
   if (Status rule =
           checkTransition(t.from, t.to, w.role, t.reason, t.made_offline, t.resolution_code);
@@ -355,7 +393,9 @@ const std::vector<RuleRow>& ruleTable() {
        "own name; kept when the case was reassigned before it "
        "arrived",
        "—"},
-      {"transition", "own name and role, state table; closing with a resolution code",
+      {"transition",
+       "own name and role, state table; closing with a resolution code; `samengevoegd` from any "
+       "open state, only for a case merged into another",
        "own name and role, state table; a conflict when the case was reassigned before it "
        "arrived; `contact_zoeken → afgesloten` only as a proposal the coordinator confirms",
        "—"},

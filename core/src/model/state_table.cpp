@@ -13,6 +13,9 @@
 //   proposes, the coordinator confirms: a coach may make the move, but it is a proposal
 //   (coach_proposes) that the server keeps for the coordinator and never applies by itself;
 //   the coordinator's own move applies. Like every closing it needs a connection.
+// - Closing as merged (resolution samengevoegd) is no row of the table: the merge verb closes
+//   the source from whatever open state it is in (isMergeClose(), checkMergeClose()), and the
+//   permissions module accepts it only for a case the judge has stored as merged.
 #include "eropaf/state_table.hpp"
 
 #include <array>
@@ -125,6 +128,35 @@ Status checkTransition(CaseState from, CaseState to, Role role, std::string_view
                       "resolution_code");
       }
       return {};
+  }
+  return {};
+}
+
+bool isMergeClose(CaseState to, std::string_view resolution_code) noexcept {
+  return to == CaseState::kAfgesloten && resolution_code == kResolutionSamengevoegd;
+}
+
+Status checkMergeClose(CaseState from, Role role, std::string_view reason, bool offline) {
+  const std::string move = moveName(from, CaseState::kAfgesloten);
+  if (!isOpenState(from)) {
+    return Status(
+        ErrorCode::kTransitionNotAllowed,
+        "only an open case closes as " + std::string(kResolutionSamengevoegd) + ", not " + move,
+        "to");
+  }
+  if (role != Role::kCoordinator) {
+    return Status(ErrorCode::kTransitionNotAllowed,
+                  "a " + std::string(toString(role)) + " may not close a case as " +
+                      std::string(kResolutionSamengevoegd),
+                  "to");
+  }
+  if (offline) {
+    return Status(ErrorCode::kTransitionNotAllowed,
+                  "the transition " + move + " needs a connection to the server", "to");
+  }
+  if (isBlank(reason)) {
+    return Status(ErrorCode::kReasonRequired, "the transition " + move + " needs a reason",
+                  "reason");
   }
   return {};
 }

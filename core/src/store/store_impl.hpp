@@ -1,6 +1,6 @@
-// Private to the device store's own files (store.cpp, store_writes.cpp, store_reads.cpp,
-// store_remote.cpp, store_overview.cpp): Store::Impl, the state they share, and the helpers more
-// than one of them needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
+// Private to the device store's own files (store.cpp, store_writes.cpp, store_triage.cpp,
+// store_reads.cpp, store_remote.cpp, store_overview.cpp): Store::Impl, the state they share, and
+// the helpers more than one of them needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
 //
 // Impl's members are defined where their aspect lives: statements, meta, sealed bodies,
 // identity and categories in store.cpp; writing records and the outbox in store_writes.cpp;
@@ -46,16 +46,41 @@ inline Status notFound(std::string_view what, std::string_view id) {
                 std::string(what) + " " + std::string(id) + " is not in this store");
 }
 
+/// A new transition of `c` to `to` by `id` (store_writes.cpp).
+Transition makeTransition(const Case& c, CaseState to, const Identity& id, std::string reason,
+                          bool online, std::int64_t now, Version v);
+
+/// "case moved from → to", the outbox summary of a transition.
+std::string moveSummary(CaseState from, CaseState to);
+
+/// Adds to `delta` one history entry (store_triage.cpp): `field` changed from → to by `id`
+/// at `now`, with the write's version `v` and a fresh id.
+void addHistory(Case& delta, HistoryField field, std::string from, std::string to,
+                std::string_view reason, const Identity& id, std::int64_t now, Version v);
+
+/// kReasonRequired (field "reason") for a blank reason; the text checks otherwise.
+Status requireReason(std::string_view reason);
+
+/// A refused assignee `to`'s status with the valid colleagues for `wijk` (of `known`) named in
+/// the message, as the CLI shows it.
+Status withValidAssignees(const Status& refusal, std::string_view to,
+                          const std::vector<Worker>& known, std::string_view wijk);
+
 }  // namespace detail
 
 // The store's files are one implementation split by aspect: they share these names as the
 // single store.cpp did.
+using detail::addHistory;
 using detail::Cipher;
 using detail::Db;
+using detail::makeTransition;
+using detail::moveSummary;
 using detail::notFound;
+using detail::requireReason;
 using detail::Stmt;
 using detail::tableOf;
 using detail::Transaction;
+using detail::withValidAssignees;
 
 struct Store::Impl {
   std::unique_ptr<Db> db;
@@ -209,6 +234,20 @@ struct Store::Impl {
   Result<std::vector<Worker>> loadWorkers();
 
   Status requireWijk(const Identity& id, std::string_view wijk);
+
+  // --- triage (store_triage.cpp) ----------------------------------------------------------
+
+  /// The contact moments of a case and of every case merged into it (transitively), oldest
+  /// first.
+  Result<std::vector<ContactMoment>> mergedMoments(std::string_view case_id);
+
+  /// openCase with `from_signal`: copies the signal's wijk, address and categories into
+  /// `request` (ones given as well must agree), links it, and names an empty title after the
+  /// categories.
+  Status resolveFromSignal(const Identity& id, NewCase& request);
+
+  /// openCase: kAlreadyExists (field "address") naming the open case of this household.
+  Status refuseSecondOpenCase(std::string_view household_key);
 
   void logAccess(std::string_view action, std::string_view record_id,
                  std::string_view household_key);

@@ -212,7 +212,7 @@ Result<Signal> Store::createSignal(const NewSignal& request) {
   return sig;
 }
 
-Result<Case> Store::openCase(const NewCase& request) {
+Result<Case> Store::openCase(const NewCase& original) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
   Result<const Identity*> me = s.me();
@@ -221,8 +221,11 @@ Result<Case> Store::openCase(const NewCase& request) {
   if (id.role != Role::kCoordinator && id.role != Role::kWijkcoach) {
     return permission("only a coordinator or a wijkcoach opens a case");
   }
+  NewCase request = original;
+  if (!request.from_signal.empty()) EROPAF_RETURN_IF_ERROR(s.resolveFromSignal(id, request));
   Result<std::string> wijk = s.checkWijk(id, request.wijk);
   if (!wijk.ok()) return wijk.status();
+  request.wijk = *wijk;
   EROPAF_RETURN_IF_ERROR(s.requireWijk(id, *wijk));
   const Address address = normalized(request.address);
   EROPAF_RETURN_IF_ERROR(checkAddress("address", address));
@@ -239,6 +242,7 @@ Result<Case> Store::openCase(const NewCase& request) {
     return Status(ErrorCode::kInvalidArgument, "a priority reason needs a priority",
                   "priority_reason");
   }
+  if (!request.new_case) EROPAF_RETURN_IF_ERROR(s.refuseSecondOpenCase(householdKey(address)));
   std::vector<Signal> signals;
   for (const auto& sid : request.signal_ids) {
     Result<Signal> sig = s.loadAs<Signal>(sid, "signal");
@@ -289,6 +293,11 @@ Result<Case> Store::openCase(const NewCase& request) {
 }
 
 Status Store::linkSignal(std::string_view signal_id, std::string_view case_id) {
+  return linkSignal(signal_id, case_id, LinkOptions{});
+}
+
+Status Store::linkSignal(std::string_view signal_id, std::string_view case_id,
+                         const LinkOptions& options) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
   Result<const Identity*> me = s.me();
@@ -311,11 +320,27 @@ Status Store::linkSignal(std::string_view signal_id, std::string_view case_id) {
     return Status(ErrorCode::kFailedPrecondition,
                   "case is " + std::string(toString(c->state.value)) + "; reopen it first");
   }
+  // Another household: only on purpose, with the reason kept (a coordinator's triage field).
+  const bool other_household = sig->content.household_key != c->household_key.value;
+  if (other_household) {
+    if (!options.force || checkText("reason", options.reason, kMaxReasonBytes, true).code() ==
+                              ErrorCode::kRequiredFieldMissing) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    "the signal is about another household than the case; link it anyway with "
+                    "--force --reason TEXT",
+                    "signal_id");
+    }
+    EROPAF_RETURN_IF_ERROR(checkText("reason", options.reason, kMaxReasonBytes, true));
+    if (id.role != Role::kCoordinator) {
+      return permission("only a coordinator links a signal of another household");
+    }
+  }
   const Version v = s.nextVersion();
   Signal sdelta;
   sdelta.id = sig->id;
   sdelta.case_id.set(c->id, v);
   sdelta.triage_state.set(TriageState::kGekoppeld, v);
+  if (other_household) sdelta.triage_reason.set(options.reason, v);
   mergeInto(*sig, sdelta);
   std::vector<Impl::Change> changes{{*sig, sdelta, "signal linked to case"}};
   Case cdelta;
@@ -331,7 +356,7 @@ Status Store::linkSignal(std::string_view signal_id, std::string_view case_id) {
   return s.commit(changes);
 }
 
-namespace {
+namespace detail {
 
 Transition makeTransition(const Case& c, CaseState to, const Identity& id, std::string reason,
                           bool online, std::int64_t now, Version v) {
@@ -354,7 +379,7 @@ std::string moveSummary(CaseState from, CaseState to) {
   return "case moved " + std::string(toString(from)) + " → " + std::string(toString(to));
 }
 
-}  // namespace
+}  // namespace detail
 
 namespace {
 
@@ -363,7 +388,8 @@ Worker asWorker(const Identity& id) { return {id.worker_id, id.name, id.role, id
 
 }  // namespace
 
-Status Store::assignCase(std::string_view case_id, std::string_view worker_id) {
+Status Store::assignCase(std::string_view case_id, std::string_view worker_id,
+                         std::string_view reason) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
   Result<const Identity*> me = s.me();
@@ -388,13 +414,18 @@ Status Store::assignCase(std::string_view case_id, std::string_view worker_id) {
   const auto it = std::find_if(known->begin(), known->end(),
                                [&](const Worker& w) { return w.id == worker_id; });
   if (it != known->end()) {
-    EROPAF_RETURN_IF_ERROR(permissions::mayAssign(worker_id, &*it, c->wijk.value));
+    if (Status may = permissions::mayAssign(worker_id, &*it, c->wijk.value); !may.ok()) {
+      return withValidAssignees(may, worker_id, *known, c->wijk.value);
+    }
   }
+  EROPAF_RETURN_IF_ERROR(checkText("reason", reason, kMaxReasonBytes, false));
   const std::int64_t now = s.now();
   const Version v = s.nextVersion();
   Case delta;
   delta.id = c->id;
   delta.assignee.set(std::string(worker_id), v);
+  addHistory(delta, HistoryField::kAssignee, c->assignee.value, std::string(worker_id), reason, id,
+             now, v);
   std::vector<Impl::Change> changes;
   const CaseState from = c->state.value;
   if (from == CaseState::kNieuw || from == CaseState::kHeropend) {
@@ -439,7 +470,7 @@ Status Store::pickUpCase(std::string_view case_id) {
       {{*c, delta, "case picked up"}, {t, t, moveSummary(from, CaseState::kToegewezen)}});
 }
 
-Status Store::setPriority(std::string_view case_id, Priority priority) {
+Status Store::setPriority(std::string_view case_id, Priority priority, std::string_view reason) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
   Result<const Identity*> me = s.me();
@@ -453,9 +484,21 @@ Status Store::setPriority(std::string_view case_id, Priority priority) {
   Result<Case> c = s.loadAs<Case>(case_id, "case");
   if (!c.ok()) return Status(c.status().code(), c.status().message(), "case_id");
   EROPAF_RETURN_IF_ERROR(s.requireWijk(id, c->wijk.value));
+  EROPAF_RETURN_IF_ERROR(requireReason(reason));
+  const std::int64_t now = s.now();
+  const Version v = s.nextVersion();
   Case delta;
   delta.id = c->id;
-  delta.priority.set(priority, s.nextVersion());
+  delta.priority.set(priority, v);
+  delta.priority_reason.set(std::string(reason), v);
+  // "From" is the priority the case had as the coordinator saw it: the effective one (an
+  // earlier override, or the derived priority).
+  Result<Impl::NormColumns> before = s.computeNorms(*c);
+  if (!before.ok()) return before.status();
+  const auto was = static_cast<Priority>(before->priority);
+  addHistory(delta, HistoryField::kPriority,
+             before->priority == 9 ? std::string() : std::string(toString(was)),
+             std::string(toString(priority)), reason, id, now, v);
   mergeInto(*c, delta);
   return s.commit({{*c, delta, "case priority set to " + std::string(toString(priority))}});
 }
@@ -565,11 +608,11 @@ Result<Transition> Store::moveCase(const MoveCase& request) {
     }
   }
   if (request.to == CaseState::kAfgesloten) {
-    // The guard on what this device holds; the server judges it again on what it stored.
-    Result<std::vector<ContactMoment>> moments = s.query<ContactMoment>(
-        "SELECT id, body FROM contact_moments WHERE case_id = ? ORDER BY at_ms, id LIMIT ?",
-        {c->id}, 0);
+    // The guard on what this device holds, the moments of cases merged into this one included;
+    // the server judges it again on what it stored.
+    Result<std::vector<ContactMoment>> moments = s.mergedMoments(c->id);
     if (!moments.ok()) return moments.status();
+    for (ContactMoment& m : *moments) m.case_id = c->id;  // guardFacts counts the case's own
     EROPAF_RETURN_IF_ERROR(
         checkGuard(from, request.to, norms::guardFacts(*c, *moments, s.categories)));
   }

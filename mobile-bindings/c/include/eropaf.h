@@ -177,10 +177,11 @@ EROPAF_API bool eropaf_store_assign_case(eropaf_store_t* store, const char* case
 EROPAF_API bool eropaf_store_pick_up_case(eropaf_store_t* store, const char* case_id,
                                           size_t case_id_len, eropaf_error* out_error);
 
-/* Coordinator: `priority` is an eropaf.v1.Priority number (not UNSPECIFIED). */
+/* Coordinator: overrides the priority; `priority` is an eropaf.v1.Priority number (not
+ * UNSPECIFIED) and `reason` (UTF-8, required: REASON_REQUIRED when blank) says why. */
 EROPAF_API bool eropaf_store_set_priority(eropaf_store_t* store, const char* case_id,
-                                          size_t case_id_len, int32_t priority,
-                                          eropaf_error* out_error);
+                                          size_t case_id_len, int32_t priority, const char* reason,
+                                          size_t reason_len, eropaf_error* out_error);
 
 /* eropaf.v1.NewContactMomentRequest -> eropaf.v1.ContactMoment. */
 EROPAF_API bool eropaf_store_add_contact_moment(eropaf_store_t* store, const uint8_t* request,

@@ -526,16 +526,19 @@ bool eropaf_store_pick_up_case(eropaf_store_t* s, const char* case_id, size_t ca
 }
 
 bool eropaf_store_set_priority(eropaf_store_t* s, const char* case_id, size_t case_id_len,
-                               int32_t priority, eropaf_error* out_error) {
+                               int32_t priority, const char* reason, size_t reason_len,
+                               eropaf_error* out_error) {
   return guard(out_error, [&]() -> std::optional<Failure> {
     if (auto f = checkStore(s)) return f;
     if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkBytes(reason, reason_len, "reason")) return f;
     if (priority == v1::PRIORITY_UNSPECIFIED || !v1::Priority_IsValid(priority)) {
       return abiError(ErrorCode::kInvalidArgument,
                       "priority has unknown value " + std::to_string(priority), "priority");
     }
-    return storeFailure(
-        s->store->setPriority(view(case_id, case_id_len), static_cast<eropaf::Priority>(priority)));
+    return storeFailure(s->store->setPriority(view(case_id, case_id_len),
+                                              static_cast<eropaf::Priority>(priority),
+                                              view(reason, reason_len)));
   });
 }
 

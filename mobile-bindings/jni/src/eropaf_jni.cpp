@@ -367,11 +367,14 @@ EROPAF_JNI(void, pickUpCase)(JNIEnv* env, jclass, jlong h, jbyteArray case_id) n
 }
 
 EROPAF_JNI(void, setPriority)
-(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jint priority) noexcept {
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jint priority, jbyteArray reason) noexcept {
   Bytes c(env, case_id);
-  if (c.failed()) return;
+  Bytes r(env, reason);
+  if (c.failed() || r.failed()) return;
   eropaf_error e = EROPAF_ERROR_INIT;
-  check(env, eropaf_store_set_priority(store(h), c.chars(), c.size(), priority, &e), e);
+  check(env,
+        eropaf_store_set_priority(store(h), c.chars(), c.size(), priority, r.chars(), r.size(), &e),
+        e);
 }
 
 EROPAF_JNI(jbyteArray, addContactMoment)(JNIEnv* env, jclass, jlong h, jbyteArray r) noexcept {

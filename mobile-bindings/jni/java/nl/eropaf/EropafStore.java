@@ -106,15 +106,18 @@ public final class EropafStore implements AutoCloseable {
     });
   }
 
-  public void setPriority(String caseId, Priority priority) {
-    setPriorityValue(caseId, priority == Priority.UNRECOGNIZED ? -1 : priority.getNumber());
+  /** Coordinator: overrides the priority, with a reason (required). */
+  public void setPriority(String caseId, Priority priority, String reason) {
+    setPriorityValue(
+        caseId, priority == Priority.UNRECOGNIZED ? -1 : priority.getNumber(), reason);
   }
 
   /** As {@link #setPriority}, with the enum number (an unknown one is refused). */
-  public void setPriorityValue(String caseId, int priority) {
+  public void setPriorityValue(String caseId, int priority, String reason) {
     byte[] c = utf8(caseId, "caseId");
+    byte[] r = utf8(reason, "reason");
     handle.call(h -> {
-      NativeBridge.setPriority(h, c, priority);
+      NativeBridge.setPriority(h, c, priority, r);
       return null;
     });
   }

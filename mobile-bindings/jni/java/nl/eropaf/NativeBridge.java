@@ -34,7 +34,7 @@ final class NativeBridge {
 
   static native void pickUpCase(long store, byte[] caseId);
 
-  static native void setPriority(long store, byte[] caseId, int priority);
+  static native void setPriority(long store, byte[] caseId, int priority, byte[] reason);
 
   static native byte[] addContactMoment(long store, byte[] request);
 

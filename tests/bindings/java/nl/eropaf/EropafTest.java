@@ -174,7 +174,7 @@ public class EropafTest {
       expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "urgency",
           () -> store.createSignal(signal("x").toBuilder().setUrgencyValue(77).build()));
       expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "priority",
-          () -> store.setPriorityValue(c.getId(), 99));
+          () -> store.setPriorityValue(c.getId(), 99, "te hoog"));
       expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "limit", () -> store.myCases(-1));
       expect(ErrorCode.ERROR_CODE_FAILED_PRECONDITION, null,
           () -> store.resolveConflict(c.getId(), null, "niet in conflict"));
