@@ -1,6 +1,7 @@
 // Private to the device store's own files (store.cpp, store_writes.cpp, store_triage.cpp,
 // store_reads.cpp, store_remote.cpp, store_overview.cpp): Store::Impl, the state they share, and
-// the helpers more than one of them needs. Nothing else includes it; eropaf/store.hpp is the store's interface.
+// the helpers more than one of them needs. Nothing else includes it; eropaf/store.hpp is the
+// store's interface.
 //
 // Impl's members are defined where their aspect lives: statements, meta, sealed bodies,
 // identity and categories in store.cpp; writing records and the outbox in store_writes.cpp;
