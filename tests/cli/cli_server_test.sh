@@ -203,5 +203,61 @@ expect 0 "^Case ${queued:24:8} was picked up by another coach first" -- E --home
 [[ $(E --home "$wc" --json sync | json 'd["notices"]') == "[]" ]] && pass ||
   fail "a second sync repeats the sentences"
 
+# --- triage: hints, reject, duplicate, merge, open from a signal, the overview ----------------
+zm="$work/zm-fatima"
+expect 0 "Fatima El Amrani" -- E --home "$zm" enroll --server "$url" --code "$(admin enroll-code zm-fatima)"
+# No --wijk: Fatima works in one wijk.
+t1=$(E --home "$zm" signal add --postcode 1234AB --number 40 --category schulden --text "Brieven deurwaarder" \
+  --informed later --urgency hoog)
+t2=$(E --home "$zm" signal add --postcode 1234AB --number 40 --category schulden --text "Weer brieven" --informed later)
+junk=$(E --home "$zm" signal add --postcode 1234AB --number 41 --category overig --text "Test, graag negeren" \
+  --informed yes)
+expect 1 "unknown wijk 'WK999999'; valid: WK015301 (Binnenstad), WK036301 (Noord)" -- \
+  E --home "$zm" signal add --wijk WK999999 --postcode 1234AB --number 42 --category overig --text x --informed yes
+expect 0 "Synced: 3 change" -- E --home "$zm" sync
+expect 0 "Synced" -- E --home "$co" sync
+out=$(E --home "$co" untriaged)
+grep -q "^  ${t1:24:8}: zelfde huishouden: 1 signaal < 12 wk" <<<"$out" && pass || fail "untriaged hint for $t1: $out"
+# Urgency first: the hoog signal leads the list.
+[[ $(E --home "$co" --json untriaged | json 'd[0]["id"]') == "$t1" ]] && pass || fail "untriaged not by urgency: $out"
+expect 0 "rejected" -- E --home "$co" signal reject --signal "${junk:24:8}" --reason "Testmelding van Fatima zelf"
+case_t=$(E --home "$co" case open --from-signal "${t1:24:8}" --title "Schulden nr 40")
+expect 1 "already has an open case ${case_t:24:8}" -- E --home "$co" case open --from-signal "$t2"
+second=$(E --home "$co" case open --from-signal "$t2" --new-case --title "Per ongeluk dubbel")
+expect 0 "merged into case ${case_t:24:8}" -- E --home "$co" case merge --case "$second" --into "$case_t" \
+  --reason "Zelfde huishouden"
+[[ $(E --home "$co" --json case show --case "$case_t" | json 'sorted(s["id"] for s in d["signals"])') == \
+  "$(python3 -c 'import sys; print(sorted(sys.argv[1:]))' "$t1" "$t2")" ]] && pass || fail "the merged case's signal did not follow"
+# The server writes the resolution code when it applies the close (docs/triage.md).
+expect 0 "Synced" -- E --home "$co" sync
+got=$(E --home "$co" --json case show --case "$second" | json '(d["case"]["state"], d["case"]["resolution_code"], d["case"]["merged_into"])')
+[[ $got == "('afgesloten', 'samengevoegd', '$case_t')" ]] && pass || fail "the source case is not closed as samengevoegd: $got"
+# Linking a signal of another household needs --force and a reason.
+other=$(E --home "$zm" signal add --postcode 1234AB --number 50 --category schulden --text "Buurman" --informed yes)
+expect 0 "Synced" -- E --home "$zm" sync
+expect 0 "Synced" -- E --home "$co" sync
+expect 1 "force" -- E --home "$co" case link --signal "$other" --case "$case_t"
+expect 0 "linked" -- E --home "$co" case link --signal "$other" --case "$case_t" --force --reason "Zoon woont op 50"
+expect 0 "Synced" -- E --home "$co" sync
+left=$(E --home "$co" --json untriaged | json '[s["id"] for s in d]')
+for s in "$t1" "$t2" "$junk" "$other"; do
+  grep -q "$s" <<<"$left" && fail "signal $s is still untriaged" || pass
+done
+# The reporter sees afgewezen, never the reason; linked signals without the case id.
+expect 0 "Synced" -- E --home "$zm" sync
+[[ $(E --home "$zm" --json signals | json '{s["id"]: (s["triage_state"], s["triage_reason"], s["case_id"]) for s in d}["'"$junk"'"]') == \
+  "('afgewezen', '', '')" ]] && pass || fail "the reporter's view of a rejected signal: $(E --home "$zm" --json signals)"
+# The overview: every open case of the wijk, assigned or not; a week on, the unvisited ones are late.
+out=$(E --home "$co" overview)
+grep -q "^${case_t:24:8} .*Schulden nr 40" <<<"$out" && pass || fail "overview lacks ${case_t:24:8}: $out"
+grep -q "^${case_id:24:8} .*Bram Jansen" <<<"$out" && pass || fail "overview lacks the assigned case with its coach: $out"
+grep -q "^${second:24:8} " <<<"$out" && fail "overview shows the closed case: $out" || pass
+later=$(date -d '+30 days' '+%Y-%m-%dT%H:%M')
+out=$(E --home "$co" overview --at "$later" --overdue)
+grep -q "^${case_t:24:8} .*TE LAAT" <<<"$out" && pass || fail "overview --at +30 d: $out"
+[[ $(E --home "$co" --json overview --at "$later" | json 'd["rows"][0]["overdue"]') == True ]] && pass ||
+  fail "overdue first"
+expect 1 "PERMISSION_DENIED" -- E --home "$wc" overview
+
 echo "cli with server: $checks checks, $failures failed"
 [[ $failures -eq 0 ]] || exit 1

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -108,9 +109,13 @@ Json arrayOf(const std::vector<T>& v, F f) {
   return out;
 }
 
-void printCases(const std::vector<Case>& cases, const std::string& empty, const Labels& labels);
+/// Cases as a table, with the priority and first-contact due the store's norms give.
+void printCases(const store::Store& store, const std::vector<Case>& cases, const std::string& empty,
+                const Labels& labels);
+/// `triage_shown`: a signal id → what its TRIAGE column says instead of its state ("geweigerd").
 void printSignals(const std::vector<Signal>& signals, const std::string& empty,
-                  const Labels& labels);
+                  const Labels& labels,
+                  const std::map<std::string, std::string>& triage_shown = {});
 
 // --- the server (cmd_sync.cpp) --------------------------------------------------------------
 

@@ -106,12 +106,17 @@ Json syncResultJson(const sync::SyncResult& r) {
                       {"refusals", std::move(refusals)}};
 }
 
-/// " (acuut)" for a case newly assigned to me, from what the store holds; empty when it cannot
-/// be read.
+/// " (acuut, first contact by Thu 3 Dec)" for a case newly assigned to me, from what the store
+/// holds; empty when it cannot be read.
 std::string assignedDetail(Context& ctx, const std::string& case_id) {
-  auto c = ctx.store->getCase(case_id);
-  if (!c.ok() || !c->has_value() || !(*c)->priority.isSet()) return "";
-  return " (" + std::string(toString((*c)->priority.value)) + ")";
+  auto row = ctx.store->caseNorms(case_id);
+  if (!row.ok() || !row->has_value()) return "";
+  const auto& n = (*row)->norms;
+  std::string out = " (" + std::string(toString(n.priority));
+  if (!(*row)->contacts.first_attempt_ms && n.first_attempt_due_ms != norms::kNoDue) {
+    out += ", first contact by " + formatDay(n.first_attempt_due_ms);
+  }
+  return out + ")";
 }
 
 /// The sync summary: counts, then one sentence per thing that happened to my own work.

@@ -21,6 +21,7 @@
 #include "cli.hpp"
 #include "eropaf/id.hpp"
 #include "eropaf/model.hpp"
+#include "eropaf/norms.hpp"
 #include "eropaf/permissions.hpp"
 #include "eropaf/state_table.hpp"
 #include "eropaf/sync.hpp"
@@ -193,7 +194,7 @@ int cmdWhoami(Context& ctx, const Args&) {
 
 int cmdSignalAdd(Context& ctx, const Args& a) {
   store::NewSignal s;
-  s.wijk = required(a, "--wijk");
+  s.wijk = a.get("--wijk").value_or("");  // the store defaults it to the identity's one wijk
   s.address = addressFrom(a);
   s.categories = a.all("--category");
   s.urgency = parseEnum<Urgency>("--urgency", a.get("--urgency").value_or("normaal"), &parseUrgency,
@@ -216,8 +217,35 @@ int cmdSignals(Context& ctx, const Args&) {
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
   auto r = ctx.store->mySignals();
   if (!r.ok()) return fail(ctx, r.status());
-  if (ctx.json) return ok(ctx, arrayOf(*r, signalJson), "");
-  printSignals(*r, "You have not reported any signals.", categoryLabels(*ctx.store));
+  // A signal the server refused stays here, shown as geweigerd with why, until it is re-filed.
+  std::map<std::string, std::string> shown;
+  std::vector<std::pair<std::string, Status>> refused;
+  for (const Signal& sig : *r) {
+    auto refusal = ctx.store->refusal(sig.id);
+    if (!refusal.ok()) return fail(ctx, refusal.status());
+    if (!refusal->has_value()) continue;
+    shown[sig.id] = "geweigerd";
+    refused.emplace_back(sig.id, (*refusal)->refusal);
+  }
+  if (ctx.json) {
+    Json::Array out;
+    for (const Signal& sig : *r) {
+      Json::Object row = signalFields(sig);
+      auto it = std::find_if(refused.begin(), refused.end(),
+                             [&](const auto& x) { return x.first == sig.id; });
+      row.emplace_back("refusal", it == refused.end() ? Json(nullptr) : statusJson(it->second));
+      out.emplace_back(std::move(row));
+    }
+    return ok(ctx, out, "");
+  }
+  printSignals(*r, "You have not reported any signals.", categoryLabels(*ctx.store), shown);
+  for (const auto& [id, why] : refused) {
+    std::cout << "  " << shortId(id) << " geweigerd: " << why.message()
+              << (why.field().find("wijk") != std::string::npos
+                      ? " (re-file: eropaf signal refile --signal " + shortId(id) + " --wijk WK)"
+                      : std::string())
+              << "\n";
+  }
   return kExitOk;
 }
 
@@ -229,7 +257,7 @@ int cmdCaseOpen(Context& ctx, const Args& a) {
     c.wijk = a.get("--wijk").value_or("");
     if (a.has("--postcode") || a.has("--number")) c.address = addressFrom(a);
   } else {
-    c.wijk = required(a, "--wijk");
+    c.wijk = a.get("--wijk").value_or("");  // the store defaults it to the identity's one wijk
     c.address = addressFrom(a);
   }
   c.new_case = a.has("--new-case");
@@ -238,6 +266,11 @@ int cmdCaseOpen(Context& ctx, const Args& a) {
   if (auto p = a.get("--priority")) {
     c.priority =
         parseEnum<Priority>("--priority", *p, &parsePriority, "acuut, hoog, normaal, laag");
+    // A chosen priority overrides the one the norms derive: only with a reason.
+    c.priority_reason = a.get("--reason").value_or("");
+    if (c.priority_reason.empty()) {
+      throw Usage{"--priority overrides the derived priority and needs --reason TEXT"};
+    }
   }
   for (const auto& sig : a.all("--signal")) {
     c.signal_ids.push_back(resolved(ctx, "--signal", sig, RecordKind::kSignal));
@@ -278,7 +311,7 @@ int cmdCaseAssign(Context& ctx, const Args& a) {
     if (!refusal.ok()) return fail(ctx, withValidAssignees(refusal, to, wijk, *workers, false));
   }
   // The store names the valid colleagues itself when it refuses a known one.
-  const Status st = ctx.store->assignCase(c, to);
+  const Status st = ctx.store->assignCase(c, to, a.get("--reason").value_or(""));
   if (!st.ok()) return fail(ctx, st);
   return ok(ctx, Json::Object{{"ok", true}}, "Case " + shortId(c) + " assigned to " + to + ".");
 }
@@ -353,6 +386,13 @@ int cmdCaseResolve(Context& ctx, const Args& a) {
       "Conflict on case " + shortId(c) + " resolved.");
 }
 
+Json historyJson(const HistoryEntry& e) {
+  return Json::Object{{"id", e.id},        {"actor_id", e.actor_id},
+                      {"at_ms", e.at_ms},  {"field", std::string(toString(e.field))},
+                      {"from", e.from},    {"to", e.to},
+                      {"reason", e.reason}};
+}
+
 int cmdCaseShow(Context& ctx, const Args& a) {
   const std::string id = requiredId(ctx, a, "--case", RecordKind::kCase);
   if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
@@ -362,44 +402,101 @@ int cmdCaseShow(Context& ctx, const Args& a) {
     return fail(ctx, Status(ErrorCode::kNotFound, "case " + id + " is not on this device", "case"));
   }
   const Case* c = &**found;
-  auto read_moments = ctx.store->contactMoments(id);
+  // Contact moments follow a merge: those of cases merged into this one are listed here too.
+  auto read_moments = ctx.store->caseMoments(id);
   if (!read_moments.ok()) return fail(ctx, read_moments.status());
   auto read_transitions = ctx.store->transitions(id);
   if (!read_transitions.ok()) return fail(ctx, read_transitions.status());
+  auto read_signals = ctx.store->caseSignals(id);
+  if (!read_signals.ok()) return fail(ctx, read_signals.status());
+  auto read_norms = ctx.store->caseNorms(id);
+  if (!read_norms.ok()) return fail(ctx, read_norms.status());
   const std::vector<ContactMoment>& moments = *read_moments;
   const std::vector<Transition>& transitions = *read_transitions;
+  std::vector<HistoryEntry> history;
+  for (const auto& [hid, e] : c->history) history.push_back(e);
+  std::sort(history.begin(), history.end(), [](const HistoryEntry& x, const HistoryEntry& y) {
+    return x.at_ms != y.at_ms ? x.at_ms < y.at_ms : x.id < y.id;
+  });
   if (ctx.json) {
+    Json norms_json(nullptr);
+    if (read_norms->has_value()) {
+      const auto& n = **read_norms;
+      norms_json = Json::Object{
+          {"priority", std::string(toString(n.norms.priority))},
+          {"derived_priority", std::string(toString(n.norms.derived_priority))},
+          {"overdue", n.overdue},
+          {"first_attempt_due_ms", n.norms.first_attempt_due_ms},
+          {"first_attempt_state", std::string(norms::toString(n.status.first_attempt.state))},
+          {"first_gesprek_due_ms", n.norms.first_gesprek_due_ms},
+          {"first_gesprek_state", std::string(norms::toString(n.status.first_gesprek.state))}};
+    }
     return ok(ctx,
               Json::Object{{"case", caseJson(*c)},
+                           {"norms", norms_json},
+                           {"signals", arrayOf(*read_signals, signalJson)},
                            {"contact_moments", arrayOf(moments, momentJson)},
-                           {"transitions", arrayOf(transitions, transitionJson)}},
+                           {"transitions", arrayOf(transitions, transitionJson)},
+                           {"history", arrayOf(history, historyJson)}},
               "");
   }
+  const Labels labels = categoryLabels(*ctx.store);
   const Address& ad = c->address.value;
   std::cout << "Case " << c->id << (c->conflict.value ? "  [CONFLICT]" : "") << "\n"
             << "  " << (c->title.value.empty() ? "(details after pick-up)" : c->title.value) << "\n"
             << "  address:   " << ad.street << " " << ad.house_number << ad.addition << ", "
             << ad.postcode << " " << ad.city << "\n"
             << "  wijk:      " << c->wijk.value << "\n"
-            << "  state:     " << toString(c->state.value) << "\n"
-            << "  priority:  " << toString(c->priority.value) << ", first contact by "
-            << (c->first_contact_due_ms.isSet() ? formatTime(c->first_contact_due_ms.value) : "-")
-            << "\n"
-            << "  assignee:  " << (c->assignee.value.empty() ? "-" : c->assignee.value) << "\n";
-  std::cout << "  categories: "
-            << labelList(presentElements(c->categories), categoryLabels(*ctx.store))
-            << "\n  contact moments:\n";
+            << "  state:     " << toString(c->state.value)
+            << (c->resolution_code.value.empty() ? "" : " (" + c->resolution_code.value + ")")
+            << (c->merged_into.value.empty() ? ""
+                                             : ", merged into " + shortId(c->merged_into.value))
+            << "\n";
+  if (read_norms->has_value()) {
+    const auto& n = **read_norms;
+    std::cout << "  priority:  " << toString(n.norms.priority)
+              << (c->priority_reason.value.empty()
+                      ? ""
+                      : " (override: " + c->priority_reason.value + ")")
+              << "\n  norms:     first attempt by " << formatTime(n.norms.first_attempt_due_ms)
+              << " (" << norms::toString(n.status.first_attempt.state) << "), first gesprek by "
+              << formatTime(n.norms.first_gesprek_due_ms) << " ("
+              << norms::toString(n.status.first_gesprek.state) << ")\n";
+  }
+  std::cout << "  assignee:  " << (c->assignee.value.empty() ? "-" : c->assignee.value) << "\n";
+  std::cout << "  categories: " << labelList(presentElements(c->categories), labels)
+            << "\n  signals:\n";
+  if (read_signals->empty()) std::cout << "    (none)\n";
+  for (const auto& sig : *read_signals) {
+    std::cout << "    " << pad(shortId(sig.id), 10) << formatTime(sig.content.observed_at_ms)
+              << "  " << pad(std::string(toString(sig.content.urgency)), 9)
+              << pad(sig.content.reporter_id, 14) << labelList(sig.content.categories, labels)
+              << "\n";
+  }
+  std::cout << "  contact moments:\n";
   if (moments.empty()) std::cout << "    (none)\n";
+  std::set<std::string> corrected;
+  for (const auto& m : moments) {
+    if (!m.corrects_id.empty()) corrected.insert(m.corrects_id);
+  }
   for (const auto& m : moments) {
     std::cout << "    " << pad(shortId(m.id), 10) << formatTime(m.at_ms) << "  "
               << pad(std::string(toString(m.kind)), 11) << pad(std::string(toString(m.outcome)), 19)
-              << m.author_id << (m.note.empty() ? "" : "  \"" + m.note + "\"") << "\n";
+              << m.author_id << (m.note.empty() ? "" : "  \"" + m.note + "\"")
+              << (m.case_id != id ? "  (from merged case " + shortId(m.case_id) + ")" : "")
+              << (corrected.count(m.id) != 0 ? "  [corrected]" : "") << "\n";
   }
   std::cout << "  transitions:\n";
   for (const auto& t : transitions) {
     std::cout << "    " << formatTime(t.at_ms) << "  " << toString(t.from) << " → "
               << toString(t.to) << "  by " << t.actor_id << "  [" << toString(t.outcome.value)
               << "]" << (t.reason.empty() ? "" : "  \"" + t.reason + "\"") << "\n";
+  }
+  if (!history.empty()) std::cout << "  history:\n";
+  for (const auto& e : history) {
+    std::cout << "    " << formatTime(e.at_ms) << "  " << toString(e.field) << " "
+              << (e.from.empty() ? "-" : e.from) << " → " << (e.to.empty() ? "-" : e.to) << "  by "
+              << e.actor_id << (e.reason.empty() ? "" : "  \"" + e.reason + "\"") << "\n";
   }
   return kExitOk;
 }
@@ -432,7 +529,7 @@ int cmdCases(Context& ctx, const Args&) {
   auto r = ctx.store->myCases();
   if (!r.ok()) return fail(ctx, r.status());
   if (ctx.json) return ok(ctx, arrayOf(*r, caseJson), "");
-  printCases(*r, "No open cases are assigned to you.", categoryLabels(*ctx.store));
+  printCases(*ctx.store, *r, "No open cases are assigned to you.", categoryLabels(*ctx.store));
   return kExitOk;
 }
 
@@ -452,20 +549,8 @@ int cmdQueue(Context& ctx, const Args& a) {
     all.insert(all.end(), r->begin(), r->end());
   }
   if (ctx.json) return ok(ctx, arrayOf(all, caseJson), "");
-  printCases(all, "The queue is empty: every open case has a coach.", categoryLabels(*ctx.store));
-  return kExitOk;
-}
-
-int cmdUntriaged(Context& ctx, const Args& a) {
-  if (Status st = openStore(ctx); !st.ok()) return fail(ctx, st);
-  std::vector<Signal> all;
-  for (const auto& w : wijkenFor(ctx, a)) {
-    auto r = ctx.store->untriagedSignals(w);
-    if (!r.ok()) return fail(ctx, r.status());
-    all.insert(all.end(), r->begin(), r->end());
-  }
-  if (ctx.json) return ok(ctx, arrayOf(all, signalJson), "");
-  printSignals(all, "No signals wait for triage.", categoryLabels(*ctx.store));
+  printCases(*ctx.store, all, "The queue is empty: every open case has a coach.",
+             categoryLabels(*ctx.store));
   return kExitOk;
 }
 
@@ -586,7 +671,7 @@ int cmdHousehold(Context& ctx, const Args& a) {
   std::cout << "Household " << h->household_key << "\n";
   const Labels labels = categoryLabels(*ctx.store);
   printSignals(h->signals, "  no signals", labels);
-  printCases(h->cases, "  no cases", labels);
+  printCases(*ctx.store, h->cases, "  no cases", labels);
   std::cout << h->contact_moments.size() << " contact moment(s), " << h->transitions.size()
             << " transition(s)\n";
   return kExitOk;
@@ -645,13 +730,20 @@ const std::vector<Command>& commands() {
        &cmdSignalAdd},
       {{"signals"}, {}, &cmdSignals},
       {{"case", "open"},
-       with(kAddressFlags, {"--wijk", "--title", "--category", "--priority", "--signal",
+       with(kAddressFlags, {"--wijk", "--title", "--category", "--priority", "--reason", "--signal",
                             "--from-signal", "--new-case"}),
        &cmdCaseOpen},
+      {{"signal", "reject"}, {"--signal", "--reason"}, &cmdSignalReject},
+      {{"signal", "duplicate"}, {"--signal", "--of"}, &cmdSignalDuplicate},
+      {{"signal", "refile"}, {"--signal", "--wijk"}, &cmdSignalRefile},
+      {{"case", "merge"}, {"--case", "--into", "--reason"}, &cmdCaseMerge},
+      {{"overview"},
+       {"--wijk", "--assignee", "--state", "--category", "--overdue", "--limit", "--at"},
+       &cmdOverview},
       {{"case", "link"}, {"--signal", "--case", "--force", "--reason"}, &cmdCaseLink},
       {{"link"}, {"--signal", "--case", "--force", "--reason"}, &cmdCaseLink},
-      {{"case", "assign"}, {"--case", "--to"}, &cmdCaseAssign},
-      {{"assign"}, {"--case", "--to"}, &cmdCaseAssign},
+      {{"case", "assign"}, {"--case", "--to", "--reason"}, &cmdCaseAssign},
+      {{"assign"}, {"--case", "--to", "--reason"}, &cmdCaseAssign},
       {{"case", "pickup"}, {"--case"}, &cmdCasePickup},
       {{"case", "priority"}, {"--case", "--to", "--reason"}, &cmdCasePriority},
       {{"case", "move"}, {"--case", "--to", "--reason", "--resolution"}, &cmdCaseMove},
@@ -736,25 +828,38 @@ Who works here:
   init --worker ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk WK..
   whoami
 Signals:
-  signal add --wijk WK015301 --postcode 1234AB --number 12 [--addition A] [--street S]
+  signal add [--wijk WK015301] --postcode 1234AB --number 12 [--addition A] [--street S]
              [--city C] --category CODE [--category CODE...] [--urgency laag|normaal|hoog|acuut]
              --text TEXT --informed yes|later|risk [--observed-at YYYY-MM-DDTHH:MM]
-  signals                        signals I reported, with their triage state
-  untriaged [--wijk WK]          signals waiting for a coordinator
+                                 --wijk may be left out when I work in one wijk
+  signals                        signals I reported, with their triage state (geweigerd: the
+                                 server refused it; the reason is shown)
+  signal refile --signal ID --wijk WK   send a refused signal again, in another wijk
+Triage (coordinator):
+  untriaged [--wijk WK]          signals waiting for triage, urgency then age, with a hint when
+                                 the household has an open case or other recent signals
+  overview [--wijk WK] [--assignee ID|-] [--state S] [--category C] [--overdue] [--limit N]
+           [--at YYYY-MM-DDTHH:MM]   every open case of my wijken, overdue first, with both
+                                 norm clocks (gehaald, open, TE LAAT 3 d); --at judges them then
+  signal reject --signal ID --reason TEXT      afgewezen; the reporter sees only that
+  signal duplicate --signal ID --of ID         duplicaat; it follows the original's case
+  case merge --case ID --into ID [--reason TEXT]   the case is closed as samengevoegd; its
+                                 signals and contact moments go with the other case
 Cases:
   case open --wijk WK --postcode P --number N [...address] --title T --category C [...]
-            [--priority acuut|hoog|normaal|laag] [--signal ID...] [--new-case]
+            [--priority acuut|hoog|normaal|laag --reason TEXT] [--signal ID...] [--new-case]
   case open --from-signal ID [--title T] [--category C...] [--new-case]
                                  the signal's wijk, address and categories; --new-case when the
                                  household has an open case already
   case link --signal ID --case ID [--force --reason TEXT]   (also: link; --force for a signal
                                  of another household)
-  case assign --case ID --to WORKER        (also: assign)
+  case assign --case ID --to WORKER [--reason TEXT]   (also: assign)
   case pickup --case ID
   case priority --case ID --to PRIORITY --reason TEXT
   case move --case ID --to STATE [--reason TEXT] [--resolution CODE]
   case resolve --case ID [--state STATE] --reason TEXT   (also: resolve)
-  case show --case ID
+  case show --case ID           the case, its norms, signals, contact moments (also of
+                                 cases merged into it), transitions, assignment/priority history
   visit add --case ID --outcome gesprek|niet_thuis|deur_niet_geopend|weigert_contact|doorverwezen
             [--kind huisbezoek|telefoon|bericht|overleg] [--note TEXT] [--corrects ID]
 Sync:

@@ -2,6 +2,7 @@
 #include <ctime>
 #include <iostream>
 #include <limits>
+#include <map>
 
 #include "cli.hpp"
 #include "eropaf/id.hpp"
@@ -118,9 +119,12 @@ Json caseJson(const Case& c) {
       {"state", std::string(toString(c.state.value))},
       {"assignee", c.assignee.value},
       {"priority", std::string(toString(c.priority.value))},
+      {"priority_reason", c.priority_reason.value},
       {"first_contact_due_ms",
        c.first_contact_due_ms.isSet() ? Json(c.first_contact_due_ms.value) : Json(nullptr)},
+      {"resolution_code", c.resolution_code.value},
       {"resolution_text", c.resolution_text.value},
+      {"merged_into", c.merged_into.value},
       {"conflict", c.conflict.value}};
 }
 
@@ -180,7 +184,8 @@ std::size_t labelColumn(const std::vector<std::string>& cells) {
   return std::min(w, kMaxLabelColumn) + 2;
 }
 
-void printCases(const std::vector<Case>& cases, const std::string& empty, const Labels& labels) {
+void printCases(const store::Store& store, const std::vector<Case>& cases, const std::string& empty,
+                const Labels& labels) {
   if (cases.empty()) {
     std::cout << empty << "\n";
     return;
@@ -193,10 +198,15 @@ void printCases(const std::vector<Case>& cases, const std::string& empty, const 
             << pad("ASSIGNEE", 14) << pad("CATEGORIES", cw) << "TITLE\n";
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const Case& c = cases[i];
-    std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(c.priority.value)), 10)
-              << pad(c.first_contact_due_ms.isSet() ? formatTime(c.first_contact_due_ms.value)
-                                                    : "-",
-                     18)
+    // Priority and first-contact due as the norms derive them (an override wins for priority).
+    Priority priority = c.priority.value;
+    std::int64_t due = std::numeric_limits<std::int64_t>::max();
+    if (auto n = store.caseNorms(c.id); n.ok() && n->has_value()) {
+      priority = (*n)->norms.priority;
+      if (!(*n)->contacts.first_attempt_ms) due = (*n)->norms.first_attempt_due_ms;
+    }
+    std::cout << pad(shortId(c.id), 10) << pad(std::string(toString(priority)), 10)
+              << pad(formatTime(due), 18)
               << pad(std::string(toString(c.state.value)) + (c.conflict.value ? "!" : ""), 16)
               << pad(c.assignee.value.empty() ? "-" : c.assignee.value, 14) << pad(cats[i], cw)
               << (c.title.value.empty() ? "(details after pick-up)" : c.title.value) << "\n";
@@ -204,7 +214,7 @@ void printCases(const std::vector<Case>& cases, const std::string& empty, const 
 }
 
 void printSignals(const std::vector<Signal>& signals, const std::string& empty,
-                  const Labels& labels) {
+                  const Labels& labels, const std::map<std::string, std::string>& triage_shown) {
   if (signals.empty()) {
     std::cout << empty << "\n";
     return;
@@ -221,7 +231,9 @@ void printSignals(const std::vector<Signal>& signals, const std::string& empty,
     std::string text = s.content.text;
     if (text.size() > 60) text = text.substr(0, 57) + "...";
     std::cout << pad(shortId(s.id), 10) << pad(formatTime(s.content.observed_at_ms), 18)
-              << pad(std::string(toString(s.triage_state.value)), 11)
+              << pad(triage_shown.count(s.id) != 0 ? triage_shown.at(s.id)
+                                                   : std::string(toString(s.triage_state.value)),
+                     11)
               << pad(std::string(toString(s.content.urgency)), 9)
               << pad(a.postcode + " " + a.house_number + a.addition, 22) << pad(cats[i], cw) << text
               << "\n";
