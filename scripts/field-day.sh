@@ -32,6 +32,17 @@ run() {
   printf '  %s$ eropaf %s\n' "$who" "$*"
   "$cli" --home "$day/$who" "$@" 2>&1 | sed 's/^/      /'
 }
+# refused WHO ARGS...: a call the CLI is expected to refuse (exit 1), shown like run.
+refused() {
+  local who=$1
+  shift
+  printf '  %s$ eropaf %s\n' "$who" "$*"
+  if "$cli" --home "$day/$who" "$@" >"$day/refused.out" 2>&1; then
+    echo "field-day: expected a refusal, got success: eropaf $*" >&2
+    exit 1
+  fi
+  sed 's/^/      /' "$day/refused.out"
+}
 quiet() { local who=$1; shift; "$cli" --home "$day/$who" "$@"; }
 admin() { "$server" admin --data "$day/server" "$@"; }
 
@@ -67,13 +78,24 @@ echo "      signal ${s1:24:8}… saved on her phone, offline"
 say "11:40  Two doors further, neighbours complain about noise and a smell from nr. 16."
 quiet zm-fatima signal add --wijk WK015301 --postcode 1234AB --number 16 --street Dorpsstraat --city Utrecht \
   --category overlast --text "Buren klagen over geluid en stank, al weken." --informed yes >/dev/null
+say "11:50  Trying out the new app, she also files a test signal."
+junk=$(quiet zm-fatima signal add --postcode 1234AB --number 1 --category overig \
+  --text "Test van de nieuwe app, graag negeren" --informed yes)
+echo "      signal ${junk:24:8}… (no --wijk: Fatima works in one wijk)"
 run zm-fatima signals
 say "12:30  Back in signal range, her phone syncs."
 run zm-fatima sync
+say "12:40  Bram (wijkcoach), passing nr. 12, hears from the neighbour that mevrouw stays indoors."
+s3=$(quiet wc-bram signal add --postcode 1234AB --number 12 --category vereenzaming \
+  --text "Buurvrouw zegt dat mevrouw al dagen niet buiten komt." --informed later)
+echo "      signal ${s3:24:8}…"
+run wc-bram sync
 
-say "13:00  Jan (coordinator) syncs: two new signals wait for triage."
+say "13:00  Jan (coordinator) syncs: new signals wait for triage; two are about the same household."
 run co-jan sync
 run co-jan untriaged
+echo "      - The test signal is junk: Jan rejects it. Fatima will see 'afgewezen', not his reason."
+run co-jan signal reject --signal "$junk" --reason "Testmelding bij ingebruikname"
 s2=$(quiet co-jan --json untriaged | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin) if s["address"]["house_number"]=="16"][0])')
 case_a=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 12 --street Dorpsstraat --city Utrecht \
   --title "Mevrouw Dorpsstraat 12: schulden, zelfverwaarlozing" --category dreigende_huisuitzetting --signal "$s1")
@@ -81,7 +103,12 @@ case_b=$(quiet co-jan case open --wijk WK015301 --postcode 1234AB --number 16 --
   --title "Overlast en stank Dorpsstraat 16" --category overlast --signal "$s2")
 echo "      case ${case_a:24:8}… (eviction threat: priority acuut, first contact within 2 days)"
 echo "      case ${case_b:24:8}… (overlast), left in the queue for a coach to pick up"
+echo "      - Bram's signal says the same about nr. 12: a duplicate, it joins case A."
+run co-jan signal duplicate --signal "$s3" --of "$s1"
+echo "      - A typo in the coach's id is refused, with the colleagues who can take it."
+refused co-jan assign --case "$case_a" --to wc-ana
 run co-jan assign --case "$case_a" --to wc-anna
+run co-jan untriaged
 run co-jan sync
 
 say "14:00  Anna syncs and gets the whole case; Bram sees case B in the queue, without personal detail."
@@ -129,6 +156,14 @@ run co-jan sync
 run co-jan conflicts
 run wc-anna sync
 run wc-anna case show --case "$case_a"
+
+say "18:20  Jan's overview: every open case of the wijk, assigned or not, with its norms."
+run co-jan overview
+later=$(date -d '+21 days' '+%Y-%m-%dT%H:%M')
+echo "      - And three weeks on, if nobody rings Bram's doorbell at nr. 16 (the tests advance a"
+echo "        clock; here the overview judges the norms at a later time):"
+run co-jan overview --at "$later"
+run co-jan untriaged
 
 say "End of the day"
 echo "      Outboxes: $(for w in co-jan wc-anna wc-bram zm-fatima; do printf '%s %s  ' "$w" "$(quiet "$w" --json outbox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done)"
