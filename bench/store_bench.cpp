@@ -104,6 +104,7 @@ struct Remote {
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): a benchmark tool; an exception ends it with a message
 int main(int argc, char** argv) {
   bool quick = false;
   std::filesystem::path dir;

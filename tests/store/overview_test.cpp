@@ -31,13 +31,14 @@ store::OverviewRow normsOf(StoreFixture& f, const std::string& case_id) {
   return *r;
 }
 
-std::string openCase(StoreFixture& f, store::NewCase c) {
+std::string openCase(StoreFixture& f, const store::NewCase& c) {
   auto r = f.db->openCase(c);
   if (!r.ok()) throw std::runtime_error(r.status().toString());
   return r->id;
 }
 
-std::string signalAs(StoreFixture& f, store::NewSignal s, const std::string& back_as = "co-jan") {
+std::string signalAs(StoreFixture& f, const store::NewSignal& s,
+                     const std::string& back_as = "co-jan") {
   f.become("zm-fatima", Role::kZorgmedewerker);
   auto r = f.db->createSignal(s);
   if (!r.ok()) throw std::runtime_error(r.status().toString());

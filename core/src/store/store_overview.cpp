@@ -324,9 +324,13 @@ Result<Overview> Store::overview(const OverviewQuery& q) const {
     if (!overdue_part && q.overdue_only) break;
     const std::size_t have = out.rows.size();
     if (!by_category && q.limit != 0 && have >= q.limit) break;
-    Result<Stmt> sel = s.db->prepare(
-        std::string(kRowColumns) + "INDEXED BY cases_open_order WHERE " + where + " AND " +
-        (overdue_part ? "" : "NOT ") + overdue_sql + " ORDER BY priority, due_ms, id LIMIT ?");
+    std::string sql(kRowColumns);
+    sql += "INDEXED BY cases_open_order WHERE ";
+    sql += where;
+    sql += overdue_part ? " AND " : " AND NOT ";
+    sql += overdue_sql;
+    sql += " ORDER BY priority, due_ms, id LIMIT ?";
+    Result<Stmt> sel = s.db->prepare(sql);
     if (!sel.ok()) return sel.status();
     bindAll(*sel, args);
     const int n = static_cast<int>(args.size());
