@@ -124,38 +124,15 @@ std::string labelList(const std::vector<std::string>& codes, const Labels& label
   return out;
 }
 
-std::vector<Worker> validAssignees(const std::vector<Worker>& workers, std::string_view wijk) {
-  std::vector<Worker> out;
-  for (const Worker& w : workers) {
-    if (permissions::mayAssign(w.id, &w, wijk).ok()) out.push_back(w);
-  }
-  std::sort(out.begin(), out.end(), [](const Worker& a, const Worker& b) {
-    return a.name != b.name ? a.name < b.name : a.id < b.id;
-  });
-  return out;
-}
-
 Status withValidAssignees(const Status& refusal, std::string_view to, std::string_view wijk,
                           const std::vector<Worker>& workers, bool known) {
-  std::string message =
+  return Status(
+      refusal.code(),
       std::string(to) +
-      (known ? " cannot take this case: "
-             : " is not a colleague this device knows (sync if they joined today): ") +
-      refusal.message() + ".";
-  const std::vector<Worker> valid = validAssignees(workers, wijk);
-  if (valid.empty()) {
-    message += " No colleague on this device can take a case of " + std::string(wijk) +
-               "; sync to refresh the list (eropaf workers).";
-  } else {
-    message += " Valid colleagues for " + std::string(wijk) + ": ";
-    for (std::size_t i = 0; i < valid.size(); ++i) {
-      const Worker& w = valid[i];
-      message +=
-          (i == 0 ? "" : ", ") + w.id + " (" + w.name + ", " + std::string(toString(w.role)) + ")";
-    }
-    message += ".";
-  }
-  return Status(refusal.code(), message, refusal.field());
+          (known ? " cannot take this case: "
+                 : " is not a colleague this device knows (sync if they joined today): ") +
+          refusal.message() + "." + permissions::validAssigneesSentence(workers, wijk),
+      refusal.field());
 }
 
 }  // namespace eropaf::cli

@@ -37,9 +37,6 @@ Labels categoryLabels(const store::Store& store);
 /// The labels of `codes`, joined with ", "; a code without a label shows as itself.
 std::string labelList(const std::vector<std::string>& codes, const Labels& labels);
 
-/// The colleagues a case of `wijk` may be assigned to, by name (permissions::mayAssign).
-std::vector<Worker> validAssignees(const std::vector<Worker>& workers, std::string_view wijk);
-
 /// `refusal` (why `to` cannot take a case of `wijk`) with the colleagues who can, for a
 /// message a coordinator can act on; `known`: whether `workers` holds `to` at all. Keeps the
 /// refusal's code and field.

@@ -24,6 +24,7 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -78,6 +79,13 @@ Status mayWriteCase(const Worker& w, Hold hold, const Case& current, const Case&
 /// A valid assignee: exists, active, a wijkcoach or coordinator, working in `wijk`. An empty id
 /// (back to the queue) is always valid.
 Status mayAssign(std::string_view assignee_id, const Worker* assignee, std::string_view wijk);
+
+/// The workers of `workers` who may take a case of `wijk` (mayAssign), by name then id.
+std::vector<Worker> validAssignees(std::span<const Worker> workers, std::string_view wijk);
+
+/// The sentence that names them for a refusal a coordinator can act on: " Valid colleagues for
+/// WK: id (name, role), ...." — or, when there is none, that a sync refreshes the list.
+std::string validAssigneesSentence(std::span<const Worker> workers, std::string_view wijk);
 
 /// May `w` report the new signal `in` (own name and role; triage fields only by a coordinator
 /// of the signal's wijk, or a coach linking to their own case: `link_target` is the hold of the

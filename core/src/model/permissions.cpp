@@ -157,6 +157,31 @@ Status mayAssign(std::string_view assignee_id, const Worker* a, std::string_view
   return {};
 }
 
+std::vector<Worker> validAssignees(std::span<const Worker> workers, std::string_view wijk) {
+  std::vector<Worker> out;
+  for (const Worker& w : workers) {
+    if (mayAssign(w.id, &w, wijk).ok()) out.push_back(w);
+  }
+  std::sort(out.begin(), out.end(), [](const Worker& a, const Worker& b) {
+    return a.name != b.name ? a.name < b.name : a.id < b.id;
+  });
+  return out;
+}
+
+std::string validAssigneesSentence(std::span<const Worker> workers, std::string_view wijk) {
+  const std::vector<Worker> valid = validAssignees(workers, wijk);
+  if (valid.empty()) {
+    return " No colleague on this device can take a case of " + std::string(wijk) +
+           "; sync to refresh the list (eropaf workers).";
+  }
+  std::string out = " Valid colleagues for " + std::string(wijk) + ": ";
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    const Worker& w = valid[i];
+    out += (i == 0 ? "" : ", ") + w.id + " (" + w.name + ", " + std::string(toString(w.role)) + ")";
+  }
+  return out + ".";
+}
+
 namespace {
 
 /// Triage fields of a signal delta, judged for `w` on a signal of `wijk` reported by `reporter`.

@@ -49,27 +49,10 @@ Status requireReason(std::string_view reason) {
 
 Status withValidAssignees(const Status& refusal, std::string_view to,
                           const std::vector<Worker>& known, std::string_view wijk) {
-  std::vector<const Worker*> valid;
-  for (const Worker& w : known) {
-    if (permissions::mayAssign(w.id, &w, wijk).ok()) valid.push_back(&w);
-  }
-  std::sort(valid.begin(), valid.end(), [](const Worker* a, const Worker* b) {
-    return a->name != b->name ? a->name < b->name : a->id < b->id;
-  });
-  std::string message = std::string(to) + " cannot take this case: " + refusal.message() + ".";
-  if (valid.empty()) {
-    message += " No colleague on this device can take a case of " + std::string(wijk) +
-               "; sync to refresh the list (eropaf workers).";
-  } else {
-    message += " Valid colleagues for " + std::string(wijk) + ": ";
-    for (std::size_t i = 0; i < valid.size(); ++i) {
-      const Worker& w = *valid[i];
-      message +=
-          (i == 0 ? "" : ", ") + w.id + " (" + w.name + ", " + std::string(toString(w.role)) + ")";
-    }
-    message += ".";
-  }
-  return Status(refusal.code(), message, refusal.field());
+  return Status(refusal.code(),
+                std::string(to) + " cannot take this case: " + refusal.message() + "." +
+                    permissions::validAssigneesSentence(known, wijk),
+                refusal.field());
 }
 
 }  // namespace detail
