@@ -137,9 +137,9 @@ TEST_CASE("migrating step by step gives the schema a fresh store has", "[store][
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the golden v1 and v2 databases migrate to v3 with the norm columns filled",
+TEST_CASE("the golden v1, v2 and v3 databases migrate with the norm columns and counts filled",
           "[store][migration]") {
-  const int version = GENERATE(1, 2);
+  const int version = GENERATE(1, 2, 3);
   CAPTURE(version);
   const auto dir = test::makeTempDir("eropaf-golden");
   const std::string path = copyGolden(version, dir);
@@ -178,6 +178,15 @@ TEST_CASE("the golden v1 and v2 databases migrate to v3 with the norm columns fi
   auto col = [&](const std::string& expr) {
     return test::sqlColumn(path, "SELECT " + expr + " FROM cases WHERE id = '" + case_id + "'");
   };
+  // v4: the overview's counts table holds the migrated open cases.
+  CHECK(test::sqlColumn(path,
+                        "SELECT wijk || '|' || assignee || '|' || state || '|' || n "
+                        "FROM open_counts WHERE n != 0") ==
+        test::sqlColumn(
+            path,
+            "SELECT wijk || '|' || assignee || '|' || state || '|' || count(*) "
+            "FROM cases WHERE is_open = 1 AND deleted = 0 GROUP BY wijk, assignee, state"));
+  CHECK_FALSE(test::sqlColumn(path, "SELECT n FROM open_counts").empty());
   CHECK(col("priority") == std::vector<std::string>{"1"});
   CHECK(col("derived_priority") == std::vector<std::string>{"1"});
   CHECK(col("due_ms") == std::vector<std::string>{

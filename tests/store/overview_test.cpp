@@ -1,8 +1,9 @@
-// The device store's norms (schema v3): the derived norm columns follow every write path
+// The device store's norms (schema v3, counts v4): the derived norm columns follow every write path
 // (local writes, remote apply, category changes), the coordinator's overview lists and orders
 // by them, duplicate hints find the same household, and writes are checked against the
 // reference wijken and the clock.
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "eropaf/norms.hpp"
 #include "store/store_fixture.hpp"
@@ -452,4 +453,116 @@ TEST_CASE("a contact moment dated in the future beyond the clock skew is refused
   CHECK(readOk(f.db->contactMoments(c)).empty());
   m.at_ms = kStart + kDefaultMaxSkewMs;
   CHECK(f.db->addContactMoment(m).ok());
+}
+
+TEST_CASE("the overview's counts follow every write path: local, remote apply, evict, wipe",
+          "[store][overview]") {
+  // open_counts (schema v4) is kept by triggers; here it must always equal a recount of the
+  // cases themselves, and the overview's totals the rows it lists, whatever wrote the row.
+  StoreFixture src;
+  StoreFixture dst;
+  src.become("co-jan", Role::kCoordinator, {"WK015301", "WK015302"});
+  dst.become("co-jan", Role::kCoordinator, {"WK015301", "WK015302"});
+  const std::string recount =
+      "SELECT wijk || '|' || assignee || '|' || state || '|' || count(*) FROM cases "
+      "WHERE is_open = 1 AND deleted = 0 GROUP BY wijk, assignee, state ORDER BY 1";
+  const std::string kept =
+      "SELECT wijk || '|' || assignee || '|' || state || '|' || n FROM open_counts "
+      "WHERE n != 0 ORDER BY 1";
+  auto consistent = [&](StoreFixture& f) {
+    CHECK(test::sqlColumn(f.path(), kept) == test::sqlColumn(f.path(), recount));
+    for (const std::optional<std::string>& who :
+         {std::optional<std::string>(), std::optional<std::string>(""),
+          std::optional<std::string>("wc-anna")}) {
+      store::OverviewQuery q;
+      q.assignee = who;
+      auto o = readOk(f.db->overview(q));
+      CHECK(o.total == o.rows.size());
+      std::size_t late = 0;
+      for (const auto& r : o.rows) late += r.overdue ? 1 : 0;
+      CHECK(o.overdue == late);
+    }
+  };
+  std::mt19937 rng(7);
+  std::vector<std::string> cases;
+  auto copy = [&] {
+    std::vector<Record> recs;
+    for (auto& r : readOk(src.db->allRecords())) {
+      if (recordKind(r) == RecordKind::kCase) recs.push_back(std::move(r));
+    }
+    REQUIRE(dst.db->applyRemote(recs).ok());
+  };
+  for (int step = 0; step < 60; ++step) {
+    const auto pick = rng() % 5;
+    if (pick == 0 || cases.size() < 3) {
+      store::NewCase c =
+          aCase("Casus " + std::to_string(step), {rng() % 2 ? "overlast" : "huiselijk_geweld"},
+                "1234AB", std::to_string(step + 1));
+      c.wijk = rng() % 2 ? "WK015301" : "WK015302";
+      cases.push_back(openCase(src, c));
+    } else if (pick == 1) {
+      static_cast<void>(
+          src.db->assignCase(cases[rng() % cases.size()], rng() % 2 ? "wc-anna" : "wc-bram"));
+    } else if (pick == 2) {
+      static_cast<void>(src.db->moveCase(
+          {cases[rng() % cases.size()], CaseState::kGeannuleerd, "dubbel ingevoerd", true}));
+    } else if (pick == 3) {
+      src.clock->advance(2 * kDay);
+      dst.clock->advance(2 * kDay);
+    } else {
+      REQUIRE(dst.db->evict(cases[rng() % cases.size()]).ok());
+    }
+    copy();
+    consistent(src);
+    consistent(dst);
+  }
+  CHECK_FALSE(test::sqlColumn(dst.path(), kept).empty());
+  REQUIRE(dst.db->wipe().ok());
+  CHECK(test::sqlColumn(dst.path(), kept).empty());
+}
+
+TEST_CASE("a backdated or first gesprek moment moves the first contacts but a later one not",
+          "[store][overview]") {
+  // The store skips recomputing a case for a new moment later than its first contacts; these
+  // are the moments it must not skip (local writes and remote apply alike).
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator);
+  const std::string c = openCase(f, aCase("Eenzaam", {"vereenzaming"}));
+  f.clock->advance(5 * kDay);
+  store::NewContactMoment m;
+  m.case_id = c;
+  m.outcome = ContactOutcome::kNietThuis;
+  m.at_ms = kStart + 3 * kDay;
+  REQUIRE(f.db->addContactMoment(m).ok());
+  CHECK(normsOf(f, c).contacts.first_attempt_ms == kStart + 3 * kDay);
+  m.at_ms = kStart + 4 * kDay;  // later, not a gesprek: nothing moves
+  REQUIRE(f.db->addContactMoment(m).ok());
+  CHECK(normsOf(f, c).contacts.first_attempt_ms == kStart + 3 * kDay);
+  CHECK_FALSE(normsOf(f, c).contacts.first_gesprek_ms.has_value());
+  m.outcome = ContactOutcome::kGesprek;  // later than the first attempt, but the first gesprek
+  REQUIRE(f.db->addContactMoment(m).ok());
+  CHECK(normsOf(f, c).contacts.first_gesprek_ms == kStart + 4 * kDay);
+  m.outcome = ContactOutcome::kNietThuis;
+  m.at_ms = kStart + 1 * kDay;  // backdated before the first attempt
+  REQUIRE(f.db->addContactMoment(m).ok());
+  CHECK(normsOf(f, c).contacts.first_attempt_ms == kStart + 1 * kDay);
+  CHECK(normsOf(f, c).contacts.first_gesprek_ms == kStart + 4 * kDay);
+
+  // The same moments applied remotely, oldest last, give the same first contacts.
+  StoreFixture dst;
+  dst.become("co-jan", Role::kCoordinator);
+  dst.clock->advance(5 * kDay);
+  std::vector<Record> cases;
+  std::vector<Record> moments;
+  for (auto& r : readOk(f.db->allRecords())) {
+    if (recordKind(r) == RecordKind::kCase) cases.push_back(r);
+    if (recordKind(r) == RecordKind::kContactMoment) moments.push_back(r);
+  }
+  REQUIRE(dst.db->applyRemote(cases).ok());
+  REQUIRE(moments.size() == 4);
+  for (auto it = moments.rbegin(); it != moments.rend(); ++it) {
+    REQUIRE(readOk(dst.db->applyRemote(std::span<const Record>(&*it, 1))).inserted == 1);
+  }
+  CHECK(normsOf(dst, c).contacts.first_attempt_ms == kStart + 1 * kDay);
+  CHECK(normsOf(dst, c).contacts.first_gesprek_ms == kStart + 4 * kDay);
 }

@@ -8,7 +8,7 @@
 
 namespace eropaf::store::detail {
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 /// The version of an open database (0 for an empty file).
 Result<int> schemaVersionOf(Db& db);

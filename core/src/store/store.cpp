@@ -108,6 +108,11 @@ Status Store::Impl::prepareStatements() {
         "missed=?8 WHERE id=?9");
     if (!un.ok()) return un.status();
     update_norms = std::move(un).value();
+    Result<Stmt> mn = db->prepare(
+        "SELECT (SELECT count(*) FROM contact_moments WHERE id = ?1), first_attempt_ms, "
+        "first_gesprek_ms FROM cases WHERE id = ?2");
+    if (!mn.ok()) return mn.status();
+    select_moment_news = std::move(mn).value();
     Result<Stmt> cs =
         db->prepare("SELECT id, body FROM signals WHERE case_id = ?1 AND case_id != ''");
     if (!cs.ok()) return cs.status();

@@ -113,6 +113,7 @@ struct Store::Impl {
   Stmt select_signal_case;  ///< v3: a signal row's case_id before it is rewritten
   Stmt select_case_merged;  ///< v3: a case row's merged_into
   Stmt update_norms;        ///< v3: a case row's norm columns
+  Stmt select_moment_news;  ///< v3: is a moment stored, and its case's first contact times
   Stmt case_signals;        ///< v3: the signals linked to a case
   Stmt case_moments;        ///< v3: the moments of a case and of the cases merged into it
 
@@ -197,6 +198,9 @@ struct Store::Impl {
     bool missed = false;
   };
 
+  /// A contact moment about to be written cannot change its case's norm columns (so its
+  /// case need not be recomputed).
+  Result<bool> momentLeavesNorms(const ContactMoment& m);
   /// The norm columns of `c` over the signals and contact moments stored now.
   Result<NormColumns> computeNorms(const Case& c);
 

@@ -6,8 +6,9 @@
 // (norms.hpp) give over the facts this device holds: the case, its linked signals (not
 // deleted, not afgewezen) and the contact moments of it and of the cases merged into it.
 // Overdue at `now` is a column test (`missed = 1 OR open_due_ms < now`), so the overview is
-// served by two indexes (cases_open_order for the rows in order, cases_open_count for the
-// counts) and decrypts only the rows it returns.
+// served by indexes (cases_open_order for the rows in order, cases_overdue for the overdue
+// count) and a table of counts kept by triggers (open_counts, schema v4), and decrypts only
+// the rows it returns.
 #include <algorithm>
 
 #include "eropaf/id.hpp"
@@ -78,6 +79,24 @@ Status Store::Impl::flushNorms() {
   todo.insert(targets.begin(), targets.end());
   for (const std::string& id : todo) EROPAF_RETURN_IF_ERROR(refreshNorms(id));
   return {};
+}
+
+Result<bool> Store::Impl::momentLeavesNorms(const ContactMoment& m) {
+  // Only a moment this store does not hold yet, neither deleted nor a correction (those can
+  // take a first contact away), and no earlier than each first contact it could be.
+  if (m.deleted.value || !m.corrects_id.empty()) return false;
+  Stmt& q = select_moment_news;
+  Result<bool> row = q.bind(1, m.id).bind(2, m.case_id).step();
+  if (!row.ok()) return row.status();
+  bool unchanged = false;
+  if (*row && q.int64(0) == 0) {
+    const bool attempt_later = !q.isNull(1) && q.int64(1) <= m.at_ms;
+    const bool gesprek_later = !q.isNull(2) && q.int64(2) <= m.at_ms;
+    unchanged = !norms::isAttempt(m) ||
+                (attempt_later && (m.outcome != ContactOutcome::kGesprek || gesprek_later));
+  }
+  q.reset();
+  return unchanged;
 }
 
 Result<Store::Impl::NormColumns> Store::Impl::computeNorms(const Case& c) {
@@ -261,6 +280,56 @@ Result<OverviewRow> rowFrom(Impl& s, Stmt& q, std::int64_t now) {
   return row;
 }
 
+/// The overview's counts from schema v4 on: the total from `open_counts` (kept by triggers),
+/// the overdue ones by two range scans over `cases_overdue` that read only overdue entries.
+/// `where` and `args` are the filters over cases; the same filters, without the `cases`
+/// columns that open_counts lacks, apply to it (wijk, assignee, state are its key).
+template <class Impl>
+Status countOverview(Impl& s, const std::string& where, const std::vector<Arg>& args,
+                     std::int64_t now, Overview& out) {
+  std::string count_where = where;
+  const std::string open_prefix = "is_open = 1 AND deleted = 0 AND ";
+  count_where.erase(0, open_prefix.size());
+  Result<Stmt> total =
+      s.db->prepare("SELECT coalesce(sum(n), 0) FROM open_counts WHERE " + count_where);
+  if (!total.ok()) return total.status();
+  bindAll(*total, args);
+  Result<bool> row = total->step();
+  if (!row.ok()) return row.status();
+  out.total = static_cast<std::size_t>(total->int64(0));
+  Result<Stmt> late = s.db->prepare(
+      "SELECT (SELECT count(*) FROM cases INDEXED BY cases_overdue WHERE " + where +
+      " AND missed = 1) + (SELECT count(*) FROM cases INDEXED BY cases_overdue WHERE " + where +
+      " AND missed = 0 AND open_due_ms < ?)");
+  if (!late.ok()) return late.status();
+  bindAll(*late, args);
+  bindAll(*late, args, static_cast<int>(args.size()) + 1);
+  late->bind(static_cast<int>(2 * args.size()) + 1, now);
+  row = late->step();
+  if (!row.ok()) return row.status();
+  out.overdue = static_cast<std::size_t>(late->int64(0));
+  return {};
+}
+
+/// The same counts for a v3 store (opened with migrate_to 3: tests and tooling), by one scan
+/// of the covering index.
+template <class Impl>
+Status countOverviewByScan(Impl& s, const std::string& where, const std::vector<Arg>& args,
+                           std::int64_t now, Overview& out) {
+  Result<Stmt> cnt = s.db->prepare(
+      "SELECT count(*), coalesce(sum(missed = 1 OR open_due_ms < ?), 0) FROM cases INDEXED BY "
+      "cases_open_count WHERE " +
+      where);
+  if (!cnt.ok()) return cnt.status();
+  cnt->bind(1, now);
+  bindAll(*cnt, args, 2);
+  Result<bool> row = cnt->step();
+  if (!row.ok()) return row.status();
+  out.overdue = static_cast<std::size_t>(cnt->int64(1));
+  out.total = static_cast<std::size_t>(cnt->int64(0));
+  return {};
+}
+
 }  // namespace
 
 Result<Overview> Store::overview(const OverviewQuery& q) const {
@@ -307,16 +376,10 @@ Result<Overview> Store::overview(const OverviewQuery& q) const {
   const bool by_category = !q.category.empty();
 
   if (!by_category) {
-    // Counts from the covering index alone (no body read).
-    Result<Stmt> cnt = s.db->prepare("SELECT count(*), coalesce(sum(" + overdue_sql +
-                                     "), 0) FROM cases INDEXED BY cases_open_count WHERE " + where);
-    if (!cnt.ok()) return cnt.status();
-    cnt->bind(1, now);
-    bindAll(*cnt, args, 2);
-    Result<bool> row = cnt->step();
-    if (!row.ok()) return row.status();
-    out.overdue = static_cast<std::size_t>(cnt->int64(1));
-    out.total = q.overdue_only ? out.overdue : static_cast<std::size_t>(cnt->int64(0));
+    Status counted = s.schema >= 4 ? countOverview(s, where, args, now, out)
+                                   : countOverviewByScan(s, where, args, now, out);
+    if (!counted.ok()) return counted;
+    if (q.overdue_only) out.total = out.overdue;
   }
 
   // Overdue rows first, then (unless overdue_only) the others; each part in index order.

@@ -70,6 +70,14 @@ Status Store::Impl::write(const Record& full) {
     if (!n.ok()) return n.status();
     norm_cols = *n;
   }
+  // A new contact moment later than its case's first contacts changes no norm (the firsts are
+  // minimums): its case is not recomputed, which would decrypt every moment of the case.
+  if (v3 && kind == RecordKind::kContactMoment) {
+    const auto& m = std::get<ContactMoment>(full);
+    Result<bool> unchanged = momentLeavesNorms(m);
+    if (!unchanged.ok()) return unchanged.status();
+    if (!*unchanged) markDirty(m.case_id);
+  }
   Stmt& s = upsert[static_cast<int>(kind) - 1];
   s.bind(1, id);
   std::visit(
@@ -125,9 +133,6 @@ Status Store::Impl::write(const Record& full) {
           }
         } else {
           s.bind(2, r.case_id).bind(3, r.at_ms).bindBlob(4, body);
-          if constexpr (std::is_same_v<T, ContactMoment>) {
-            if (v3) markDirty(r.case_id);
-          }
         }
       },
       full);
