@@ -377,3 +377,32 @@ TEST_CASE("state table: stored records carry only listed resolution codes", "[un
   CHECK(st.code() == ErrorCode::kInvalidArgument);
   CHECK(st.field() == "resolution_code");
 }
+
+TEST_CASE("state table: a refused move names the moves the role may make from there",
+          "[unit][state]") {
+  // No such edge: a coach in in_behandeling hears where she may go.
+  const eropaf::Status none = eropaf::checkTransition(CaseState::kInBehandeling, CaseState::kNieuw,
+                                                      Role::kWijkcoach, "reden", false);
+  CHECK(none.code() == ErrorCode::kTransitionNotAllowed);
+  std::string expected;
+  for (const eropaf::TransitionRule& r : eropaf::transitionTable()) {
+    if (r.from == CaseState::kInBehandeling && r.wijkcoach) {
+      expected += (expected.empty() ? "" : ", ") + std::string(eropaf::toString(r.to));
+    }
+  }
+  REQUIRE_FALSE(expected.empty());
+  CHECK(none.message() ==
+        "there is no transition in_behandeling → nieuw; from in_behandeling a "
+        "wijkcoach may move to: " +
+            expected);
+  // An edge of the coordinator's only: the coach is told hers.
+  const eropaf::Status role = eropaf::checkTransition(CaseState::kNieuw, CaseState::kGeannuleerd,
+                                                      Role::kWijkcoach, "reden", false);
+  CHECK(role.code() == ErrorCode::kTransitionNotAllowed);
+  CHECK_THAT(role.message(), Catch::Matchers::Contains("; from nieuw a wijkcoach may move to: "));
+  // A role with no move at all says so.
+  CHECK_THAT(eropaf::checkTransition(CaseState::kNieuw, CaseState::kToegewezen,
+                                     Role::kZorgmedewerker, "", false)
+                 .message(),
+             Catch::Matchers::EndsWith("from nieuw a zorgmedewerker makes no move"));
+}

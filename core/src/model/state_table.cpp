@@ -65,6 +65,22 @@ std::string moveName(CaseState from, CaseState to) {
   return std::string(toString(from)) + " → " + std::string(toString(to));
 }
 
+/// "; from S a wijkcoach may move to: a, b" — the moves `role` may make from `from` (or that
+/// it may make none), for a refused move's message.
+std::string allowedNext(CaseState from, Role role) {
+  std::string out;
+  for (const TransitionRule& rule : kTable) {
+    const bool may = (role == Role::kWijkcoach && rule.wijkcoach) ||
+                     (role == Role::kCoordinator && rule.coordinator);
+    if (rule.from != from || !may) continue;
+    out += out.empty() ? "" : ", ";
+    out += toString(rule.to);
+  }
+  const std::string who = "a " + std::string(toString(role));
+  if (out.empty()) return "; from " + std::string(toString(from)) + " " + who + " makes no move";
+  return "; from " + std::string(toString(from)) + " " + who + " may move to: " + out;
+}
+
 }  // namespace
 
 std::span<const TransitionRule> transitionTable() noexcept { return kTable; }
@@ -86,13 +102,15 @@ Status checkTransition(CaseState from, CaseState to, Role role, std::string_view
   const std::string move = moveName(from, to);
   const TransitionRule* rule = findTransition(from, to);
   if (rule == nullptr) {
-    return Status(ErrorCode::kTransitionNotAllowed, "there is no transition " + move, "to");
+    return Status(ErrorCode::kTransitionNotAllowed,
+                  "there is no transition " + move + allowedNext(from, role), "to");
   }
   const bool role_ok = (role == Role::kWijkcoach && rule->wijkcoach) ||
                        (role == Role::kCoordinator && rule->coordinator);
   if (!role_ok) {
     return Status(ErrorCode::kTransitionNotAllowed,
-                  "a " + std::string(toString(role)) + " may not make the transition " + move,
+                  "a " + std::string(toString(role)) + " may not make the transition " + move +
+                      allowedNext(from, role),
                   "to");
   }
   if (offline && !rule->offline_allowed) {
