@@ -862,6 +862,14 @@ static void test_triage_offline(void) {
     CHECK(strcmp(reason, "wijk van wc-1") == 0);
   }
   eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_overview(s, unassigned.data, unassigned.size, &b, &e));
+  CHECK(count_field(&b, 1) == 1); /* c2 only */
+  eropaf_buffer_free(&b);
+  msg of_wc1 = overview_query(0);
+  put_str(&of_wc1, 2, "wc-1");
+  REQUIRE(eropaf_store_overview(s, of_wc1.data, of_wc1.size, &b, &e));
+  CHECK(count_field(&b, 1) == 1); /* c1 only */
+  eropaf_buffer_free(&b);
 
   /* Merge c2 into c1: its moment follows, it is closed with merged_into. */
   msg cm = {{0}, 0};

@@ -285,6 +285,10 @@ public class EropafTest {
       assertEquals("wc-1", assigned.getAssignee().getValue());
       assertEquals(1, assigned.getHistoryCount());
       assertEquals("wijk van wc-1", assigned.getHistory(0).getReason());
+      assertEquals(1, store.overview(OverviewQuery.newBuilder().setAssignee("").build())
+          .getRowsCount());
+      assertEquals(c1.getId(), store.overview(OverviewQuery.newBuilder().setAssignee("wc-1")
+          .build()).getRows(0).getCase().getId());
 
       store.addContactMoment(NewContactMomentRequest.newBuilder().setCaseId(c2.getId())
           .setOutcome(ContactOutcome.CONTACT_OUTCOME_NIET_THUIS).build());
