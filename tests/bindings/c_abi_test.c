@@ -323,6 +323,36 @@ static void test_library_and_null_handles(void) {
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "sync");
   CHECK(!eropaf_sync_start_watch(NULL, NULL, NULL, NULL, &e));
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "sync");
+  /* The triage calls. */
+  CHECK(!eropaf_store_assign_case_with_reason(NULL, "a", 1, "b", 1, "r", 1, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_link_signal_with_options(NULL, &one, 0, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_reject_signal(NULL, "a", 1, "r", 1, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_mark_duplicate(NULL, "a", 1, "b", 1, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_merge_case(NULL, "a", 1, "b", 1, "r", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_refile_signal(NULL, "a", 1, "w", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_case_moments(NULL, "a", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_case_signals(NULL, "a", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_refusal(NULL, "a", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_case_norms(NULL, "a", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_overview(NULL, &one, 0, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_duplicate_hint(NULL, "a", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_household_hint(NULL, &one, 0, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(!eropaf_store_wijken(NULL, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "store");
+  CHECK(b.data == NULL);
   /* A NULL out_error is allowed: the failure is still reported by the return value. */
   CHECK(!eropaf_store_my_cases(NULL, 0, &b, NULL));
   CHECK(b.data == NULL);
@@ -554,6 +584,362 @@ static void test_store_offline(void) {
   EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_FAILED_PRECONDITION, NULL);
 
   eropaf_store_release(s);
+}
+
+/* ---- triage, offline ------------------------------------------------------------------------ */
+
+enum {
+  TRIAGE_STATE_NIEUW = 1,
+  TRIAGE_STATE_GEKOPPELD = 2,
+  TRIAGE_STATE_DUPLICAAT = 3,
+  TRIAGE_STATE_AFGEWEZEN = 4,
+  NORM_STATE_OPEN = 1,
+  NORM_STATE_MISSED = 3,
+  OUTBOX_STATUS_REFUSED = 2,
+  RECORD_KIND_SIGNAL = 1,
+  RECORD_KIND_CASE = 2,
+  NOTICE_ASSIGNED_TO_ME = 1
+};
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A signal at 1234AB `number`; its id into `id`. */
+static void make_signal(eropaf_store_t* s, const char* number, const char* text, char* id) {
+  msg r = {{0}, 0};
+  msg a = address("1234AB", number);
+  put_str(&r, 1, "WK015301");
+  put_msg(&r, 2, &a);
+  put_str(&r, 3, "schulden");
+  put_int(&r, 4, URGENCY_HOOG);
+  put_str(&r, 6, text);
+  put_int(&r, 7, INFORMED_YES);
+  eropaf_buffer b = {NULL, 0};
+  eropaf_error e = EROPAF_ERROR_INIT;
+  REQUIRE(eropaf_store_create_signal(s, r.data, r.size, &b, &e));
+  get_str(b.data, b.size, 1, id, 64);
+  eropaf_buffer_free(&b);
+}
+
+/* The value (field 1) of the versioned field `field` of a message. */
+static uint64_t versioned_uint(const eropaf_buffer* b, int field) {
+  const uint8_t* p = NULL;
+  size_t n = 0;
+  if (find_field(b->data, b->size, field, 0, &p, &n, NULL) <= 0) return 0;
+  return get_uint(p, n, 1);
+}
+
+static void versioned_str(const eropaf_buffer* b, int field, char* out, size_t cap) {
+  const uint8_t* p = NULL;
+  size_t n = 0;
+  out[0] = '\0';
+  if (find_field(b->data, b->size, field, 0, &p, &n, NULL) > 0) get_str(p, n, 1, out, cap);
+}
+
+/* The triage state of a signal this store holds. */
+static uint64_t triage_state(eropaf_store_t* s, const char* signal_id) {
+  eropaf_buffer b = {NULL, 0};
+  eropaf_error e = EROPAF_ERROR_INIT;
+  REQUIRE(eropaf_store_get_signal(s, signal_id, strlen(signal_id), &b, &e));
+  REQUIRE(b.data != NULL);
+  const uint64_t v = versioned_uint(&b, 5);
+  eropaf_buffer_free(&b);
+  return v;
+}
+
+static msg overview_query(int64_t at_ms) {
+  msg q = {{0}, 0};
+  if (at_ms) put_int(&q, 7, at_ms);
+  return q;
+}
+
+/* Every triage call of eropaf.h on a coordinator's store without a server: the happy path, a
+ * refusal with its domain, code and field, and what each left behind. */
+static void test_triage_offline(void) {
+  eropaf_store_t* s = open_store("triage");
+  eropaf_error e = EROPAF_ERROR_INIT;
+  eropaf_buffer b = {NULL, 0};
+  msg id = identity("co-t", ROLE_COORDINATOR);
+  REQUIRE(eropaf_store_set_identity(s, id.data, id.size, &e));
+
+  char s1[64], s2[64], s3[64], s4[64], s5[64];
+  make_signal(s, "20", "Huur niet betaald", s1);
+  make_signal(s, "20", "Buurvrouw meldt brieven", s2);
+  make_signal(s, "22", "Ander adres", s3);
+  make_signal(s, "24", "Geen zorgsignaal", s4);
+  make_signal(s, "20", "Derde melding", s5);
+
+  /* Duplicate hints: s1's household has two other recent signals and no open case yet. */
+  REQUIRE(eropaf_store_duplicate_hint(s, s1, strlen(s1), &b, &e));
+  CHECK(b.data != NULL);
+  CHECK(get_uint(b.data, b.size, 2) == 2);
+  CHECK(count_field(&b, 1) == 0);
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_duplicate_hint(s, "0190aaaa-0000-7000-8000-000000000000", 36, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_NOT_FOUND, NULL);
+  CHECK(!eropaf_store_duplicate_hint(s, NULL, 4, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "signal_id");
+  msg here = address("1234AB", "20");
+  REQUIRE(eropaf_store_household_hint(s, here.data, here.size, &b, &e));
+  CHECK(get_uint(b.data, b.size, 2) == 3);
+  eropaf_buffer_free(&b);
+  msg nowhere = address("", "20");
+  CHECK(!eropaf_store_household_hint(s, nowhere.data, nowhere.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_REQUIRED_FIELD_MISSING, "address.postcode");
+  const uint8_t garbage[] = {0xff, 0xff, 0xff};
+  CHECK(!eropaf_store_household_hint(s, garbage, sizeof garbage, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_DECODE_ERROR, "address");
+
+  /* A case from a signal: wijk, address and categories copied, the signal linked. */
+  msg from = {{0}, 0};
+  put_str(&from, 8, s1);
+  REQUIRE(eropaf_store_open_case(s, from.data, from.size, &b, &e));
+  char c1[64], title[128], wijk[32];
+  get_str(b.data, b.size, 1, c1, sizeof c1);
+  versioned_str(&b, 8, title, sizeof title);
+  versioned_str(&b, 5, wijk, sizeof wijk);
+  CHECK(title[0] != '\0');
+  CHECK(strcmp(wijk, "WK015301") == 0);
+  eropaf_buffer_free(&b);
+  CHECK(triage_state(s, s1) == TRIAGE_STATE_GEKOPPELD);
+  /* The household has an open case now: a second one only on purpose. */
+  msg again = {{0}, 0};
+  put_str(&again, 8, s2);
+  CHECK(!eropaf_store_open_case(s, again.data, again.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_ALREADY_EXISTS, "address");
+  put_int(&again, 5, PRIORITY_HOOG);
+  put_str(&again, 7, "twee melders, spoed");
+  put_int(&again, 9, 1);
+  REQUIRE(eropaf_store_open_case(s, again.data, again.size, &b, &e));
+  char c2[64];
+  get_str(b.data, b.size, 1, c2, sizeof c2);
+  CHECK(versioned_uint(&b, 12) == PRIORITY_HOOG);
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_duplicate_hint(s, s5, strlen(s5), &b, &e));
+  CHECK(count_field(&b, 1) == 2); /* both open cases of the household */
+  eropaf_buffer_free(&b);
+
+  /* Linking a signal of another household needs force and a reason. */
+  msg link = {{0}, 0};
+  put_str(&link, 1, s3);
+  put_str(&link, 2, c1);
+  CHECK(!eropaf_store_link_signal_with_options(s, link.data, link.size, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_FAILED_PRECONDITION, "signal_id");
+  msg link_forced = link;
+  put_int(&link_forced, 3, 1);
+  CHECK(!eropaf_store_link_signal_with_options(s, link_forced.data, link_forced.size, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_FAILED_PRECONDITION, "signal_id");
+  put_str(&link_forced, 4, "zelfde gezin, ander huisnummer");
+  REQUIRE(eropaf_store_link_signal_with_options(s, link_forced.data, link_forced.size, &e));
+  CHECK(triage_state(s, s3) == TRIAGE_STATE_GEKOPPELD);
+  msg link_empty = {{0}, 0};
+  put_str(&link_empty, 2, c1);
+  CHECK(!eropaf_store_link_signal_with_options(s, link_empty.data, link_empty.size, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_REQUIRED_FIELD_MISSING, "signal_id");
+  CHECK(!eropaf_store_link_signal_with_options(s, garbage, sizeof garbage, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_DECODE_ERROR, "request");
+  REQUIRE(eropaf_store_case_signals(s, c1, strlen(c1), &b, &e));
+  CHECK(count_field(&b, 1) == 2);
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_case_signals(s, "nope", 4, &b, &e));
+  CHECK(b.data != NULL && count_field(&b, 1) == 0);
+  eropaf_buffer_free(&b);
+
+  /* Reject: a reason is required; the signal is afgewezen. */
+  CHECK(!eropaf_store_reject_signal(s, s4, strlen(s4), "", 0, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_REASON_REQUIRED, "reason");
+  CHECK(!eropaf_store_reject_signal(s, s4, strlen(s4), NULL, 3, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "reason");
+  CHECK(triage_state(s, s4) == TRIAGE_STATE_NIEUW);
+  REQUIRE(eropaf_store_reject_signal(s, s4, strlen(s4), "geen zorgsignaal", 16, &e));
+  CHECK(triage_state(s, s4) == TRIAGE_STATE_AFGEWEZEN);
+
+  /* Duplicate: not of itself, not of a rejected one; then of s1. */
+  CHECK(!eropaf_store_mark_duplicate(s, s5, strlen(s5), s5, strlen(s5), &e));
+  CHECK(e.domain == EROPAF_DOMAIN_STORE && e.code == EROPAF_ERROR_INVALID_ARGUMENT);
+  eropaf_error_clear(&e);
+  CHECK(!eropaf_store_mark_duplicate(s, s5, strlen(s5), s4, strlen(s4), &e));
+  CHECK(e.domain == EROPAF_DOMAIN_STORE && e.code == EROPAF_ERROR_FAILED_PRECONDITION);
+  eropaf_error_clear(&e);
+  REQUIRE(eropaf_store_mark_duplicate(s, s5, strlen(s5), s1, strlen(s1), &e));
+  CHECK(triage_state(s, s5) == TRIAGE_STATE_DUPLICAAT);
+  REQUIRE(eropaf_store_untriaged_signals(s, "WK015301", 8, 0, &b, &e));
+  CHECK(count_field(&b, 1) == 0); /* every signal triaged */
+  eropaf_buffer_free(&b);
+
+  /* Norms of one case: first attempt due, not yet contacted, open. */
+  REQUIRE(eropaf_store_case_norms(s, c1, strlen(c1), &b, &e));
+  REQUIRE(b.data != NULL);
+  {
+    const uint8_t* clock = NULL;
+    size_t clock_len = 0;
+    REQUIRE(find_field(b.data, b.size, 4, 0, &clock, &clock_len, NULL) == 1);
+    CHECK(get_uint(clock, clock_len, 1) > (uint64_t)now_ms());
+    CHECK(find_field(clock, clock_len, 2, 0, NULL, NULL, NULL) == 0); /* no contact yet */
+    CHECK(get_uint(clock, clock_len, 3) == NORM_STATE_OPEN);
+    CHECK(count_field(&b, 1) == 1);          /* the case itself */
+    CHECK(get_uint(b.data, b.size, 2) != 0); /* a priority */
+  }
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_case_norms(s, "nope", 4, &b, &e));
+  CHECK(b.data == NULL);
+
+  /* The overview: both open cases now; both overdue sixty days on; a bad state refused. */
+  msg q = overview_query(0);
+  REQUIRE(eropaf_store_overview(s, q.data, q.size, &b, &e));
+  CHECK(count_field(&b, 1) == 2);
+  CHECK(get_uint(b.data, b.size, 2) == 2);
+  CHECK(get_uint(b.data, b.size, 3) == 0);
+  eropaf_buffer_free(&b);
+  msg late = overview_query(now_ms() + 60LL * 24 * 3600 * 1000);
+  REQUIRE(eropaf_store_overview(s, late.data, late.size, &b, &e));
+  CHECK(get_uint(b.data, b.size, 3) == 2);
+  {
+    const uint8_t* row = NULL;
+    size_t row_len = 0;
+    REQUIRE(find_field(b.data, b.size, 1, 0, &row, &row_len, NULL) == 2);
+    CHECK(get_uint(row, row_len, 6) == 1); /* overdue */
+    const uint8_t* clock = NULL;
+    size_t clock_len = 0;
+    REQUIRE(find_field(row, row_len, 4, 0, &clock, &clock_len, NULL) == 1);
+    CHECK(get_uint(clock, clock_len, 3) == NORM_STATE_MISSED);
+    CHECK(get_uint(clock, clock_len, 4) >= 1); /* days late */
+  }
+  eropaf_buffer_free(&b);
+  msg overdue_now = overview_query(0);
+  put_int(&overdue_now, 5, 1);
+  REQUIRE(eropaf_store_overview(s, overdue_now.data, overdue_now.size, &b, &e));
+  CHECK(count_field(&b, 1) == 0);
+  eropaf_buffer_free(&b);
+  msg limited = overview_query(0);
+  put_int(&limited, 6, 1);
+  REQUIRE(eropaf_store_overview(s, limited.data, limited.size, &b, &e));
+  CHECK(count_field(&b, 1) == 1);
+  CHECK(get_uint(b.data, b.size, 2) == 2); /* total counts every match */
+  eropaf_buffer_free(&b);
+  msg unassigned = overview_query(0);
+  put_str(&unassigned, 2, "");
+  REQUIRE(eropaf_store_overview(s, unassigned.data, unassigned.size, &b, &e));
+  CHECK(count_field(&b, 1) == 2);
+  eropaf_buffer_free(&b);
+  msg bad_state = overview_query(0);
+  put_int(&bad_state, 3, 99);
+  CHECK(!eropaf_store_overview(s, bad_state.data, bad_state.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "state");
+  msg bad_now = overview_query(-5);
+  CHECK(!eropaf_store_overview(s, bad_now.data, bad_now.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "now_ms");
+  msg bad_category = overview_query(0);
+  put_str(&bad_category, 4, "bestaat_niet");
+  CHECK(!eropaf_store_overview(s, bad_category.data, bad_category.size, &b, &e));
+  CHECK(e.domain == EROPAF_DOMAIN_STORE && e.code == EROPAF_ERROR_UNKNOWN_CATEGORY);
+  eropaf_error_clear(&e);
+  msg other_wijk = overview_query(0);
+  put_str(&other_wijk, 1, "WK036302");
+  CHECK(!eropaf_store_overview(s, other_wijk.data, other_wijk.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_PERMISSION_DENIED, "wijk");
+  CHECK(!eropaf_store_overview(s, garbage, sizeof garbage, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_DECODE_ERROR, "query");
+
+  /* Assign with a reason: a history entry. */
+  CHECK(!eropaf_store_assign_case_with_reason(s, c1, strlen(c1), "wc-1", 4, NULL, 2, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "reason");
+  REQUIRE(
+      eropaf_store_assign_case_with_reason(s, c1, strlen(c1), "wc-1", 4, "wijk van wc-1", 13, &e));
+  REQUIRE(eropaf_store_get_case(s, c1, strlen(c1), &b, &e));
+  CHECK(count_field(&b, 20) == 1);
+  {
+    const uint8_t* h = NULL;
+    size_t h_len = 0;
+    char to[32], reason[64];
+    REQUIRE(find_field(b.data, b.size, 20, 0, &h, &h_len, NULL) == 1);
+    get_str(h, h_len, 7, to, sizeof to);
+    get_str(h, h_len, 8, reason, sizeof reason);
+    CHECK(strcmp(to, "wc-1") == 0);
+    CHECK(strcmp(reason, "wijk van wc-1") == 0);
+  }
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_overview(s, unassigned.data, unassigned.size, &b, &e));
+  CHECK(count_field(&b, 1) == 1); /* c2 only */
+  eropaf_buffer_free(&b);
+  msg of_wc1 = overview_query(0);
+  put_str(&of_wc1, 2, "wc-1");
+  REQUIRE(eropaf_store_overview(s, of_wc1.data, of_wc1.size, &b, &e));
+  CHECK(count_field(&b, 1) == 1); /* c1 only */
+  eropaf_buffer_free(&b);
+
+  /* Merge c2 into c1: its moment follows, it is closed with merged_into. */
+  msg cm = {{0}, 0};
+  put_str(&cm, 1, c2);
+  put_int(&cm, 3, CONTACT_OUTCOME_NIET_THUIS);
+  REQUIRE(eropaf_store_add_contact_moment(s, cm.data, cm.size, &b, &e));
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_merge_case(s, c1, strlen(c1), c1, strlen(c1), "x", 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_INVALID_ARGUMENT, "into_id");
+  CHECK(!eropaf_store_merge_case(s, c2, strlen(c2), c1, strlen(c1), "x", 1, NULL, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "out_case");
+  REQUIRE(
+      eropaf_store_merge_case(s, c2, strlen(c2), c1, strlen(c1), "zelfde huishouden", 17, &b, &e));
+  {
+    char target[64];
+    get_str(b.data, b.size, 1, target, sizeof target);
+    CHECK(strcmp(target, c1) == 0);
+  }
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_get_case(s, c2, strlen(c2), &b, &e));
+  {
+    char into[64];
+    versioned_str(&b, 16, into, sizeof into);
+    CHECK(strcmp(into, c1) == 0);
+    CHECK(versioned_uint(&b, 10) == CASE_STATE_AFGESLOTEN);
+  }
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_merge_case(s, c2, strlen(c2), c1, strlen(c1), "nogmaals", 8, &b, &e));
+  CHECK(e.domain == EROPAF_DOMAIN_STORE && e.code == EROPAF_ERROR_FAILED_PRECONDITION);
+  eropaf_error_clear(&e);
+  REQUIRE(eropaf_store_contact_moments(s, c1, strlen(c1), &b, &e));
+  CHECK(count_field(&b, 1) == 0); /* its own */
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_case_moments(s, c1, strlen(c1), &b, &e));
+  CHECK(count_field(&b, 1) == 1); /* with the merged case's */
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_case_signals(s, c1, strlen(c1), &b, &e));
+  CHECK(count_field(&b, 1) == 4); /* s1, s3, s2 from the merged case, s5 the duplicate */
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_case_moments(s, NULL, 1, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "case_id");
+
+  /* Refusals: nothing was refused here; re-filing a signal the server did not refuse is not. */
+  REQUIRE(eropaf_store_refusal(s, s1, strlen(s1), &b, &e));
+  CHECK(b.data == NULL);
+  CHECK(!eropaf_store_refile_signal(s, s1, strlen(s1), "WK015301", 8, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_FAILED_PRECONDITION, "signal_id");
+  CHECK(!eropaf_store_refile_signal(s, s1, strlen(s1), "WK015301", 8, NULL, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "out_signal");
+
+  /* No reference data yet: no wijken, and still a message. */
+  REQUIRE(eropaf_store_wijken(s, &b, &e));
+  CHECK(b.data != NULL && count_field(&b, 1) == 0);
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_wijken(s, NULL, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_ABI, EROPAF_ERROR_INVALID_ARGUMENT, "out_list");
+  eropaf_store_release(s);
+
+  /* A wijkcoach sees no overview and triages nothing. */
+  eropaf_store_t* coach = open_store("triage-coach");
+  msg cid = identity("wc-t", ROLE_WIJKCOACH);
+  REQUIRE(eropaf_store_set_identity(coach, cid.data, cid.size, &e));
+  char cs[64];
+  make_signal(coach, "30", "Gezien bij huisbezoek", cs);
+  CHECK(!eropaf_store_overview(coach, q.data, q.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_PERMISSION_DENIED, NULL);
+  CHECK(!eropaf_store_reject_signal(coach, cs, strlen(cs), "niet nodig", 10, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_PERMISSION_DENIED, NULL);
+  CHECK(triage_state(coach, cs) == TRIAGE_STATE_NIEUW);
+  eropaf_store_release(coach);
 }
 
 /* ---- a damaged file ------------------------------------------------------------------------ */
@@ -817,6 +1203,156 @@ static void test_enroll_and_sync(void) {
   eropaf_store_release(s);
 }
 
+/* ---- triage against the real server: refusals, re-filing, the reference data, notices ------- */
+
+static void test_triage_sync(void) {
+  eropaf_error e = EROPAF_ERROR_INIT;
+  eropaf_buffer b = {NULL, 0};
+  eropaf_store_t* co = enrolled_store("triage-co", "EROPAF_TEST_CODE_CO3");
+  eropaf_store_t* wc = enrolled_store("triage-wc", "EROPAF_TEST_CODE_WC2");
+  msg cfg = sync_config(NULL);
+  eropaf_sync_t* co_sync = eropaf_sync_new(co, cfg.data, cfg.size, &e);
+  eropaf_sync_t* wc_sync = eropaf_sync_new(wc, cfg.data, cfg.size, &e);
+  REQUIRE(co_sync != NULL && wc_sync != NULL);
+  REQUIRE(eropaf_sync_run_blocking(co_sync, &b, &e));
+  eropaf_buffer_free(&b);
+
+  /* The reference data came with enrollment: the wijk list, and the device refuses a signal
+   * for a wijk it does not list. */
+  REQUIRE(eropaf_store_wijken(co, &b, &e));
+  CHECK(count_field(&b, 1) == 1);
+  {
+    const uint8_t* w = NULL;
+    size_t w_len = 0;
+    char code[32];
+    REQUIRE(find_field(b.data, b.size, 1, 0, &w, &w_len, NULL) == 1);
+    get_str(w, w_len, 1, code, sizeof code);
+    CHECK(strcmp(code, "WK015301") == 0);
+  }
+  eropaf_buffer_free(&b);
+  msg r = {{0}, 0};
+  msg a = address("1234AB", "40");
+  put_str(&r, 1, "WK099999");
+  put_msg(&r, 2, &a);
+  put_str(&r, 3, "schulden");
+  put_str(&r, 6, "Verkeerde wijk");
+  put_int(&r, 7, INFORMED_YES);
+  CHECK(!eropaf_store_create_signal(co, r.data, r.size, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_INVALID_ARGUMENT, "wijk");
+
+  /* A case, assigned: a colleague the reference data says cannot take it (a zorgmedewerker) is
+   * refused on the device, naming the field and the valid colleagues; wc-2 is assigned, with a
+   * reason, and the coach's sync says so in a notice. */
+  char sig[64];
+  make_signal(co, "42", "Post stapelt zich op", sig);
+  msg from = {{0}, 0};
+  put_str(&from, 8, sig);
+  REQUIRE(eropaf_store_open_case(co, from.data, from.size, &b, &e));
+  char kase[64];
+  get_str(b.data, b.size, 1, kase, sizeof kase);
+  eropaf_buffer_free(&b);
+  CHECK(!eropaf_store_assign_case_with_reason(co, kase, strlen(kase), "zm-1", 4, "typo", 4, &e));
+  CHECK(e.message != NULL && strstr(e.message, "wc-2") != NULL);
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_FAILED_PRECONDITION, "assignee");
+  REQUIRE(eropaf_store_assign_case_with_reason(co, kase, strlen(kase), "wc-2", 4, "eerste coach",
+                                               12, &e));
+  REQUIRE(eropaf_sync_run_blocking(co_sync, &b, &e));
+  CHECK(get_uint(b.data, b.size, 1) >= 3); /* signal, case, link, assignment */
+  CHECK(get_uint(b.data, b.size, 2) == 0);
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_sync_run_blocking(wc_sync, &b, &e));
+  int assigned = 0;
+  const int notices = count_field(&b, 9);
+  for (int i = 0; i < notices; ++i) {
+    const uint8_t* n = NULL;
+    size_t n_len = 0;
+    char cid[64];
+    find_field(b.data, b.size, 9, i, &n, &n_len, NULL);
+    get_str(n, n_len, 2, cid, sizeof cid);
+    if (get_uint(n, n_len, 1) == NOTICE_ASSIGNED_TO_ME && strcmp(cid, kase) == 0) ++assigned;
+  }
+  CHECK(assigned == 1);
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_my_cases(wc, 0, &b, &e));
+  CHECK(count_field(&b, 1) == 1);
+  eropaf_buffer_free(&b);
+
+  /* A worker the device was never told about is left to the server, which refuses it: the
+   * sync result lists the refused change and the store keeps it as geweigerd. */
+  REQUIRE(
+      eropaf_store_assign_case_with_reason(co, kase, strlen(kase), "wc-nobody", 9, "typo", 4, &e));
+  REQUIRE(eropaf_sync_run_blocking(co_sync, &b, &e));
+  CHECK(get_uint(b.data, b.size, 2) == 1); /* refused */
+  CHECK(count_field(&b, 10) == 1);
+  {
+    const uint8_t* rc = NULL;
+    size_t rc_len = 0;
+    char rid[64];
+    REQUIRE(find_field(b.data, b.size, 10, 0, &rc, &rc_len, NULL) == 1);
+    get_str(rc, rc_len, 1, rid, sizeof rid);
+    CHECK(strcmp(rid, kase) == 0);
+    CHECK(get_uint(rc, rc_len, 2) == RECORD_KIND_CASE);
+    CHECK(find_field(rc, rc_len, 4, 0, NULL, NULL, NULL) == 1); /* the reason */
+  }
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_refusal(co, kase, strlen(kase), &b, &e));
+  REQUIRE(b.data != NULL);
+  CHECK(get_uint(b.data, b.size, 6) == OUTBOX_STATUS_REFUSED);
+  CHECK(get_uint(b.data, b.size, 9) == RECORD_KIND_CASE);
+  CHECK(count_field(&b, 7) == 1);
+  eropaf_buffer_free(&b);
+
+  /* A signal the server refuses: written under a stale role (this device still thinks co-3 is
+   * a zorgmedewerker), which the server judges by co-3's real one. Its reporter re-files it. */
+  msg stale = identity("co-3", 1 /* zorgmedewerker */);
+  REQUIRE(eropaf_store_set_identity(co, stale.data, stale.size, &e));
+  char refused_sig[64];
+  make_signal(co, "44", "Geweigerd door de server", refused_sig);
+  msg real = identity("co-3", ROLE_COORDINATOR);
+  REQUIRE(eropaf_store_set_identity(co, real.data, real.size, &e));
+  REQUIRE(eropaf_sync_run_blocking(co_sync, &b, &e));
+  CHECK(get_uint(b.data, b.size, 2) == 1); /* refused */
+  {
+    const uint8_t* rc = NULL;
+    size_t rc_len = 0;
+    char rid[64];
+    REQUIRE(find_field(b.data, b.size, 10, 0, &rc, &rc_len, NULL) == 1);
+    get_str(rc, rc_len, 1, rid, sizeof rid);
+    CHECK(strcmp(rid, refused_sig) == 0);
+    CHECK(get_uint(rc, rc_len, 2) == RECORD_KIND_SIGNAL);
+  }
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_refusal(co, refused_sig, strlen(refused_sig), &b, &e));
+  REQUIRE(b.data != NULL);
+  CHECK(get_uint(b.data, b.size, 6) == OUTBOX_STATUS_REFUSED);
+  CHECK(get_uint(b.data, b.size, 9) == RECORD_KIND_SIGNAL);
+  CHECK(count_field(&b, 7) == 1);
+  eropaf_buffer_free(&b);
+  REQUIRE(eropaf_store_refusal(co, sig, strlen(sig), &b, &e)); /* accepted: none */
+  CHECK(b.data == NULL);
+  CHECK(!eropaf_store_refile_signal(co, refused_sig, strlen(refused_sig), "WK099999", 8, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_INVALID_ARGUMENT, "wijk");
+  CHECK(!eropaf_store_refile_signal(co, sig, strlen(sig), "WK015301", 8, &b, &e));
+  EXPECT_ERROR(e, EROPAF_DOMAIN_STORE, EROPAF_ERROR_FAILED_PRECONDITION, "signal_id");
+  REQUIRE(eropaf_store_refile_signal(co, refused_sig, strlen(refused_sig), "WK015301", 8, &b, &e));
+  {
+    char id[64];
+    get_str(b.data, b.size, 1, id, sizeof id);
+    CHECK(strcmp(id, refused_sig) == 0);
+  }
+  eropaf_buffer_free(&b);
+  /* Queued again as a pending change; the refused row is gone. (Its content, reporter role
+   * included, is unchanged but for the wijk: the server judges it again on the next push.) */
+  REQUIRE(eropaf_store_refusal(co, refused_sig, strlen(refused_sig), &b, &e));
+  CHECK(b.data == NULL);
+  CHECK(eropaf_store_outbox_size(co, &e) == 2); /* it, and the refused assignment */
+
+  eropaf_sync_release(wc_sync);
+  eropaf_sync_release(co_sync);
+  eropaf_store_release(wc);
+  eropaf_store_release(co);
+}
+
 /* ---- concurrent use: writers on several threads while a sync runs in the background ---------- */
 
 enum { kWriters = 4, kPerWriter = 40 };
@@ -900,8 +1436,10 @@ int main(int argc, char** argv) {
     test_library_and_null_handles();
     test_open_errors();
     test_store_offline();
+    test_triage_offline();
     test_unreadable_rows();
     test_enroll_and_sync();
+    test_triage_sync();
     test_concurrent_use();
   }
   const int64_t live = eropaf_live_object_count();

@@ -3,12 +3,15 @@
 #
 # Usage: with_server.sh SERVER_BIN COMMAND [ARG...]
 #
-# Before COMMAND runs, wijk WK015301 and three workers exist, each with a one-time enrollment
+# Before COMMAND runs, wijk WK015301 and six workers exist (zm-1, a zorgmedewerker,
+# without a code: a colleague no case may be assigned to), each with a one-time enrollment
 # code, exported as:
 #   EROPAF_TEST_URL        http://127.0.0.1:PORT
 #   EROPAF_TEST_CODE_CO1   coordinator co-1
 #   EROPAF_TEST_CODE_CO2   coordinator co-2
 #   EROPAF_TEST_CODE_WC1   wijkcoach wc-1
+#   EROPAF_TEST_CODE_CO3   coordinator co-3 (the triage tests)
+#   EROPAF_TEST_CODE_WC2   wijkcoach wc-2 (the triage tests)
 # The server is stopped (SIGTERM) afterwards; the exit status is COMMAND's.
 set -euo pipefail
 
@@ -49,11 +52,17 @@ admin add-wijk WK015301 "Wijk 01 Centrum" >/dev/null
 admin add-worker --id co-1 --name "Coordinator Een" --role coordinator --wijk WK015301 >/dev/null
 admin add-worker --id co-2 --name "Coordinator Twee" --role coordinator --wijk WK015301 >/dev/null
 admin add-worker --id wc-1 --name "Coach Een" --role wijkcoach --wijk WK015301 >/dev/null
+admin add-worker --id co-3 --name "Coordinator Drie" --role coordinator --wijk WK015301 >/dev/null
+admin add-worker --id wc-2 --name "Coach Twee" --role wijkcoach --wijk WK015301 >/dev/null
+admin add-worker --id zm-1 --name "Zorg Een" --role zorgmedewerker --wijk WK015301 >/dev/null
 EROPAF_TEST_URL="$url"
 EROPAF_TEST_CODE_CO1="$(admin enroll-code co-1)"
 EROPAF_TEST_CODE_CO2="$(admin enroll-code co-2)"
 EROPAF_TEST_CODE_WC1="$(admin enroll-code wc-1)"
-export EROPAF_TEST_URL EROPAF_TEST_CODE_CO1 EROPAF_TEST_CODE_CO2 EROPAF_TEST_CODE_WC1
+EROPAF_TEST_CODE_CO3="$(admin enroll-code co-3)"
+EROPAF_TEST_CODE_WC2="$(admin enroll-code wc-2)"
+export EROPAF_TEST_URL EROPAF_TEST_CODE_CO1 EROPAF_TEST_CODE_CO2 EROPAF_TEST_CODE_WC1 \
+  EROPAF_TEST_CODE_CO3 EROPAF_TEST_CODE_WC2
 
 set +e
 "$@"

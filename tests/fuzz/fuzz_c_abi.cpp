@@ -1,5 +1,6 @@
-// Fuzz target: arbitrary bytes into every C ABI entry point that takes protobuf bytes (and the
-// integer arguments beside them). The first byte picks the entry point; the rest is the message.
+// Fuzz target: arbitrary bytes into every C ABI entry point that takes protobuf bytes or strings
+// (and the integer arguments beside them). The first byte picks the entry point; the rest is the
+// message, or the string arguments cut from it (halves or thirds).
 //
 // Checked on every input: no crash or sanitizer report; a failed call fills the error with a
 // domain, a code and a message; a successful write returns a buffer; nothing is left alive
@@ -107,10 +108,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       n >= 4 ? static_cast<std::int32_t>(p[0] | p[1] << 8 | p[2] << 16 |
                                          static_cast<std::uint32_t>(p[3]) << 24)
              : static_cast<std::int32_t>(n);
+  // Two and three string arguments cut from the same bytes (the triage calls).
+  const std::size_t half = n / 2;
+  const std::size_t third = n / 3;
+  const char* second = chars + half;
+  const std::size_t second_len = n - half;
+  const char* mid = chars + third;
+  const char* last = chars + 2 * third;
+  const std::size_t last_len = n - 2 * third;
   eropaf_error e = EROPAF_ERROR_INIT;
   eropaf_buffer b{nullptr, 0};
   bool ok = false;
-  switch (op % 12) {
+  // Ops 0..11 keep their numbers (the committed seeds start with them); the triage calls
+  // came later as 12..25.
+  switch (op % 26) {
     case 0:
       ok = eropaf_store_create_signal(s, p, n, &b, &e);
       checkWrite(ok, b);
@@ -164,8 +175,60 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ok = eropaf_store_wijk_queue(s, chars, n, static_cast<std::uint32_t>(number) % 50, &b, &e);
       eropaf_buffer_free(&b);
       break;
+    case 11:
+      ok = eropaf_store_link_signal(s, chars, half, second, second_len, &e);
+      break;
+    case 12:
+      ok = eropaf_store_link_signal_with_options(s, p, n, &e);
+      break;
+    case 13:
+      ok = eropaf_store_overview(s, p, n, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 14:
+      ok = eropaf_store_household_hint(s, p, n, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 15:
+      ok = eropaf_store_assign_case_with_reason(s, chars, third, mid, third, last, last_len, &e);
+      break;
+    case 16:
+      ok = eropaf_store_reject_signal(s, chars, half, second, second_len, &e);
+      break;
+    case 17:
+      ok = eropaf_store_mark_duplicate(s, chars, half, second, second_len, &e);
+      break;
+    case 18:
+      ok = eropaf_store_merge_case(s, chars, third, mid, third, last, last_len, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 19:
+      ok = eropaf_store_refile_signal(s, chars, half, second, second_len, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 20:
+      ok = eropaf_store_case_moments(s, chars, n, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 21:
+      ok = eropaf_store_case_signals(s, chars, n, &b, &e);
+      checkWrite(ok, b);
+      break;
+    case 22:
+      ok = eropaf_store_refusal(s, chars, n, &b, &e);  // data NULL: no refusal, not an error
+      eropaf_buffer_free(&b);
+      break;
+    case 23:
+      ok = eropaf_store_case_norms(s, chars, n, &b, &e);  // data NULL: not held here
+      eropaf_buffer_free(&b);
+      break;
+    case 24:
+      ok = eropaf_store_duplicate_hint(s, chars, n, &b, &e);
+      checkWrite(ok, b);
+      break;
     default:
-      ok = eropaf_store_link_signal(s, chars, n / 2, chars + n / 2, n - n / 2, &e);
+      ok = eropaf_store_wijken(s, &b, &e);
+      checkWrite(ok, b);
       break;
   }
   checkError(ok, e);

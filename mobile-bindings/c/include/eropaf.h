@@ -173,6 +173,23 @@ EROPAF_API bool eropaf_store_assign_case(eropaf_store_t* store, const char* case
                                          size_t case_id_len, const char* worker_id,
                                          size_t worker_id_len, eropaf_error* out_error);
 
+/* As eropaf_store_assign_case, with a reason (UTF-8; may be empty) kept in the case's history
+ * entry (who, when, from, to, reason). An assignee the cached reference data says cannot take
+ * the case (inactive, not a wijkcoach or coordinator of its wijk) is refused in
+ * EROPAF_DOMAIN_STORE with EROPAF_ERROR_FAILED_PRECONDITION, field "assignee", naming the valid
+ * colleagues; one the device was never told about is left to the server (a refused change). */
+EROPAF_API bool eropaf_store_assign_case_with_reason(eropaf_store_t* store, const char* case_id,
+                                                     size_t case_id_len, const char* worker_id,
+                                                     size_t worker_id_len, const char* reason,
+                                                     size_t reason_len, eropaf_error* out_error);
+
+/* eropaf.v1.LinkSignalRequest: links a signal to a case, as eropaf_store_link_signal. A signal
+ * of another household is refused (EROPAF_ERROR_FAILED_PRECONDITION, field "signal_id") unless
+ * `force` is set with a non-blank `reason`, and then only for a coordinator; the reason is kept
+ * as the signal's triage_reason. */
+EROPAF_API bool eropaf_store_link_signal_with_options(eropaf_store_t* store, const uint8_t* request,
+                                                      size_t request_len, eropaf_error* out_error);
+
 /* Wijkcoach: takes an open, unassigned case of one of their wijken. */
 EROPAF_API bool eropaf_store_pick_up_case(eropaf_store_t* store, const char* case_id,
                                           size_t case_id_len, eropaf_error* out_error);
@@ -205,6 +222,35 @@ EROPAF_API bool eropaf_store_resolve_conflict(eropaf_store_t* store, const char*
                                               const char* reason, size_t reason_len,
                                               eropaf_error* out_error);
 
+/* Triage (docs/triage.md "Triage verbs"): coordinators of the record's wijk. */
+
+/* Rejects a signal: triage state afgewezen, `reason` (UTF-8, required:
+ * EROPAF_ERROR_REASON_REQUIRED when blank) kept as its triage_reason, unlinked from its case.
+ * The reporter sees "afgewezen", never the reason. */
+EROPAF_API bool eropaf_store_reject_signal(eropaf_store_t* store, const char* signal_id,
+                                           size_t signal_id_len, const char* reason,
+                                           size_t reason_len, eropaf_error* out_error);
+
+/* Marks a signal a duplicate of another (triage state duplicaat). Self, a cycle or a rejected
+ * original is refused; the duplicate follows the original's case. */
+EROPAF_API bool eropaf_store_mark_duplicate(eropaf_store_t* store, const char* signal_id,
+                                            size_t signal_id_len, const char* of_signal_id,
+                                            size_t of_signal_id_len, eropaf_error* out_error);
+
+/* Merges case `case_id` into `into_id` -> eropaf.v1.Case (the target). Signals follow, the
+ * source is closed as samengevoegd with merged_into set; both histories are kept. */
+EROPAF_API bool eropaf_store_merge_case(eropaf_store_t* store, const char* case_id,
+                                        size_t case_id_len, const char* into_id, size_t into_id_len,
+                                        const char* reason, size_t reason_len,
+                                        eropaf_buffer* out_case, eropaf_error* out_error);
+
+/* Reporter: re-files a signal whose creation the server refused, in another wijk (UTF-8 CBS
+ * code) -> eropaf.v1.Signal, queued as a new pending change. EROPAF_ERROR_FAILED_PRECONDITION
+ * (field "signal_id") for a signal the server did not refuse. */
+EROPAF_API bool eropaf_store_refile_signal(eropaf_store_t* store, const char* signal_id,
+                                           size_t signal_id_len, const char* wijk, size_t wijk_len,
+                                           eropaf_buffer* out_signal, eropaf_error* out_error);
+
 /* Reads. A record this device does not hold is a successful call with data NULL (or an empty
  * list); a record it holds but cannot read is an error in EROPAF_DOMAIN_STORE: a row that does
  * not decrypt EROPAF_ERROR_CRYPTO, one that does not decode EROPAF_ERROR_STORAGE_CORRUPT, a
@@ -222,6 +268,52 @@ EROPAF_API bool eropaf_store_get_case(eropaf_store_t* store, const char* id, siz
 EROPAF_API bool eropaf_store_contact_moments(eropaf_store_t* store, const char* case_id,
                                              size_t case_id_len, eropaf_buffer* out_list,
                                              eropaf_error* out_error);
+
+/* eropaf.v1.ContactMomentList: the case's own contact moments plus those of every case merged
+ * into it, oldest first (what a case view lists after a merge). */
+EROPAF_API bool eropaf_store_case_moments(eropaf_store_t* store, const char* case_id,
+                                          size_t case_id_len, eropaf_buffer* out_list,
+                                          eropaf_error* out_error);
+
+/* eropaf.v1.SignalList: the signals linked to a case, oldest first. */
+EROPAF_API bool eropaf_store_case_signals(eropaf_store_t* store, const char* case_id,
+                                          size_t case_id_len, eropaf_buffer* out_list,
+                                          eropaf_error* out_error);
+
+/* eropaf.v1.OutboxEntry: the change of a record the server refused ("geweigerd", with the
+ * reason in `refusal`); data NULL when the record has no refused change. */
+EROPAF_API bool eropaf_store_refusal(eropaf_store_t* store, const char* record_id,
+                                     size_t record_id_len, eropaf_buffer* out_entry,
+                                     eropaf_error* out_error);
+
+/* eropaf.v1.OverviewRow: the norms of one case (both clocks at the store clock); data NULL when
+ * this device does not hold it. */
+EROPAF_API bool eropaf_store_case_norms(eropaf_store_t* store, const char* case_id,
+                                        size_t case_id_len, eropaf_buffer* out_row,
+                                        eropaf_error* out_error);
+
+/* eropaf.v1.OverviewQuery -> eropaf.v1.Overview. Coordinator (others
+ * EROPAF_ERROR_PERMISSION_DENIED): every open case of her wijken, assigned or not, overdue
+ * first, then priority, then first-attempt due. A wijk not hers is refused (field "wijk"). */
+EROPAF_API bool eropaf_store_overview(eropaf_store_t* store, const uint8_t* query, size_t query_len,
+                                      eropaf_buffer* out_overview, eropaf_error* out_error);
+
+/* eropaf.v1.DuplicateHint for a signal: the open cases of its household and its household's
+ * other signals of the last 12 weeks (itself and its own case excluded). NOT_FOUND (store
+ * domain) for a signal this device does not hold. */
+EROPAF_API bool eropaf_store_duplicate_hint(eropaf_store_t* store, const char* signal_id,
+                                            size_t signal_id_len, eropaf_buffer* out_hint,
+                                            eropaf_error* out_error);
+
+/* eropaf.v1.Address -> eropaf.v1.DuplicateHint: the same for an address, before a signal or
+ * case exists (postcode and house number required). */
+EROPAF_API bool eropaf_store_household_hint(eropaf_store_t* store, const uint8_t* address,
+                                            size_t address_len, eropaf_buffer* out_hint,
+                                            eropaf_error* out_error);
+
+/* eropaf.v1.WijkList: the cached reference wijken (empty before the first reference data). */
+EROPAF_API bool eropaf_store_wijken(eropaf_store_t* store, eropaf_buffer* out_list,
+                                    eropaf_error* out_error);
 
 /* Lists; `limit` 0 means all. */
 

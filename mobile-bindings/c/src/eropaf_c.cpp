@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -187,6 +188,38 @@ void toProto(const store::Identity& i, v1::Identity& out) {
   out.set_device_id(i.device_id);
 }
 
+void toProto(const Status& s, v1::Error& out) {
+  out.set_code(static_cast<v1::ErrorCode>(s.code()));
+  out.set_message(s.message());
+  out.set_field(s.field());
+}
+
+v1::RecordKind toProto(eropaf::RecordKind k) {
+  switch (k) {
+    case eropaf::RecordKind::kSignal:
+      return v1::RECORD_KIND_SIGNAL;
+    case eropaf::RecordKind::kCase:
+      return v1::RECORD_KIND_CASE;
+    case eropaf::RecordKind::kContactMoment:
+      return v1::RECORD_KIND_CONTACT_MOMENT;
+    case eropaf::RecordKind::kTransition:
+      return v1::RECORD_KIND_TRANSITION;
+  }
+  return v1::RECORD_KIND_UNSPECIFIED;
+}
+
+v1::SyncNotice::Kind toProto(store::ApplyNotice::Kind k) {
+  switch (k) {
+    case store::ApplyNotice::Kind::kAssignedToMe:
+      return v1::SyncNotice::KIND_ASSIGNED_TO_ME;
+    case store::ApplyNotice::Kind::kMoveConflict:
+      return v1::SyncNotice::KIND_MOVE_CONFLICT;
+    case store::ApplyNotice::Kind::kPickUpLost:
+      return v1::SyncNotice::KIND_PICK_UP_LOST;
+  }
+  return v1::SyncNotice::KIND_UNSPECIFIED;
+}
+
 void toProto(const sync::SyncResult& r, v1::SyncResult& out) {
   out.set_pushed(r.pushed);
   out.set_refused(r.refused);
@@ -194,6 +227,72 @@ void toProto(const sync::SyncResult& r, v1::SyncResult& out) {
   out.set_pulled(r.pulled);
   out.set_evicted(r.evicted);
   out.set_revoked(r.revoked);
+  out.set_skipped(r.skipped);
+  if (!r.first_skip.ok()) toProto(r.first_skip, *out.mutable_first_skip());
+  for (const store::ApplyNotice& n : r.notices) {
+    v1::SyncNotice* m = out.add_notices();
+    m->set_kind(toProto(n.kind));
+    m->set_case_id(n.case_id);
+    m->set_record_id(n.record_id);
+    m->set_from(static_cast<v1::CaseState>(n.from));
+    m->set_to(static_cast<v1::CaseState>(n.to));
+  }
+  for (const sync::RefusedChange& c : r.refusals) {
+    v1::RefusedChange* m = out.add_refusals();
+    m->set_record_id(c.record_id);
+    m->set_kind(toProto(c.kind));
+    m->set_summary(c.summary);
+    toProto(c.reason, *m->mutable_reason());
+  }
+}
+
+void toProto(const store::OutboxEntry& e, v1::OutboxEntry& o) {
+  o.set_seq(e.seq);
+  o.set_change_id(e.change_id);
+  o.set_record_id(e.record_id);
+  o.set_kind(toProto(e.kind));
+  o.set_summary(e.summary);
+  o.set_created_ms(e.created_ms);
+  o.set_status(e.status == store::OutboxStatus::kRefused ? v1::OUTBOX_STATUS_REFUSED
+                                                         : v1::OUTBOX_STATUS_PENDING);
+  if (e.status == store::OutboxStatus::kRefused) toProto(e.refusal, *o.mutable_refusal());
+  eropaf::wire::toProto(e.delta, *o.mutable_delta());
+}
+
+v1::NormState toProto(eropaf::norms::NormState s) {
+  switch (s) {
+    case eropaf::norms::NormState::kOpen:
+      return v1::NORM_STATE_OPEN;
+    case eropaf::norms::NormState::kMet:
+      return v1::NORM_STATE_MET;
+    case eropaf::norms::NormState::kMissed:
+      return v1::NORM_STATE_MISSED;
+  }
+  return v1::NORM_STATE_UNSPECIFIED;
+}
+
+/// One clock: its due date (kNoDue becomes 0, "none"), the first counting moment and status.
+void toProto(const eropaf::norms::ClockStatus& c, std::optional<std::int64_t> first,
+             v1::NormClock& out) {
+  out.set_due_ms(c.due_ms == eropaf::norms::kNoDue ? 0 : c.due_ms);
+  if (first) out.set_first_ms(*first);
+  out.set_state(toProto(c.state));
+  out.set_days_late(c.days_late);
+}
+
+void toProto(const store::OverviewRow& r, v1::OverviewRow& out) {
+  toProto(r.kase, *out.mutable_case_());
+  out.set_priority(static_cast<v1::Priority>(r.norms.priority));
+  out.set_derived_priority(static_cast<v1::Priority>(r.norms.derived_priority));
+  toProto(r.status.first_attempt, r.contacts.first_attempt_ms, *out.mutable_first_attempt());
+  toProto(r.status.first_gesprek, r.contacts.first_gesprek_ms, *out.mutable_first_gesprek());
+  out.set_overdue(r.overdue);
+  for (const auto& code : r.norms.unknown_categories) out.add_unknown_categories(code);
+}
+
+void toProto(const store::DuplicateHint& h, v1::DuplicateHint& out) {
+  for (const auto& id : h.open_case_ids) out.add_open_case_ids(id);
+  out.set_recent_signals(h.recent_signals);
 }
 
 void toProto(const sync::SyncProgress& p, v1::SyncProgress& out) {
@@ -485,6 +584,9 @@ bool eropaf_store_open_case(eropaf_store_t* s, const uint8_t* request, size_t re
     if (m.priority() != v1::PRIORITY_UNSPECIFIED)
       n.priority = static_cast<eropaf::Priority>(m.priority());
     n.signal_ids.assign(m.signal_ids().begin(), m.signal_ids().end());
+    n.priority_reason = m.priority_reason();
+    n.from_signal = m.from_signal();
+    n.new_case = m.new_case();
     auto r = s->store->openCase(n);
     if (!r.ok()) return storeFailure(r.status());
     v1::Case out;
@@ -513,6 +615,39 @@ bool eropaf_store_assign_case(eropaf_store_t* s, const char* case_id, size_t cas
     if (auto f = checkBytes(worker_id, worker_id_len, "worker_id")) return f;
     return storeFailure(
         s->store->assignCase(view(case_id, case_id_len), view(worker_id, worker_id_len)));
+  });
+}
+
+bool eropaf_store_assign_case_with_reason(eropaf_store_t* s, const char* case_id,
+                                          size_t case_id_len, const char* worker_id,
+                                          size_t worker_id_len, const char* reason,
+                                          size_t reason_len, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkBytes(worker_id, worker_id_len, "worker_id")) return f;
+    if (auto f = checkBytes(reason, reason_len, "reason")) return f;
+    return storeFailure(s->store->assignCase(
+        view(case_id, case_id_len), view(worker_id, worker_id_len), view(reason, reason_len)));
+  });
+}
+
+bool eropaf_store_link_signal_with_options(eropaf_store_t* s, const uint8_t* request,
+                                           size_t request_len, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    v1::LinkSignalRequest m;
+    if (auto f = parse(request, request_len, m, "request")) return f;
+    if (m.signal_id().empty()) {
+      return abiError(ErrorCode::kRequiredFieldMissing, "signal_id is required", "signal_id");
+    }
+    if (m.case_id().empty()) {
+      return abiError(ErrorCode::kRequiredFieldMissing, "case_id is required", "case_id");
+    }
+    store::LinkOptions options;
+    options.force = m.force();
+    options.reason = m.reason();
+    return storeFailure(s->store->linkSignal(m.signal_id(), m.case_id(), options));
   });
 }
 
@@ -599,6 +734,63 @@ bool eropaf_store_resolve_conflict(eropaf_store_t* s, const char* case_id, size_
   });
 }
 
+bool eropaf_store_reject_signal(eropaf_store_t* s, const char* signal_id, size_t signal_id_len,
+                                const char* reason, size_t reason_len, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(signal_id, signal_id_len, "signal_id")) return f;
+    if (auto f = checkBytes(reason, reason_len, "reason")) return f;
+    return storeFailure(
+        s->store->rejectSignal(view(signal_id, signal_id_len), view(reason, reason_len)));
+  });
+}
+
+bool eropaf_store_mark_duplicate(eropaf_store_t* s, const char* signal_id, size_t signal_id_len,
+                                 const char* of_signal_id, size_t of_signal_id_len,
+                                 eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(signal_id, signal_id_len, "signal_id")) return f;
+    if (auto f = checkBytes(of_signal_id, of_signal_id_len, "of_signal_id")) return f;
+    return storeFailure(s->store->markDuplicate(view(signal_id, signal_id_len),
+                                                view(of_signal_id, of_signal_id_len)));
+  });
+}
+
+bool eropaf_store_merge_case(eropaf_store_t* s, const char* case_id, size_t case_id_len,
+                             const char* into_id, size_t into_id_len, const char* reason,
+                             size_t reason_len, eropaf_buffer* out_case, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkBytes(into_id, into_id_len, "into_id")) return f;
+    if (auto f = checkBytes(reason, reason_len, "reason")) return f;
+    if (auto f = checkOut(out_case, "out_case")) return f;
+    auto r = s->store->mergeCase(view(case_id, case_id_len), view(into_id, into_id_len),
+                                 view(reason, reason_len));
+    if (!r.ok()) return storeFailure(r.status());
+    v1::Case out;
+    toProto(*r, out);
+    return put(out, out_case);
+  });
+}
+
+bool eropaf_store_refile_signal(eropaf_store_t* s, const char* signal_id, size_t signal_id_len,
+                                const char* wijk, size_t wijk_len, eropaf_buffer* out_signal,
+                                eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(signal_id, signal_id_len, "signal_id")) return f;
+    if (auto f = checkBytes(wijk, wijk_len, "wijk")) return f;
+    if (auto f = checkOut(out_signal, "out_signal")) return f;
+    auto r = s->store->refileSignal(view(signal_id, signal_id_len), view(wijk, wijk_len));
+    if (!r.ok()) return storeFailure(r.status());
+    v1::Signal out;
+    toProto(*r, out);
+    return put(out, out_signal);
+  });
+}
+
 bool eropaf_store_get_signal(eropaf_store_t* s, const char* id, size_t id_len,
                              eropaf_buffer* out_signal, eropaf_error* out_error) {
   return getById(
@@ -623,6 +815,144 @@ bool eropaf_store_contact_moments(eropaf_store_t* s, const char* case_id, size_t
     if (!moments.ok()) return storeFailure(moments.status());
     v1::ContactMomentList list;
     for (const auto& m : *moments) toProto(m, *list.add_contact_moments());
+    return put(list, out_list);
+  });
+}
+
+bool eropaf_store_case_moments(eropaf_store_t* s, const char* case_id, size_t case_id_len,
+                               eropaf_buffer* out_list, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkOut(out_list, "out_list")) return f;
+    auto moments = s->store->caseMoments(view(case_id, case_id_len));
+    if (!moments.ok()) return storeFailure(moments.status());
+    v1::ContactMomentList list;
+    for (const auto& m : *moments) toProto(m, *list.add_contact_moments());
+    return put(list, out_list);
+  });
+}
+
+bool eropaf_store_case_signals(eropaf_store_t* s, const char* case_id, size_t case_id_len,
+                               eropaf_buffer* out_list, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkOut(out_list, "out_list")) return f;
+    return putSignals(s->store->caseSignals(view(case_id, case_id_len)), out_list);
+  });
+}
+
+bool eropaf_store_refusal(eropaf_store_t* s, const char* record_id, size_t record_id_len,
+                          eropaf_buffer* out_entry, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(record_id, record_id_len, "record_id")) return f;
+    if (auto f = checkOut(out_entry, "out_entry")) return f;
+    auto r = s->store->refusal(view(record_id, record_id_len));
+    if (!r.ok()) return storeFailure(r.status());
+    if (!r->has_value()) {
+      putNotFound(out_entry);
+      return std::nullopt;
+    }
+    v1::OutboxEntry m;
+    toProto(**r, m);
+    return put(m, out_entry);
+  });
+}
+
+bool eropaf_store_case_norms(eropaf_store_t* s, const char* case_id, size_t case_id_len,
+                             eropaf_buffer* out_row, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(case_id, case_id_len, "case_id")) return f;
+    if (auto f = checkOut(out_row, "out_row")) return f;
+    auto r = s->store->caseNorms(view(case_id, case_id_len));
+    if (!r.ok()) return storeFailure(r.status());
+    if (!r->has_value()) {
+      putNotFound(out_row);
+      return std::nullopt;
+    }
+    v1::OverviewRow m;
+    toProto(**r, m);
+    return put(m, out_row);
+  });
+}
+
+bool eropaf_store_overview(eropaf_store_t* s, const uint8_t* query, size_t query_len,
+                           eropaf_buffer* out_overview, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkOut(out_overview, "out_overview")) return f;
+    v1::OverviewQuery m;
+    if (auto f = parse(query, query_len, m, "query")) return f;
+    if (auto f = checkEnum(m.state(), v1::CaseState_IsValid, "state")) return f;
+    if (m.now_ms() < 0) {
+      return abiError(
+          ErrorCode::kInvalidArgument,
+          "now_ms must be 0 (the store clock) or a time, got " + std::to_string(m.now_ms()),
+          "now_ms");
+    }
+    store::OverviewQuery q;
+    q.wijken.assign(m.wijken().begin(), m.wijken().end());
+    if (m.has_assignee()) q.assignee = m.assignee();
+    if (m.state() != v1::CASE_STATE_UNSPECIFIED)
+      q.state = static_cast<eropaf::CaseState>(m.state());
+    q.category = m.category();
+    q.overdue_only = m.overdue_only();
+    q.limit = m.limit();
+    if (m.now_ms() != 0) q.now_ms = m.now_ms();
+    auto r = s->store->overview(q);
+    if (!r.ok()) return storeFailure(r.status());
+    v1::Overview out;
+    for (const auto& row : r->rows) toProto(row, *out.add_rows());
+    out.set_total(r->total);
+    out.set_overdue(r->overdue);
+    return put(out, out_overview);
+  });
+}
+
+bool eropaf_store_duplicate_hint(eropaf_store_t* s, const char* signal_id, size_t signal_id_len,
+                                 eropaf_buffer* out_hint, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkBytes(signal_id, signal_id_len, "signal_id")) return f;
+    if (auto f = checkOut(out_hint, "out_hint")) return f;
+    auto r = s->store->duplicateHint(view(signal_id, signal_id_len));
+    if (!r.ok()) return storeFailure(r.status());
+    v1::DuplicateHint m;
+    toProto(*r, m);
+    return put(m, out_hint);
+  });
+}
+
+bool eropaf_store_household_hint(eropaf_store_t* s, const uint8_t* address, size_t address_len,
+                                 eropaf_buffer* out_hint, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkOut(out_hint, "out_hint")) return f;
+    v1::Address a;
+    if (auto f = parse(address, address_len, a, "address")) return f;
+    auto r = s->store->householdHint(fromProto(a));
+    if (!r.ok()) return storeFailure(r.status());
+    v1::DuplicateHint m;
+    toProto(*r, m);
+    return put(m, out_hint);
+  });
+}
+
+bool eropaf_store_wijken(eropaf_store_t* s, eropaf_buffer* out_list, eropaf_error* out_error) {
+  return guard(out_error, [&]() -> std::optional<Failure> {
+    if (auto f = checkStore(s)) return f;
+    if (auto f = checkOut(out_list, "out_list")) return f;
+    auto r = s->store->wijken();
+    if (!r.ok()) return storeFailure(r.status());
+    v1::WijkList list;
+    for (const auto& w : *r) {
+      v1::Wijk* m = list.add_wijken();
+      m->set_code(w.code);
+      m->set_name(w.name);
+    }
     return put(list, out_list);
   });
 }
@@ -710,22 +1040,7 @@ bool eropaf_store_outbox(eropaf_store_t* s, uint32_t limit, eropaf_buffer* out_o
     auto r = s->store->outbox({limit});
     if (!r.ok()) return storeFailure(r.status());
     v1::Outbox m;
-    for (const auto& e : *r) {
-      auto* o = m.add_entries();
-      o->set_seq(e.seq);
-      o->set_change_id(e.change_id);
-      o->set_record_id(e.record_id);
-      o->set_summary(e.summary);
-      o->set_created_ms(e.created_ms);
-      o->set_status(e.status == store::OutboxStatus::kRefused ? v1::OUTBOX_STATUS_REFUSED
-                                                              : v1::OUTBOX_STATUS_PENDING);
-      if (e.status == store::OutboxStatus::kRefused) {
-        o->mutable_refusal()->set_code(static_cast<v1::ErrorCode>(e.refusal.code()));
-        o->mutable_refusal()->set_message(e.refusal.message());
-        o->mutable_refusal()->set_field(e.refusal.field());
-      }
-      eropaf::wire::toProto(e.delta, *o->mutable_delta());
-    }
+    for (const auto& e : *r) toProto(e, *m.add_entries());
     return put(m, out_outbox);
   });
 }

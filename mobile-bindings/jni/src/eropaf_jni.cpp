@@ -359,6 +359,76 @@ EROPAF_JNI(void, assignCase)
   check(env, eropaf_store_assign_case(store(h), c.chars(), c.size(), w.chars(), w.size(), &e), e);
 }
 
+EROPAF_JNI(void, assignCaseWithReason)
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jbyteArray worker_id,
+ jbyteArray reason) noexcept {
+  Bytes c(env, case_id);
+  Bytes w(env, worker_id);
+  Bytes r(env, reason);
+  if (c.failed() || w.failed() || r.failed()) return;
+  eropaf_error e = EROPAF_ERROR_INIT;
+  check(env,
+        eropaf_store_assign_case_with_reason(store(h), c.chars(), c.size(), w.chars(), w.size(),
+                                             r.chars(), r.size(), &e),
+        e);
+}
+
+EROPAF_JNI(void, linkSignalWithOptions)(JNIEnv* env, jclass, jlong h, jbyteArray r) noexcept {
+  Bytes in(env, r);
+  if (in.failed()) return;
+  eropaf_error e = EROPAF_ERROR_INIT;
+  check(env, eropaf_store_link_signal_with_options(store(h), in.u8(), in.size(), &e), e);
+}
+
+EROPAF_JNI(void, rejectSignal)
+(JNIEnv* env, jclass, jlong h, jbyteArray signal_id, jbyteArray reason) noexcept {
+  Bytes s(env, signal_id);
+  Bytes r(env, reason);
+  if (s.failed() || r.failed()) return;
+  eropaf_error e = EROPAF_ERROR_INIT;
+  check(env, eropaf_store_reject_signal(store(h), s.chars(), s.size(), r.chars(), r.size(), &e), e);
+}
+
+EROPAF_JNI(void, markDuplicate)
+(JNIEnv* env, jclass, jlong h, jbyteArray signal_id, jbyteArray of_signal_id) noexcept {
+  Bytes s(env, signal_id);
+  Bytes o(env, of_signal_id);
+  if (s.failed() || o.failed()) return;
+  eropaf_error e = EROPAF_ERROR_INIT;
+  check(env, eropaf_store_mark_duplicate(store(h), s.chars(), s.size(), o.chars(), o.size(), &e),
+        e);
+}
+
+EROPAF_JNI(jbyteArray, mergeCase)
+(JNIEnv* env, jclass, jlong h, jbyteArray case_id, jbyteArray into_id, jbyteArray reason) noexcept {
+  Bytes c(env, case_id);
+  Bytes i(env, into_id);
+  Bytes r(env, reason);
+  if (c.failed() || i.failed() || r.failed()) return nullptr;
+  eropaf_buffer out{nullptr, 0};
+  eropaf_error e = EROPAF_ERROR_INIT;
+  if (!eropaf_store_merge_case(store(h), c.chars(), c.size(), i.chars(), i.size(), r.chars(),
+                               r.size(), &out, &e)) {
+    throwError(env, e);
+    return nullptr;
+  }
+  return toJava(env, out);
+}
+
+EROPAF_JNI(jbyteArray, refileSignal)
+(JNIEnv* env, jclass, jlong h, jbyteArray signal_id, jbyteArray wijk) noexcept {
+  Bytes s(env, signal_id);
+  Bytes w(env, wijk);
+  if (s.failed() || w.failed()) return nullptr;
+  eropaf_buffer out{nullptr, 0};
+  eropaf_error e = EROPAF_ERROR_INIT;
+  if (!eropaf_store_refile_signal(store(h), s.chars(), s.size(), w.chars(), w.size(), &out, &e)) {
+    throwError(env, e);
+    return nullptr;
+  }
+  return toJava(env, out);
+}
+
 EROPAF_JNI(void, pickUpCase)(JNIEnv* env, jclass, jlong h, jbyteArray case_id) noexcept {
   Bytes c(env, case_id);
   if (c.failed()) return;
@@ -406,6 +476,44 @@ EROPAF_JNI(jbyteArray, getCase)(JNIEnv* env, jclass, jlong h, jbyteArray id) noe
 
 EROPAF_JNI(jbyteArray, contactMoments)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
   return idCall(env, h, id, eropaf_store_contact_moments);
+}
+
+EROPAF_JNI(jbyteArray, caseMoments)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
+  return idCall(env, h, id, eropaf_store_case_moments);
+}
+
+EROPAF_JNI(jbyteArray, caseSignals)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
+  return idCall(env, h, id, eropaf_store_case_signals);
+}
+
+EROPAF_JNI(jbyteArray, refusal)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
+  return idCall(env, h, id, eropaf_store_refusal);
+}
+
+EROPAF_JNI(jbyteArray, caseNorms)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
+  return idCall(env, h, id, eropaf_store_case_norms);
+}
+
+EROPAF_JNI(jbyteArray, overview)(JNIEnv* env, jclass, jlong h, jbyteArray query) noexcept {
+  return requestCall(env, h, query, eropaf_store_overview);
+}
+
+EROPAF_JNI(jbyteArray, duplicateHint)(JNIEnv* env, jclass, jlong h, jbyteArray id) noexcept {
+  return idCall(env, h, id, eropaf_store_duplicate_hint);
+}
+
+EROPAF_JNI(jbyteArray, householdHint)(JNIEnv* env, jclass, jlong h, jbyteArray address) noexcept {
+  return requestCall(env, h, address, eropaf_store_household_hint);
+}
+
+EROPAF_JNI(jbyteArray, wijken)(JNIEnv* env, jclass, jlong h) noexcept {
+  eropaf_buffer out{nullptr, 0};
+  eropaf_error e = EROPAF_ERROR_INIT;
+  if (!eropaf_store_wijken(store(h), &out, &e)) {
+    throwError(env, e);
+    return nullptr;
+  }
+  return toJava(env, out);
 }
 
 EROPAF_JNI(jbyteArray, mySignals)(JNIEnv* env, jclass, jlong h, jint limit) noexcept {

@@ -137,6 +137,57 @@ public final class EropafStore {
     }
   }
 
+  /// Assigns or reassigns a case with a reason kept in its history. An assignee who cannot take
+  /// the case throws `.failedPrecondition` with field "assignee", naming the valid colleagues.
+  public func assignCase(_ caseID: String, to workerID: String, reason: String) throws {
+    try withUTF8(caseID) { c, cn in
+      try withUTF8(workerID) { w, wn in
+        try withUTF8(reason) { r, rn in
+          try check { eropaf_store_assign_case_with_reason(handle, c, cn, w, wn, r, rn, $0) }
+        }
+      }
+    }
+  }
+
+  /// Links with options: a signal of another household needs `force` and a `reason`.
+  public func linkSignal(_ request: Eropaf_V1_LinkSignalRequest) throws {
+    try withBytes(request) { p, n in
+      try check { eropaf_store_link_signal_with_options(handle, p, n, $0) }
+    }
+  }
+
+  /// Coordinator: rejects a signal (afgewezen); the reporter never sees the reason.
+  public func rejectSignal(_ signalID: String, reason: String) throws {
+    try withUTF8(signalID) { s, sn in
+      try withUTF8(reason) { r, rn in try check { eropaf_store_reject_signal(handle, s, sn, r, rn, $0) } }
+    }
+  }
+
+  /// Coordinator: marks a signal a duplicate of another.
+  public func markDuplicate(_ signalID: String, of originalID: String) throws {
+    try withUTF8(signalID) { s, sn in
+      try withUTF8(originalID) { o, on in try check { eropaf_store_mark_duplicate(handle, s, sn, o, on, $0) } }
+    }
+  }
+
+  /// Coordinator: merges a case into another; returns the target.
+  public func mergeCase(_ caseID: String, into intoID: String, reason: String) throws -> Eropaf_V1_Case {
+    try decode(Eropaf_V1_Case.self, try withUTF8(caseID) { c, cn in
+      try withUTF8(intoID) { i, iN in
+        try withUTF8(reason) { r, rn in
+          try call { eropaf_store_merge_case(handle, c, cn, i, iN, r, rn, $0, $1) }
+        }
+      }
+    })
+  }
+
+  /// Reporter: re-files a signal the server refused, in another wijk.
+  public func refileSignal(_ signalID: String, wijk: String) throws -> Eropaf_V1_Signal {
+    try decode(Eropaf_V1_Signal.self, try withUTF8(signalID) { s, sn in
+      try withUTF8(wijk) { w, wn in try call { eropaf_store_refile_signal(handle, s, sn, w, wn, $0, $1) } }
+    })
+  }
+
   public func pickUpCase(_ caseID: String) throws {
     try withUTF8(caseID) { c, n in try check { eropaf_store_pick_up_case(handle, c, n, $0) } }
   }
@@ -154,6 +205,60 @@ public final class EropafStore {
     try decode(Eropaf_V1_Transition.self, try withBytes(request) { p, n in
       try call { eropaf_store_move_case(handle, p, n, $0, $1) }
     })
+  }
+
+  /// The case's contact moments plus those of every case merged into it, oldest first.
+  public func caseMoments(_ caseID: String) throws -> [Eropaf_V1_ContactMoment] {
+    try decode(Eropaf_V1_ContactMomentList.self, try withUTF8(caseID) { c, n in
+      try call { eropaf_store_case_moments(handle, c, n, $0, $1) }
+    }).contactMoments
+  }
+
+  /// The signals linked to a case, oldest first.
+  public func caseSignals(_ caseID: String) throws -> [Eropaf_V1_Signal] {
+    try decode(Eropaf_V1_SignalList.self, try withUTF8(caseID) { c, n in
+      try call { eropaf_store_case_signals(handle, c, n, $0, $1) }
+    }).signals
+  }
+
+  /// The refused change of a record ("geweigerd", with why); nil when it has none.
+  public func refusal(_ recordID: String) throws -> Eropaf_V1_OutboxEntry? {
+    guard let d = try withUTF8(recordID, { r, n in try call { eropaf_store_refusal(handle, r, n, $0, $1) } })
+    else { return nil }
+    return try Eropaf_V1_OutboxEntry(serializedData: d)
+  }
+
+  /// The norms of one case; nil when this device does not hold it.
+  public func caseNorms(_ caseID: String) throws -> Eropaf_V1_OverviewRow? {
+    guard let d = try withUTF8(caseID, { c, n in try call { eropaf_store_case_norms(handle, c, n, $0, $1) } })
+    else { return nil }
+    return try Eropaf_V1_OverviewRow(serializedData: d)
+  }
+
+  /// Coordinator: every open case of her wijken, overdue first.
+  public func overview(_ query: Eropaf_V1_OverviewQuery = .init()) throws -> Eropaf_V1_Overview {
+    try decode(Eropaf_V1_Overview.self, try withBytes(query) { p, n in
+      try call { eropaf_store_overview(handle, p, n, $0, $1) }
+    })
+  }
+
+  /// Others of a signal's household: open cases and signals of the last 12 weeks.
+  public func duplicateHint(_ signalID: String) throws -> Eropaf_V1_DuplicateHint {
+    try decode(Eropaf_V1_DuplicateHint.self, try withUTF8(signalID) { s, n in
+      try call { eropaf_store_duplicate_hint(handle, s, n, $0, $1) }
+    })
+  }
+
+  /// The same for an address, before a signal or case exists.
+  public func householdHint(at address: Eropaf_V1_Address) throws -> Eropaf_V1_DuplicateHint {
+    try decode(Eropaf_V1_DuplicateHint.self, try withBytes(address) { p, n in
+      try call { eropaf_store_household_hint(handle, p, n, $0, $1) }
+    })
+  }
+
+  /// The cached reference wijken; empty before the first reference data arrived.
+  public func wijken() throws -> [Eropaf_V1_Wijk] {
+    try decode(Eropaf_V1_WijkList.self, try call { eropaf_store_wijken(handle, $0, $1) }).wijken
   }
 
   public func myCases(limit: UInt32 = 0) throws -> [Eropaf_V1_Case] {

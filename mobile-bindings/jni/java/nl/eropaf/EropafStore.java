@@ -12,19 +12,26 @@ import nl.eropaf.proto.v1.CaseList;
 import nl.eropaf.proto.v1.CaseState;
 import nl.eropaf.proto.v1.ContactMoment;
 import nl.eropaf.proto.v1.ContactMomentList;
+import nl.eropaf.proto.v1.DuplicateHint;
 import nl.eropaf.proto.v1.EnrollDeviceRequest;
 import nl.eropaf.proto.v1.Household;
 import nl.eropaf.proto.v1.Identity;
+import nl.eropaf.proto.v1.LinkSignalRequest;
 import nl.eropaf.proto.v1.MoveCaseRequest;
 import nl.eropaf.proto.v1.NewCaseRequest;
 import nl.eropaf.proto.v1.NewContactMomentRequest;
 import nl.eropaf.proto.v1.NewSignalRequest;
 import nl.eropaf.proto.v1.Outbox;
 import nl.eropaf.proto.v1.OutboxEntry;
+import nl.eropaf.proto.v1.Overview;
+import nl.eropaf.proto.v1.OverviewQuery;
+import nl.eropaf.proto.v1.OverviewRow;
 import nl.eropaf.proto.v1.Priority;
 import nl.eropaf.proto.v1.Signal;
 import nl.eropaf.proto.v1.SignalList;
 import nl.eropaf.proto.v1.Transition;
+import nl.eropaf.proto.v1.Wijk;
+import nl.eropaf.proto.v1.WijkList;
 
 /**
  * One worker's encrypted device store: signals, cases, contact moments and transitions, usable
@@ -96,6 +103,74 @@ public final class EropafStore implements AutoCloseable {
       NativeBridge.assignCase(h, c, w);
       return null;
     });
+  }
+
+  /**
+   * Coordinator: assigns or reassigns a case, with a reason (may be empty) kept in the case's
+   * history. An assignee who cannot take the case throws FAILED_PRECONDITION, field "assignee",
+   * naming the valid colleagues.
+   */
+  public void assignCase(String caseId, String workerId, String reason) {
+    byte[] c = utf8(caseId, "caseId");
+    byte[] w = utf8(workerId, "workerId");
+    byte[] r = utf8(reason, "reason");
+    handle.call(h -> {
+      NativeBridge.assignCaseWithReason(h, c, w, r);
+      return null;
+    });
+  }
+
+  /**
+   * Links a signal to a case; a signal of another household only with {@code force} and a
+   * reason (FAILED_PRECONDITION, field "signal_id", otherwise).
+   */
+  public void linkSignal(LinkSignalRequest request) {
+    byte[] b = request.toByteArray();
+    handle.call(h -> {
+      NativeBridge.linkSignalWithOptions(h, b);
+      return null;
+    });
+  }
+
+  /** Coordinator: rejects a signal (afgewezen) with a reason the reporter never sees. */
+  public void rejectSignal(String signalId, String reason) {
+    byte[] s = utf8(signalId, "signalId");
+    byte[] r = utf8(reason, "reason");
+    handle.call(h -> {
+      NativeBridge.rejectSignal(h, s, r);
+      return null;
+    });
+  }
+
+  /** Coordinator: marks a signal a duplicate of another; it follows the original's case. */
+  public void markDuplicate(String signalId, String ofSignalId) {
+    byte[] s = utf8(signalId, "signalId");
+    byte[] o = utf8(ofSignalId, "ofSignalId");
+    handle.call(h -> {
+      NativeBridge.markDuplicate(h, s, o);
+      return null;
+    });
+  }
+
+  /**
+   * Coordinator: merges case {@code caseId} into {@code intoId}; returns the target. The source
+   * is closed as samengevoegd; its signals and contact moments follow.
+   */
+  public Case mergeCase(String caseId, String intoId, String reason) {
+    byte[] c = utf8(caseId, "caseId");
+    byte[] i = utf8(intoId, "intoId");
+    byte[] r = utf8(reason, "reason");
+    return parse(Case.parser(), handle.call(h -> NativeBridge.mergeCase(h, c, i, r)));
+  }
+
+  /**
+   * Reporter: re-files a signal the server refused, in another wijk; it is queued again.
+   * FAILED_PRECONDITION for a signal the server did not refuse.
+   */
+  public Signal refileSignal(String signalId, String wijk) {
+    byte[] s = utf8(signalId, "signalId");
+    byte[] w = utf8(wijk, "wijk");
+    return parse(Signal.parser(), handle.call(h -> NativeBridge.refileSignal(h, s, w)));
   }
 
   public void pickUpCase(String caseId) {
@@ -170,6 +245,58 @@ public final class EropafStore implements AutoCloseable {
     byte[] c = utf8(caseId, "caseId");
     return parse(ContactMomentList.parser(), handle.call(h -> NativeBridge.contactMoments(h, c)))
         .getContactMomentsList();
+  }
+
+  /** The case's contact moments plus those of every case merged into it, oldest first. */
+  public List<ContactMoment> caseMoments(String caseId) {
+    byte[] c = utf8(caseId, "caseId");
+    return parse(ContactMomentList.parser(), handle.call(h -> NativeBridge.caseMoments(h, c)))
+        .getContactMomentsList();
+  }
+
+  /** The signals linked to a case, oldest first. */
+  public List<Signal> caseSignals(String caseId) {
+    byte[] c = utf8(caseId, "caseId");
+    return parse(SignalList.parser(), handle.call(h -> NativeBridge.caseSignals(h, c)))
+        .getSignalsList();
+  }
+
+  /** The refused change of a record ("geweigerd", with why), or null when it has none. */
+  public OutboxEntry refusal(String recordId) {
+    byte[] r = utf8(recordId, "recordId");
+    return parse(OutboxEntry.parser(), handle.call(h -> NativeBridge.refusal(h, r)));
+  }
+
+  /** The norms of one case (both clocks, at the store clock), or null when not held here. */
+  public OverviewRow caseNorms(String caseId) {
+    byte[] c = utf8(caseId, "caseId");
+    return parse(OverviewRow.parser(), handle.call(h -> NativeBridge.caseNorms(h, c)));
+  }
+
+  /**
+   * Coordinator: every open case of her wijken, assigned or not, overdue first, then priority,
+   * then due date. PERMISSION_DENIED for other roles.
+   */
+  public Overview overview(OverviewQuery query) {
+    byte[] b = query.toByteArray();
+    return parse(Overview.parser(), handle.call(h -> NativeBridge.overview(h, b)));
+  }
+
+  /** Others of a signal's household: open cases and signals of the last 12 weeks. */
+  public DuplicateHint duplicateHint(String signalId) {
+    byte[] s = utf8(signalId, "signalId");
+    return parse(DuplicateHint.parser(), handle.call(h -> NativeBridge.duplicateHint(h, s)));
+  }
+
+  /** The same for an address, before a signal or case exists. */
+  public DuplicateHint householdHint(Address address) {
+    byte[] b = address.toByteArray();
+    return parse(DuplicateHint.parser(), handle.call(h -> NativeBridge.householdHint(h, b)));
+  }
+
+  /** The cached reference wijken; empty before the first reference data arrived. */
+  public List<Wijk> wijken() {
+    return parse(WijkList.parser(), handle.call(NativeBridge::wijken)).getWijkenList();
   }
 
   /** Signals I reported, newest first; {@code limit} 0 means all. */

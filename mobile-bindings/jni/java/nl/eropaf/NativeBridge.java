@@ -32,6 +32,19 @@ final class NativeBridge {
 
   static native void assignCase(long store, byte[] caseId, byte[] workerId);
 
+  static native void assignCaseWithReason(
+      long store, byte[] caseId, byte[] workerId, byte[] reason);
+
+  static native void linkSignalWithOptions(long store, byte[] request);
+
+  static native void rejectSignal(long store, byte[] signalId, byte[] reason);
+
+  static native void markDuplicate(long store, byte[] signalId, byte[] ofSignalId);
+
+  static native byte[] mergeCase(long store, byte[] caseId, byte[] intoId, byte[] reason);
+
+  static native byte[] refileSignal(long store, byte[] signalId, byte[] wijk);
+
   static native void pickUpCase(long store, byte[] caseId);
 
   static native void setPriority(long store, byte[] caseId, int priority, byte[] reason);
@@ -47,6 +60,22 @@ final class NativeBridge {
   static native byte[] getCase(long store, byte[] id);
 
   static native byte[] contactMoments(long store, byte[] caseId);
+
+  static native byte[] caseMoments(long store, byte[] caseId);
+
+  static native byte[] caseSignals(long store, byte[] caseId);
+
+  static native byte[] refusal(long store, byte[] recordId);
+
+  static native byte[] caseNorms(long store, byte[] caseId);
+
+  static native byte[] overview(long store, byte[] query);
+
+  static native byte[] duplicateHint(long store, byte[] signalId);
+
+  static native byte[] householdHint(long store, byte[] address);
+
+  static native byte[] wijken(long store);
 
   static native byte[] mySignals(long store, int limit);
 

@@ -18,18 +18,31 @@ import nl.eropaf.proto.v1.Address;
 import nl.eropaf.proto.v1.Case;
 import nl.eropaf.proto.v1.CaseState;
 import nl.eropaf.proto.v1.ContactOutcome;
+import nl.eropaf.proto.v1.DuplicateHint;
 import nl.eropaf.proto.v1.EnrollDeviceRequest;
 import nl.eropaf.proto.v1.ErrorCode;
 import nl.eropaf.proto.v1.Household;
 import nl.eropaf.proto.v1.Identity;
 import nl.eropaf.proto.v1.Informed;
+import nl.eropaf.proto.v1.LinkSignalRequest;
 import nl.eropaf.proto.v1.MoveCaseRequest;
 import nl.eropaf.proto.v1.NewCaseRequest;
 import nl.eropaf.proto.v1.NewContactMomentRequest;
 import nl.eropaf.proto.v1.NewSignalRequest;
+import nl.eropaf.proto.v1.NormState;
+import nl.eropaf.proto.v1.OutboxEntry;
+import nl.eropaf.proto.v1.OutboxStatus;
+import nl.eropaf.proto.v1.Overview;
+import nl.eropaf.proto.v1.OverviewQuery;
+import nl.eropaf.proto.v1.OverviewRow;
+import nl.eropaf.proto.v1.Priority;
+import nl.eropaf.proto.v1.RecordKind;
+import nl.eropaf.proto.v1.RefusedChange;
 import nl.eropaf.proto.v1.Signal;
+import nl.eropaf.proto.v1.TriageState;
 import nl.eropaf.proto.v1.SourceRole;
 import nl.eropaf.proto.v1.SyncConfig;
+import nl.eropaf.proto.v1.SyncNotice;
 import nl.eropaf.proto.v1.SyncProgress;
 import nl.eropaf.proto.v1.SyncResult;
 import nl.eropaf.proto.v1.Urgency;
@@ -183,6 +196,191 @@ public class EropafTest {
           () -> EropafSync.create(store, config()));
       // Nothing refused was written.
       assertEquals(0, store.mySignals(0).size());
+    }
+  }
+
+  private static NewSignalRequest signalAt(String number, String text) {
+    return signal(text).toBuilder().setAddress(address(number)).build();
+  }
+
+  private static TriageState triage(EropafStore store, String signalId) {
+    return TriageState.forNumber((int) store.getSignal(signalId).getTriageState().getValue());
+  }
+
+  @Test
+  public void triageVerbsOverviewAndHints() throws Exception {
+    try (EropafStore store = open("triage", 6)) {
+      store.setIdentity(Identity.newBuilder().setWorkerId("co-t").setName("Coordinator T")
+          .setRole(SourceRole.SOURCE_ROLE_COORDINATOR).addWijken(WIJK).build());
+      Signal s1 = store.createSignal(signalAt("20", "Huur niet betaald"));
+      Signal s2 = store.createSignal(signalAt("20", "Tweede melder"));
+      Signal other = store.createSignal(signalAt("22", "Ander huisnummer"));
+      Signal junk = store.createSignal(signalAt("24", "Geen zorgsignaal"));
+      Signal dup = store.createSignal(signalAt("20", "Derde melder"));
+
+      DuplicateHint hint = store.duplicateHint(s1.getId());
+      assertEquals(2, hint.getRecentSignals());
+      assertEquals(0, hint.getOpenCaseIdsCount());
+      assertEquals(3, store.householdHint(address("20")).getRecentSignals());
+      expect(ErrorCode.ERROR_CODE_REQUIRED_FIELD_MISSING, "address.postcode",
+          () -> store.householdHint(Address.newBuilder().setHouseNumber("20").build()));
+      expect(ErrorCode.ERROR_CODE_NOT_FOUND, null,
+          () -> store.duplicateHint("0190aaaa-0000-7000-8000-000000000000"));
+
+      Case c1 = store.openCase(NewCaseRequest.newBuilder().setFromSignal(s1.getId()).build());
+      assertEquals(WIJK, c1.getWijk().getValue());
+      assertFalse(c1.getTitle().getValue().isEmpty());
+      assertEquals(TriageState.TRIAGE_STATE_GEKOPPELD, triage(store, s1.getId()));
+      NewCaseRequest second = NewCaseRequest.newBuilder().setFromSignal(s2.getId()).build();
+      expect(ErrorCode.ERROR_CODE_ALREADY_EXISTS, "address", () -> store.openCase(second));
+      Case c2 = store.openCase(second.toBuilder().setNewCase(true)
+          .setPriority(Priority.PRIORITY_HOOG).setPriorityReason("twee melders").build());
+      assertEquals(Priority.PRIORITY_HOOG.getNumber(), c2.getPriority().getValue());
+      assertEquals(2, store.duplicateHint(dup.getId()).getOpenCaseIdsCount());
+
+      LinkSignalRequest link =
+          LinkSignalRequest.newBuilder().setSignalId(other.getId()).setCaseId(c1.getId()).build();
+      expect(ErrorCode.ERROR_CODE_FAILED_PRECONDITION, "signal_id", () -> store.linkSignal(link));
+      store.linkSignal(link.toBuilder().setForce(true).setReason("zelfde gezin").build());
+      expect(ErrorCode.ERROR_CODE_REQUIRED_FIELD_MISSING, "case_id",
+          () -> store.linkSignal(link.toBuilder().clearCaseId().build()));
+      assertEquals(2, store.caseSignals(c1.getId()).size());
+
+      expect(ErrorCode.ERROR_CODE_REASON_REQUIRED, "reason",
+          () -> store.rejectSignal(junk.getId(), " "));
+      store.rejectSignal(junk.getId(), "geen zorgsignaal");
+      assertEquals(TriageState.TRIAGE_STATE_AFGEWEZEN, triage(store, junk.getId()));
+      expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, null,
+          () -> store.markDuplicate(dup.getId(), dup.getId()));
+      store.markDuplicate(dup.getId(), s1.getId());
+      assertEquals(TriageState.TRIAGE_STATE_DUPLICAAT, triage(store, dup.getId()));
+      assertTrue(store.untriagedSignals(WIJK, 0).isEmpty());
+
+      OverviewRow norms = store.caseNorms(c1.getId());
+      assertEquals(c1.getId(), norms.getCase().getId());
+      assertEquals(NormState.NORM_STATE_OPEN, norms.getFirstAttempt().getState());
+      assertFalse(norms.getFirstAttempt().hasFirstMs());
+      assertTrue(norms.getFirstAttempt().getDueMs() > System.currentTimeMillis());
+      assertNull(store.caseNorms("no-such-case"));
+
+      Overview now = store.overview(OverviewQuery.getDefaultInstance());
+      assertEquals(2, now.getRowsCount());
+      assertEquals(0, now.getOverdue());
+      long later = System.currentTimeMillis() + 60L * 24 * 3600 * 1000;
+      Overview late = store.overview(OverviewQuery.newBuilder().setNowMs(later).build());
+      assertEquals(2, late.getOverdue());
+      assertTrue(late.getRows(0).getOverdue());
+      assertEquals(NormState.NORM_STATE_MISSED, late.getRows(0).getFirstAttempt().getState());
+      assertEquals(1, store.overview(OverviewQuery.newBuilder().setLimit(1).build())
+          .getRowsCount());
+      assertEquals(2, store.overview(OverviewQuery.newBuilder().setAssignee("").build())
+          .getRowsCount());
+      expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "state",
+          () -> store.overview(OverviewQuery.newBuilder().setStateValue(99).build()));
+      expect(ErrorCode.ERROR_CODE_PERMISSION_DENIED, "wijk",
+          () -> store.overview(OverviewQuery.newBuilder().addWijken("WK036302").build()));
+
+      store.assignCase(c1.getId(), "wc-1", "wijk van wc-1");
+      Case assigned = store.getCase(c1.getId());
+      assertEquals("wc-1", assigned.getAssignee().getValue());
+      assertEquals(1, assigned.getHistoryCount());
+      assertEquals("wijk van wc-1", assigned.getHistory(0).getReason());
+      assertEquals(1, store.overview(OverviewQuery.newBuilder().setAssignee("").build())
+          .getRowsCount());
+      assertEquals(c1.getId(), store.overview(OverviewQuery.newBuilder().setAssignee("wc-1")
+          .build()).getRows(0).getCase().getId());
+
+      store.addContactMoment(NewContactMomentRequest.newBuilder().setCaseId(c2.getId())
+          .setOutcome(ContactOutcome.CONTACT_OUTCOME_NIET_THUIS).build());
+      expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "into_id",
+          () -> store.mergeCase(c1.getId(), c1.getId(), "x"));
+      Case target = store.mergeCase(c2.getId(), c1.getId(), "zelfde huishouden");
+      assertEquals(c1.getId(), target.getId());
+      assertEquals(c1.getId(), store.getCase(c2.getId()).getMergedInto().getValue());
+      assertEquals(0, store.contactMoments(c1.getId()).size());
+      assertEquals(1, store.caseMoments(c1.getId()).size());
+      assertEquals(4, store.caseSignals(c1.getId()).size());
+
+      assertNull(store.refusal(s1.getId()));
+      expect(ErrorCode.ERROR_CODE_FAILED_PRECONDITION, "signal_id",
+          () -> store.refileSignal(s1.getId(), WIJK));
+      assertTrue(store.wijken().isEmpty());
+    }
+    try (EropafStore coach = open("triage-coach", 7)) {
+      coach.setIdentity(Identity.newBuilder().setWorkerId("wc-t").setName("Coach T")
+          .setRole(SourceRole.SOURCE_ROLE_WIJKCOACH).addWijken(WIJK).build());
+      Signal s = coach.createSignal(signalAt("30", "Gezien"));
+      expect(ErrorCode.ERROR_CODE_PERMISSION_DENIED, null,
+          () -> coach.overview(OverviewQuery.getDefaultInstance()));
+      expect(ErrorCode.ERROR_CODE_PERMISSION_DENIED, null,
+          () -> coach.rejectSignal(s.getId(), "niet nodig"));
+    }
+  }
+
+  @Test
+  public void syncReportsRefusalsAndNoticesAndRefileWorks() throws Exception {
+    try (EropafStore co = open("triage-co", 8); EropafStore wc = open("triage-wc", 9)) {
+      Identity me = co.enroll(EnrollDeviceRequest.newBuilder()
+          .setConfig(SyncConfig.newBuilder().setServerUrl(env("EROPAF_TEST_URL")))
+          .setCode(env("EROPAF_TEST_CODE_CO3")).setDeviceName("junit co-3").build());
+      wc.enroll(EnrollDeviceRequest.newBuilder()
+          .setConfig(SyncConfig.newBuilder().setServerUrl(env("EROPAF_TEST_URL")))
+          .setCode(env("EROPAF_TEST_CODE_WC2")).setDeviceName("junit wc-2").build());
+      try (EropafSync coSync = EropafSync.create(co, config());
+          EropafSync wcSync = EropafSync.create(wc, config())) {
+        coSync.syncBlocking();
+        // The reference data: the wijk list, and a signal for another wijk refused here.
+        assertEquals(1, co.wijken().size());
+        assertEquals(WIJK, co.wijken().get(0).getCode());
+        expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "wijk",
+            () -> co.createSignal(signalAt("40", "x").toBuilder().setWijk("WK099999").build()));
+
+        // Assign: a zorgmedewerker refused here, wc-2 assigned and told by a notice.
+        Signal s = co.createSignal(signalAt("42", "Post stapelt zich op"));
+        Case c = co.openCase(NewCaseRequest.newBuilder().setFromSignal(s.getId()).build());
+        expect(ErrorCode.ERROR_CODE_FAILED_PRECONDITION, "assignee",
+            () -> co.assignCase(c.getId(), "zm-1", "typo"));
+        co.assignCase(c.getId(), "wc-2", "eerste coach");
+        assertEquals(0, coSync.syncBlocking().getRefused());
+        SyncResult coach = wcSync.syncBlocking();
+        boolean told = false;
+        for (SyncNotice n : coach.getNoticesList()) {
+          told |= n.getKind() == SyncNotice.Kind.KIND_ASSIGNED_TO_ME
+              && n.getCaseId().equals(c.getId());
+        }
+        assertTrue(coach.getNoticesList().toString(), told);
+        assertEquals(1, wc.myCases(0).size());
+
+        // A worker the device was never told about: the server refuses the change.
+        co.assignCase(c.getId(), "wc-nobody", "typo");
+        SyncResult refusedAssign = coSync.syncBlocking();
+        assertEquals(1, refusedAssign.getRefused());
+        RefusedChange rc = refusedAssign.getRefusals(0);
+        assertEquals(c.getId(), rc.getRecordId());
+        assertEquals(RecordKind.RECORD_KIND_CASE, rc.getKind());
+        assertFalse(rc.getReason().getMessage().isEmpty());
+        OutboxEntry geweigerd = co.refusal(c.getId());
+        assertEquals(OutboxStatus.OUTBOX_STATUS_REFUSED, geweigerd.getStatus());
+        assertNull(co.refusal(s.getId()));
+
+        // A signal written under a stale role is refused by the server; its reporter re-files.
+        co.setIdentity(me.toBuilder().setRole(SourceRole.SOURCE_ROLE_ZORGMEDEWERKER).build());
+        Signal stale = co.createSignal(signalAt("44", "Geweigerd door de server"));
+        co.setIdentity(me);
+        SyncResult refusedSignal = coSync.syncBlocking();
+        assertEquals(1, refusedSignal.getRefused());
+        assertEquals(stale.getId(), refusedSignal.getRefusals(0).getRecordId());
+        assertEquals(RecordKind.RECORD_KIND_SIGNAL, refusedSignal.getRefusals(0).getKind());
+        assertEquals(RecordKind.RECORD_KIND_SIGNAL, co.refusal(stale.getId()).getKind());
+        expect(ErrorCode.ERROR_CODE_INVALID_ARGUMENT, "wijk",
+            () -> co.refileSignal(stale.getId(), "WK099999"));
+        expect(ErrorCode.ERROR_CODE_FAILED_PRECONDITION, "signal_id",
+            () -> co.refileSignal(s.getId(), WIJK));
+        Signal refiled = co.refileSignal(stale.getId(), WIJK);
+        assertEquals(stale.getId(), refiled.getId());
+        assertEquals(WIJK, refiled.getContent().getWijk());
+        assertNull(co.refusal(stale.getId()));
+      }
     }
   }
 
