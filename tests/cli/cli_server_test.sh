@@ -236,7 +236,7 @@ got=$(E --home "$co" --json case show --case "$second" | json '(d["case"]["state
 other=$(E --home "$zm" signal add --postcode 1234AB --number 50 --category schulden --text "Buurman" --informed yes)
 expect 0 "Synced" -- E --home "$zm" sync
 expect 0 "Synced" -- E --home "$co" sync
-expect 1 "force" -- E --home "$co" case link --signal "$other" --case "$case_t"
+expect 1 "another household.*--force --reason TEXT" -- E --home "$co" case link --signal "$other" --case "$case_t"
 expect 0 "linked" -- E --home "$co" case link --signal "$other" --case "$case_t" --force --reason "Zoon woont op 50"
 expect 0 "Synced" -- E --home "$co" sync
 left=$(E --home "$co" --json untriaged | json '[s["id"] for s in d]')

@@ -411,7 +411,7 @@ TEST_CASE("triage: a signal of another household links only with force and a rea
   auto plain = t.f.db->linkSignal(neighbour.id, c->id);
   CHECK(plain.code() == ErrorCode::kFailedPrecondition);
   CHECK(plain.field() == "signal_id");
-  CHECK_THAT(plain.message(), Catch::Contains("--force --reason"));
+  CHECK_THAT(plain.message(), Catch::Contains("with force and a reason"));
   CHECK(t.f.db->linkSignal(neighbour.id, c->id, {true, " "}).field() == "signal_id");
   CHECK(t.f.db->linkSignal(neighbour.id, c->id, {false, "buren"}).field() == "signal_id");
   CHECK(t.outbox() == before);

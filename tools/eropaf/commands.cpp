@@ -287,7 +287,14 @@ int cmdCaseLink(Context& ctx, const Args& a) {
   return simple(
       ctx,
       [&] {
-        return ctx.store->linkSignal(sig, c, {a.has("--force"), a.get("--reason").value_or("")});
+        Status st =
+            ctx.store->linkSignal(sig, c, {a.has("--force"), a.get("--reason").value_or("")});
+        // The store names no flags (apps call it too); here they are --force and --reason.
+        if (st.code() == ErrorCode::kFailedPrecondition && st.field() == "signal_id" &&
+            st.message().ends_with("with force and a reason")) {
+          return Status(st.code(), st.message() + " (--force --reason TEXT)", st.field());
+        }
+        return st;
       },
       "Signal " + shortId(sig) + " linked to case " + shortId(c) + ".");
 }

@@ -332,7 +332,7 @@ Status Store::linkSignal(std::string_view signal_id, std::string_view case_id,
                               ErrorCode::kRequiredFieldMissing) {
       return Status(ErrorCode::kFailedPrecondition,
                     "the signal is about another household than the case; link it anyway with "
-                    "--force --reason TEXT",
+                    "force and a reason",
                     "signal_id");
     }
     EROPAF_RETURN_IF_ERROR(checkText("reason", options.reason, kMaxReasonBytes, true));
