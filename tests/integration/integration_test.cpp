@@ -572,8 +572,16 @@ TEST_CASE("after a reassignment and a mis-assignment, raw pulls name no case nev
   // The far coach learns nothing of the signal either; the reporter sees hers, no case id.
   CHECK(pullFrom(*far, "").find(sig->id) == std::string::npos);
   CHECK(pullFrom(*zm, "").find(sig->id) != std::string::npos);
+  // A case that came into Bram's queue and left it again between two of his pulls: he was
+  // never sent it, so he is told nothing about it, not even an eviction.
+  auto c4 = co->db->openCase(test::aCase("Casus-vier", {"overlast"}, "1234AB", "18"));
+  REQUIRE(c4.ok());
+  REQUIRE(co->sync().ok());
+  REQUIRE(co->db->assignCase(c4->id, "co-jan").ok());
+  REQUIRE(co->sync().ok());
   // Bram gains the cases: no eviction for any of them (he never held one that left him).
   const std::string bram_body = pullFrom(*bram, before_bram);
+  CHECK(bram_body.find(c4->id) == std::string::npos);
   for (const auto& id : evictedIds(bram_body)) {
     CHECK(std::find(cases.begin(), cases.end(), id) == cases.end());
   }
