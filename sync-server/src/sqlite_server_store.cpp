@@ -124,7 +124,8 @@ ALTER TABLE categories ADD COLUMN min_attempts INTEGER NOT NULL DEFAULT 3;
 // norms::deriveNorms() and firstContacts() give over the server's stored facts, in plain
 // columns the coordinator's overview filters and sorts by (bodies are sealed, so SQL cannot
 // derive them). "Overdue at now" is `missed = 1 OR open_due_ms < now`, as on the device.
-// signal_households: each signal's keyed household hash, for the "zelfde huishouden" hints.
+// case_norms_open: open cases per wijk, kept by triggers, so the overview's total needs no count
+// over the index. signal_households: each signal's keyed household hash, for the hints.
 // A migrated database gets its rows from the engine's recompute pass on open (meta
 // `norms_recompute`), a new one from its writes.
 constexpr const char* kSchemaV5 = R"sql(
@@ -151,6 +152,26 @@ CREATE INDEX case_norms_count ON case_norms(wijk, missed, open_due_ms, assignee,
   WHERE is_open = 1;
 CREATE INDEX case_norms_household ON case_norms(household) WHERE is_open = 1 AND household != '';
 CREATE INDEX case_norms_merged ON case_norms(merged_into) WHERE merged_into != '';
+-- (No conflict clauses in the triggers: an outer statement's policy would override them.)
+CREATE TABLE case_norms_open(wijk TEXT PRIMARY KEY NOT NULL, open_count INTEGER NOT NULL);
+CREATE TRIGGER case_norms_open_insert AFTER INSERT ON case_norms WHEN new.is_open = 1 BEGIN
+  INSERT INTO case_norms_open(wijk, open_count) SELECT new.wijk, 0
+    WHERE NOT EXISTS (SELECT 1 FROM case_norms_open WHERE wijk = new.wijk);
+  UPDATE case_norms_open SET open_count = open_count + 1 WHERE wijk = new.wijk;
+END;
+CREATE TRIGGER case_norms_open_leave AFTER UPDATE OF wijk, is_open ON case_norms
+  WHEN old.is_open = 1 BEGIN
+  UPDATE case_norms_open SET open_count = open_count - 1 WHERE wijk = old.wijk;
+END;
+CREATE TRIGGER case_norms_open_enter AFTER UPDATE OF wijk, is_open ON case_norms
+  WHEN new.is_open = 1 BEGIN
+  INSERT INTO case_norms_open(wijk, open_count) SELECT new.wijk, 0
+    WHERE NOT EXISTS (SELECT 1 FROM case_norms_open WHERE wijk = new.wijk);
+  UPDATE case_norms_open SET open_count = open_count + 1 WHERE wijk = new.wijk;
+END;
+CREATE TRIGGER case_norms_open_delete AFTER DELETE ON case_norms WHEN old.is_open = 1 BEGIN
+  UPDATE case_norms_open SET open_count = open_count - 1 WHERE wijk = old.wijk;
+END;
 CREATE TABLE signal_households(
   signal_id TEXT PRIMARY KEY NOT NULL,
   household TEXT NOT NULL,
@@ -752,10 +773,19 @@ class SqliteSession final : public StoreSession {
 
   Status putCaseNorms(const CaseNormRow& r) override {
     Stmt* q = stmt(
-        "INSERT OR REPLACE INTO case_norms(case_id, wijk, assignee, state, is_open, categories, "
+        "INSERT INTO case_norms(case_id, wijk, assignee, state, is_open, categories, "
         "household, merged_into, priority, derived_priority, first_attempt_due_ms, "
         "first_attempt_ms, first_gesprek_due_ms, first_gesprek_ms, open_due_ms, missed) "
-        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(case_id) DO UPDATE SET "
+        "wijk = excluded.wijk, assignee = excluded.assignee, state = excluded.state, "
+        "is_open = excluded.is_open, categories = excluded.categories, "
+        "household = excluded.household, merged_into = excluded.merged_into, "
+        "priority = excluded.priority, derived_priority = excluded.derived_priority, "
+        "first_attempt_due_ms = excluded.first_attempt_due_ms, "
+        "first_attempt_ms = excluded.first_attempt_ms, "
+        "first_gesprek_due_ms = excluded.first_gesprek_due_ms, "
+        "first_gesprek_ms = excluded.first_gesprek_ms, open_due_ms = excluded.open_due_ms, "
+        "missed = excluded.missed");
     if (q == nullptr) return prepare_error_;
     q->bind(1, r.case_id)
         .bind(2, r.wijk)
@@ -855,22 +885,38 @@ class SqliteSession final : public StoreSession {
     std::vector<std::string> texts;
     std::vector<std::int64_t> numbers;
     const std::string where = normWhere(q, texts, numbers);
-    Stmt* st = cached(
-        "SELECT count(*), coalesce(sum(missed = 1 OR open_due_ms < ?), 0) FROM case_norms "
-        "INDEXED BY case_norms_count WHERE " +
-        where);
-    if (st == nullptr) return prepare_error_;
-    st->bind(1, q.now_ms);
-    bindWhere(*st, 2, texts, numbers);
-    Result<bool> row = st->step();
-    if (!row.ok()) {
+    auto count = [&](Stmt* st, std::optional<std::int64_t> now) -> Result<std::size_t> {
+      if (st == nullptr) return prepare_error_;
+      int n = bindWhere(*st, 1, texts, numbers);
+      if (now) st->bind(n, *now);
+      Result<bool> row = st->step();
+      if (!row.ok()) {
+        st->reset();
+        return row.status();
+      }
+      const auto v = static_cast<std::size_t>(st->int64(0));
       st->reset();
-      return row.status();
+      return v;
+    };
+    // Overdue: two ranges of the count index per wijk (missed; not missed and due before now),
+    // so the cost follows the overdue cases, not all open ones.
+    const std::string base = "SELECT count(*) FROM case_norms INDEXED BY case_norms_count WHERE ";
+    Result<std::size_t> missed = count(cached(base + where + " AND missed = 1"), std::nullopt);
+    if (!missed.ok()) return missed.status();
+    Result<std::size_t> late =
+        count(cached(base + where + " AND missed = 0 AND open_due_ms < ?"), q.now_ms);
+    if (!late.ok()) return late.status();
+    // Total: without further filters, the per-wijk counters the triggers keep.
+    Result<std::size_t> total = Status();
+    if (!q.assignee && !q.state && q.category.empty()) {
+      std::string sql = "SELECT coalesce(sum(open_count), 0) FROM case_norms_open WHERE wijk IN (";
+      for (std::size_t i = 0; i < q.wijken.size(); ++i) sql += i == 0 ? "?" : ",?";
+      total = count(cached(sql + ")"), std::nullopt);
+    } else {
+      total = count(cached(base + where), std::nullopt);
     }
-    const auto out = std::pair<std::size_t, std::size_t>{static_cast<std::size_t>(st->int64(0)),
-                                                         static_cast<std::size_t>(st->int64(1))};
-    st->reset();
-    return out;
+    if (!total.ok()) return total.status();
+    return std::pair<std::size_t, std::size_t>{*total, *missed + *late};
   }
 
   Result<std::vector<std::string>> openCasesWithCategory(std::string_view code) override {

@@ -150,7 +150,8 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     const int rc = sqlite3_exec(db,
-                                "DROP TABLE case_norms; DROP TABLE signal_households; "
+                                "DROP TABLE case_norms; DROP TABLE case_norms_open; "
+                                "DROP TABLE signal_households; "
                                 "DELETE FROM schema_version WHERE version = 5",
                                 nullptr, nullptr, nullptr);
     sqlite3_close(db);
@@ -170,4 +171,7 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
   CHECK(test::sqlColumn(path,
                         "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM "
                         "case_norms ORDER BY case_id") == want);
+  // The per-wijk open counters follow the rows (triggers).
+  CHECK(test::sqlColumn(path, "SELECT sum(open_count) FROM case_norms_open") ==
+        std::vector<std::string>{"2"});
 }
