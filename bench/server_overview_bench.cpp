@@ -123,8 +123,9 @@ int main(int argc, char** argv) {
     const long batch = std::min(5000L, cases - made);
     for (long i = 0; i < batch; ++i) {
       const bool old = rng() % 10 == 0;
-      const std::int64_t age = old ? (60 + static_cast<std::int64_t>(rng() % 30)) * kDay
-                                   : static_cast<std::int64_t>(rng() % (12 * 3600 * 1000));
+      const std::int64_t age =
+          old ? (60 + static_cast<std::int64_t>(rng() % 30)) * kDay
+              : static_cast<std::int64_t>(rng() % (std::uint64_t{12} * 3600 * 1000));
       const std::int64_t at = kNow - age;
       ManualClock at_clock(at);
       Hlc hlc(at_clock, 0);
