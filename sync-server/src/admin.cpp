@@ -3,11 +3,15 @@
 // escapes them as JSON does, so nothing reaches the admin's terminal raw.
 #include "admin.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "engine.hpp"
+#include "eropaf/model.hpp"
 
 namespace eropaf::server {
 namespace {
@@ -168,6 +172,134 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
       first = false;
     }
     if (json) std::cout << "]\n";
+    return 0;
+  }
+  if (cmd == "set-category") {
+    // set-category CODE [--label L] [--priority P] [--first-contact-days N] [--working-days
+    // yes|no] [--sensitive yes|no] [--first-gesprek-days N] [--min-attempts N]: creates (label,
+    // priority and first-contact days required) or updates (only the flags given change).
+    if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+      return usage(
+          "set-category CODE --label L --priority P --first-contact-days N --working-days yes|no "
+          "--sensitive yes|no [--first-gesprek-days N] [--min-attempts N]");
+    }
+    static const std::vector<std::string> kFlags = {
+        "--label",     "--priority",           "--first-contact-days", "--working-days",
+        "--sensitive", "--first-gesprek-days", "--min-attempts"};
+    for (std::size_t i = 2; i < args.size(); i += 2) {
+      if (std::find(kFlags.begin(), kFlags.end(), args[i]) == kFlags.end()) {
+        return usage("set-category: unknown flag '" + shown(args[i]) + "'");
+      }
+      if (i + 1 >= args.size()) return usage("set-category: " + args[i] + " needs a value");
+    }
+    auto one = [&](const std::string& flag) -> std::optional<std::string> {
+      auto v = flagValues(flag);
+      if (v.empty()) return std::nullopt;
+      return v.back();
+    };
+    auto cats = e.categories();
+    if (!cats.ok()) return refused(cats.status(), json);
+    Category c;
+    const auto found = std::find_if(cats->begin(), cats->end(),
+                                    [&](const Category& k) { return k.code == args[1]; });
+    const bool exists = found != cats->end();
+    if (exists) {
+      c = *found;
+    } else {
+      c.code = args[1];
+      for (const char* need : {"--label", "--priority", "--first-contact-days"}) {
+        if (!one(need)) {
+          return refused(Status(ErrorCode::kRequiredFieldMissing,
+                                std::string("a new category needs ") + need, need + 2),
+                         json);
+        }
+      }
+    }
+    auto number = [&](const std::string& flag, std::int32_t& out) -> Status {
+      auto v = one(flag);
+      if (!v) return {};
+      std::int32_t n = 0;
+      const auto [end, err] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (err != std::errc() || end != v->data() + v->size()) {
+        return Status(ErrorCode::kInvalidArgument,
+                      flag + " is a whole number of days, not '" + shown(*v) + "'", flag.substr(2));
+      }
+      out = n;
+      return {};
+    };
+    auto yesNo = [&](const std::string& flag, bool& out) -> Status {
+      auto v = one(flag);
+      if (!v) return {};
+      if (*v != "yes" && *v != "no") {
+        return Status(ErrorCode::kInvalidArgument, flag + " is yes or no, not '" + shown(*v) + "'",
+                      flag.substr(2));
+      }
+      out = *v == "yes";
+      return {};
+    };
+    if (auto l = one("--label")) c.label = *l;
+    if (auto p = one("--priority")) {
+      auto parsed = parsePriority(*p);
+      if (!parsed || *parsed == Priority::kUnspecified) {
+        return refused(Status(ErrorCode::kInvalidArgument,
+                              "--priority is acuut, hoog, normaal or laag, not '" + shown(*p) + "'",
+                              "priority"),
+                       json);
+      }
+      c.default_priority = *parsed;
+    }
+    const std::int32_t old_first = c.first_contact_days;
+    for (const Status& st :
+         {number("--first-contact-days", c.first_contact_days),
+          number("--first-gesprek-days", c.first_gesprek_days),
+          number("--min-attempts", c.min_attempts), yesNo("--working-days", c.working_days),
+          yesNo("--sensitive", c.sensitive)}) {
+      if (!st.ok()) return refused(st, json);
+    }
+    // A new category (or a changed first-attempt norm without its own first-gesprek norm)
+    // takes twice the first-attempt days, as the defaults do (docs/triage.md).
+    if (!one("--first-gesprek-days") && (!exists || c.first_contact_days != old_first)) {
+      c.first_gesprek_days = std::max(c.first_contact_days, 2 * c.first_contact_days);
+    }
+    if (Status st = e.setCategory(c); !st.ok()) return refused(st, json);
+    std::cout << (json ? std::string("{\"ok\":true}")
+                       : "category " + c.code + (exists ? " updated" : " added"))
+              << "\n";
+    return 0;
+  }
+  if (cmd == "deactivate") {
+    if (args.size() != 2) return usage("deactivate WORKER_ID");
+    if (Status st = e.deactivateWorker(args[1]); !st.ok()) return refused(st, json);
+    std::cout << (json ? std::string("{\"ok\":true}")
+                       : "worker " + args[1] +
+                             " deactivated; their devices are revoked. Move their open cases "
+                             "with: eropaf-server admin reassign --from " +
+                             args[1] + " --to WORKER")
+              << "\n";
+    return 0;
+  }
+  if (cmd == "reassign") {
+    auto from = flagValues("--from");
+    auto to = flagValues("--to");
+    auto wijk = flagValues("--wijk");
+    auto reason = flagValues("--reason");
+    if (from.size() != 1 || to.size() != 1 || wijk.size() > 1 || reason.size() > 1) {
+      return usage("reassign --from WORKER --to WORKER [--wijk WK] [--reason TEXT]");
+    }
+    const std::string why =
+        reason.empty() ? "caseload of " + from[0] + " moved by the admin" : reason[0];
+    auto moved = e.reassignCases(from[0], to[0], wijk.empty() ? "" : wijk[0], why);
+    if (!moved.ok()) return refused(moved.status(), json);
+    if (json) {
+      std::cout << "{\"moved\":[";
+      for (std::size_t i = 0; i < moved->size(); ++i) {
+        std::cout << (i == 0 ? "" : ",") << esc((*moved)[i]);
+      }
+      std::cout << "]}\n";
+    } else {
+      std::cout << moved->size() << " open case(s) moved from " << shown(from[0]) << " to "
+                << shown(to[0]) << "\n";
+    }
     return 0;
   }
   if (cmd == "access-log") {

@@ -230,6 +230,14 @@ Admin commands (functioneel beheer; work while the server runs):
   add-worker --id ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk CODE...
   enroll-code WORKER_ID        prints a one-time enrollment code (valid 7 days)
   workers | devices | revoke DEVICE_ID | access-log [--limit N]
+  set-category CODE --label L --priority acuut|hoog|normaal|laag --first-contact-days N
+      --working-days yes|no --sensitive yes|no [--first-gesprek-days N] [--min-attempts N]
+                               creates a category (label, priority, days required) or
+                               changes the flags given; devices get it on their next pull
+  deactivate WORKER_ID         no longer a valid assignee; their devices are revoked
+  reassign --from WORKER --to WORKER [--wijk WK] [--reason TEXT]
+                               moves the open cases of a leaver (all, or of one wijk) to a
+                               valid colleague, each with a history entry; all or nothing
   --json for machine-readable output; text output shows control characters escaped (\x1b).
   Exit codes: 0 ok, 1 refused, 2 usage, 3 storage.
 )";

@@ -169,10 +169,24 @@ void Engine::Impl::watchLoop() {
     if (adm.ok() && *adm != admin_version) {
       admin_version = *adm;
       wake = true;
+      // An admin process may have written records (admin reassign): stamp after them.
+      if (s.begin(false).ok()) {
+        observeStoredHlc(s);
+        s.rollback();
+      }
     }
     if (wake) wakeAll();
     lock.lock();
   }
+}
+
+void Engine::Impl::observeStoredHlc(StoreSession& s) {
+  Result<std::optional<std::string>> stored = s.meta("hlc");
+  if (!stored.ok() || !stored->has_value() || (*stored)->size() != sizeof(std::uint64_t)) return;
+  std::uint64_t v = 0;
+  std::memcpy(&v, (*stored)->data(), sizeof v);
+  std::lock_guard lock(hlc_mu);
+  if (v > hlc.last()) static_cast<void>(hlc.receive(v));
 }
 
 Status Engine::Impl::bumpAdminVersion(StoreSession& s) {
@@ -294,6 +308,11 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
       s.rollback();
       return st;
     }
+  }
+  // A database migrated to schema 5 derives every case's norms once (meta norms_recompute).
+  if (Status st = impl->recomputeNormsIfAsked(s); !st.ok()) {
+    s.rollback();
+    return st;
   }
   EROPAF_RETURN_IF_ERROR(s.commit());
   Result<std::uint64_t> last = s.lastSeq();

@@ -17,6 +17,7 @@
 #include "eropaf/clock.hpp"
 #include "eropaf/model.hpp"
 #include "eropaf/status.hpp"
+#include "eropaf/store.hpp"
 #include "eropaf/v1/sync.pb.h"
 #include "server_store.hpp"
 
@@ -84,6 +85,22 @@ class Engine {
   /// opaque to devices: sealed (AEAD) under a key of this server.
   std::uint64_t cursorSeq(std::string_view cursor) const;
 
+  // --- coordinator queries (the console's) ---------------------------------------------------
+  /// The coordinator's overview: every open case of their wijken (or of the query's, each of
+  /// which must be theirs), overdue first, then priority, then first-attempt due date, with the
+  /// same filters and order as the device's Store::overview (store.hpp's OverviewQuery; now_ms
+  /// for tests, the engine clock otherwise). Norms come from the case_norms table the engine
+  /// keeps on every write (norms::deriveNorms over the server's stored facts). kPermissionDenied
+  /// for anyone but a coordinator. Each row returned is access-logged (committed before the
+  /// answer). Runs on the caller's thread (reads) and waits for one writer commit (the log).
+  Result<store::Overview> overview(const Principal& principal, const store::OverviewQuery& query);
+  /// "Zelfde huishouden": the open cases of the signal's household and its other signals
+  /// observed in the 12 weeks before now, both within the coordinator's wijken, leaving out the
+  /// signal itself and its linked case. A signal the coordinator may not triage is answered as
+  /// an unknown id. kPermissionDenied for anyone but a coordinator.
+  Result<store::DuplicateHint> duplicateHint(const Principal& principal,
+                                             std::string_view signal_id);
+
   // --- admin (functioneel beheer) ----------------------------------------------------------
   Status addWijk(const Wijk& wijk);
   Status addWorker(const Worker& worker);
@@ -93,6 +110,21 @@ class Engine {
   Status revokeDevice(std::string_view device_id);
   Result<std::vector<Worker>> workers();
   Result<std::vector<AccessEntry>> accessLog(std::size_t limit);
+  /// The category table (codes, labels, priorities, norms).
+  Result<std::vector<Category>> categories();
+  /// Creates or replaces one category (code a-z 0-9 _, 1-64; label required; norms within
+  /// norms::checkNorms()). Devices get it on their next pull (the reference version rises).
+  Status setCategory(const Category& category);
+  /// Marks a worker inactive: no longer a valid assignee (permissions::mayAssign), no longer
+  /// authenticated, and every device of theirs revoked (told to wipe on its next request). Their
+  /// cases keep their assignee until `reassignCases` moves them. kNotFound for an unknown id.
+  Status deactivateWorker(std::string_view worker_id);
+  /// Moves the open cases assigned to `from` (only those of `wijk` when given) to `to`, in one
+  /// transaction: each gets the new assignee and one history entry (actor "admin", from, to,
+  /// `reason`). `to` must be a valid assignee for every such case's wijk, else nothing moves
+  /// (kFailedPrecondition naming the wijk and the valid colleagues). Returns the case ids moved.
+  Result<std::vector<std::string>> reassignCases(std::string_view from, std::string_view to,
+                                                 std::string_view wijk, std::string_view reason);
 
   // --- observation -------------------------------------------------------------------------
   struct Counters {

@@ -11,6 +11,8 @@
 
 #include "engine_impl.hpp"
 #include "eropaf/id.hpp"
+#include "eropaf/norms.hpp"
+#include "eropaf/state_table.hpp"
 #include "eropaf/validate.hpp"
 #include "wire/wire_mapping.hpp"
 
@@ -224,6 +226,183 @@ Result<std::vector<AccessEntry>> Engine::accessLog(std::size_t limit) {
   Result<Impl::Lease> lease = impl_->borrow();
   if (!lease.ok()) return lease.status();
   return lease->s->accessLog(limit);
+}
+
+Result<std::vector<Category>> Engine::categories() {
+  Result<Impl::Lease> lease = impl_->borrow();
+  if (!lease.ok()) return lease.status();
+  return lease->s->categories();
+}
+
+namespace {
+
+bool isCategoryCode(std::string_view code) {
+  if (code.empty() || code.size() > 64 || code[0] < 'a' || code[0] > 'z') return false;
+  return std::all_of(code.begin(), code.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+}  // namespace
+
+Status Engine::setCategory(const Category& category) {
+  if (!isCategoryCode(category.code)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "a category code is 1-64 of a-z 0-9 _, starting with a letter", "code");
+  }
+  EROPAF_RETURN_IF_ERROR(checkText("label", category.label, kMaxShortBytes, true));
+  if (category.default_priority == Priority::kUnspecified ||
+      !parsePriority(toString(category.default_priority))) {
+    return Status(ErrorCode::kInvalidArgument, "priority is acuut, hoog, normaal or laag",
+                  "priority");
+  }
+  EROPAF_RETURN_IF_ERROR(norms::checkNorms(category));
+  Impl* impl = impl_.get();
+  Result<bool> r = impl->runBlocking<bool>([impl, category](StoreSession& s) -> Result<bool> {
+    EROPAF_RETURN_IF_ERROR(s.putCategory(category));
+    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "set-category", "", "", "", "", ""}));
+    const std::uint64_t v = impl->ref_version.load() + 1;
+    EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
+    impl->ref_version = v;
+    // The open cases of this category follow the new norms at once (a tighter norm tightens).
+    Result<std::vector<std::string>> affected = s.openCasesWithCategory(category.code);
+    if (!affected.ok()) return affected.status();
+    impl->norms_dirty.insert(affected->begin(), affected->end());
+    EROPAF_RETURN_IF_ERROR(impl->flushNorms(s));
+    return true;
+  });
+  return r.status();
+}
+
+Status Engine::deactivateWorker(std::string_view worker_id) {
+  Impl* impl = impl_.get();
+  const std::string id(worker_id);
+  Result<std::vector<std::string>> r = impl->runBlocking<std::vector<std::string>>(
+      [impl, id](StoreSession& s) -> Result<std::vector<std::string>> {
+        Result<std::optional<Worker>> w = s.worker(id);
+        if (!w.ok()) return w.status();
+        if (!w->has_value()) return Status(ErrorCode::kNotFound, "no worker " + id, "worker_id");
+        Worker changed = **w;
+        changed.active = false;
+        EROPAF_RETURN_IF_ERROR(s.putWorker(changed));
+        // A leaver's phones hold case content: they are revoked, so each wipes its data on its
+        // next request (DESIGN.md "enroll / revoke").
+        Result<std::vector<DeviceInfo>> devs = s.devices();
+        if (!devs.ok()) return devs.status();
+        std::vector<std::string> revoked;
+        for (const DeviceInfo& d : *devs) {
+          if (d.worker_id != id || d.revoked) continue;
+          EROPAF_RETURN_IF_ERROR(s.revokeDevice(d.id));
+          EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id}));
+          revoked.push_back(d.id);
+        }
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, ""}));
+        const std::uint64_t v = impl->ref_version.load() + 1;
+        EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
+        impl->ref_version = v;
+        EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
+        return revoked;
+      });
+  if (!r.ok()) return r.status();
+  for (const std::string& d : *r) impl->wakeWho(d, {});
+  impl->wakeWho({}, id);
+  return {};
+}
+
+Result<std::vector<std::string>> Engine::reassignCases(std::string_view from, std::string_view to,
+                                                       std::string_view wijk,
+                                                       std::string_view reason) {
+  if (from.empty()) return Status(ErrorCode::kRequiredFieldMissing, "--from is required", "from");
+  if (to.empty()) return Status(ErrorCode::kRequiredFieldMissing, "--to is required", "to");
+  if (from == to) {
+    return Status(ErrorCode::kInvalidArgument, "--from and --to name the same worker", "to");
+  }
+  if (!wijk.empty() && !isValidWijkCode(wijk)) {
+    return Status(ErrorCode::kInvalidArgument, "not a CBS wijk code like WK015301", "wijk");
+  }
+  EROPAF_RETURN_IF_ERROR(checkText("reason", reason, kMaxReasonBytes, true));
+  Impl* impl = impl_.get();
+  const std::string f(from), t(to), wk(wijk), why(reason);
+  return impl->runBlocking<std::vector<std::string>>(
+      [impl, f, t, wk, why](StoreSession& s) -> Result<std::vector<std::string>> {
+        Result<std::optional<Worker>> leaver = s.worker(f);
+        if (!leaver.ok()) return leaver.status();
+        if (!leaver->has_value()) return Status(ErrorCode::kNotFound, "no worker " + f, "from");
+        Result<std::optional<Worker>> taker = s.worker(t);
+        if (!taker.ok()) return taker.status();
+        Result<std::vector<Worker>> all = s.workers();
+        if (!all.ok()) return all.status();
+        // The leaver's open cases: rows they own, in sequence order.
+        std::vector<Case> open;
+        std::uint64_t after = 0;
+        for (;;) {
+          StoreSession::ScanFilter filter;
+          filter.owner = f;
+          Result<std::vector<StoredRecord>> rows = s.scanFor(after, 1000, filter);
+          if (!rows.ok()) return rows.status();
+          for (const StoredRecord& row : *rows) {
+            after = std::max(after, row.seq);
+            const auto* c = std::get_if<Case>(&row.record);
+            if (c == nullptr || c->deleted.value || c->assignee.value != f) continue;
+            if (!isOpenState(c->state.value)) continue;
+            if (!wk.empty() && c->wijk.value != wk) continue;
+            open.push_back(*c);
+          }
+          if (rows->size() < 1000) break;
+        }
+        // All or nothing: the taker must be valid for every wijk among them.
+        std::set<std::string> wijken;
+        for (const Case& c : open) wijken.insert(c.wijk.value);
+        for (const std::string& x : wijken) {
+          Status valid = permissions::mayAssign(t, taker->has_value() ? &**taker : nullptr, x);
+          if (!valid.ok()) {
+            const std::vector<Worker> ok = permissions::validAssignees(*all, x);
+            std::string names;
+            for (const Worker& w : ok) {
+              if (w.id == f) continue;
+              names += (names.empty() ? "" : ", ") + w.id + " (" + w.name + ")";
+            }
+            std::string refusal = t;
+            refusal += " is not an active wijkcoach or coordinator of ";
+            refusal += x;
+            refusal += ", where ";
+            refusal += f;
+            refusal += " has open cases; nothing was moved. Valid for ";
+            refusal += x;
+            refusal += ": ";
+            refusal += names.empty() ? std::string("nobody") : names;
+            refusal += " (or limit it with --wijk)";
+            return Status(ErrorCode::kFailedPrecondition, std::move(refusal), "to");
+          }
+        }
+        // Another process (the running server) may have stamped versions since this engine
+        // opened: the history and assignee versions come after them.
+        impl->observeStoredHlc(s);
+        std::vector<std::string> moved;
+        for (Case& c : open) {
+          const Record before(c);
+          const Version v = impl->serverVersion();
+          HistoryEntry e;
+          e.id = newUuidV7(impl->now());
+          e.version = v;
+          e.actor_id = "admin";
+          e.at_ms = impl->now();
+          e.field = HistoryField::kAssignee;
+          e.from = f;
+          e.to = t;
+          e.reason = why;
+          c.history[e.id] = e;
+          c.assignee.set(t, v);
+          EROPAF_RETURN_IF_ERROR(impl->put(s, c, &before, nullptr));
+          EROPAF_RETURN_IF_ERROR(s.appendAccess(
+              {impl->now(), "reassign", c.id, impl->householdOf(c), "admin", "", ""}));
+          moved.push_back(c.id);
+        }
+        EROPAF_RETURN_IF_ERROR(impl->flushNorms(s));
+        // A running server's watcher wakes its long polls: the moved cases reach both coaches.
+        if (!moved.empty()) EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
+        return moved;
+      });
 }
 
 // A device name reaches the admin's terminal (`admin devices`): no C0/C1 control characters

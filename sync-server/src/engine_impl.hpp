@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "engine.hpp"
+#include "eropaf/norms.hpp"
 #include "eropaf/permissions.hpp"
 
 namespace eropaf::server {
@@ -110,6 +111,22 @@ struct Engine::Impl {
 
   Result<const std::vector<Category>*> knownCategories(StoreSession& s);
 
+  // The same for the wijken: a signal or case of a wijk the server does not know would reach
+  // no coordinator, so it is refused per change (writer thread only).
+  std::vector<Wijk> wijken_cache;
+  std::uint64_t wijken_version = ~std::uint64_t{0};
+
+  Result<const std::vector<Wijk>*> knownWijken(StoreSession& s);
+  /// Ok when `wijk` is one of the server's wijken; else the refusal naming `field` and the
+  /// wijk, and listing only the principal's own wijken (never anything of other wijken).
+  Result<detail::Verdict> checkKnownWijk(StoreSession& s, const Worker& w, std::string_view field,
+                                         std::string_view wijk);
+  /// The refusal of an assignee mayAssign() refused, naming the colleagues who may take a case
+  /// of `wijk` (permissions::validAssignees, as the device lists them). Only for a principal
+  /// who may write the case's assignee: they see that wijk's colleagues in their reference data.
+  Result<detail::Verdict> assigneeRefusal(StoreSession& s, const Status& refused,
+                                          std::string_view wijk);
+
   std::atomic<std::uint64_t> c_pushes{0}, c_applied{0}, c_refused{0}, c_commits{0}, c_pulls{0},
       c_sent{0};
 
@@ -192,6 +209,11 @@ struct Engine::Impl {
 
   void watchLoop();
 
+  /// Advances this engine's clock past the one stored in meta "hlc" (what the last commit of
+  /// any process on this database stamped): versions an admin process writes next to a running
+  /// server, and the server's after them, stay ordered.
+  void observeStoredHlc(StoreSession& s);
+
   /// Bumps admin_version (in the caller's write transaction): other processes' watchers wake.
   Status bumpAdminVersion(StoreSession& s);
 
@@ -250,6 +272,26 @@ struct Engine::Impl {
 
   Status applyPush(StoreSession& s, const Principal& authenticated, const v1::PushRequest& req,
                    v1::PushResponse& resp);
+
+  // --- norms (engine_norms.cpp) -----------------------------------------------------------
+  // Every write that touches a case, a signal's link or a contact moment marks the case; the
+  // job that wrote flushes the marks before it ends (in its own savepoint): the case_norms row
+  // is what norms::deriveNorms() and firstContacts() give over the server's stored facts, as
+  // the device computes it over what it holds.
+
+  std::set<std::string> norms_dirty;  // writer thread only
+  norms::Calendar calendar;           // the national holidays (norms.hpp's default)
+
+  /// Marks the cases whose norms `r` (written over `before`) may change; stores a signal's
+  /// household row.
+  Status noteNorms(StoreSession& s, const Record& r, const Record* before, const Case* parent);
+  /// Recomputes the marked cases (and the cases they are merged into).
+  Status flushNorms(StoreSession& s);
+  Status refreshCaseNorms(StoreSession& s, const std::string& case_id,
+                          std::string* merged_into_out);
+  /// Recomputes every case when the database asks for it (meta norms_recompute, set by the
+  /// migration to schema 5), then clears the request. In the caller's write transaction.
+  Status recomputeNormsIfAsked(StoreSession& s);
 
   // --- pull ------------------------------------------------------------------------------
 

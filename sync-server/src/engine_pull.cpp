@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "engine_impl.hpp"
+#include "eropaf/resolution.hpp"
 #include "scope.hpp"
 #include "wire/wire_mapping.hpp"
 
@@ -137,6 +138,12 @@ Status Engine::Impl::fillReference(StoreSession& s, const Worker& w, v1::Referen
       out->set_name(x.name);
     }
     for (const Category& c : *cats) wire::toProto(c, *ref_common.add_categories());
+    for (const ResolutionCode& r : resolutionCodes()) {
+      v1::ResolutionCode* out = ref_common.add_resolution_codes();
+      out->set_code(std::string(r.code));
+      out->set_label(std::string(r.label));
+      out->set_by_hand(r.by_hand);
+    }
     ref_by_wijken.clear();
     ref_built_for = version;
   }

@@ -14,6 +14,7 @@
 // Here: what one push does inside the writer's transaction (put, the holds permissions.hpp
 // decides on, apply*). The writer and its group commit are in engine.cpp.
 #include <map>
+#include <set>
 
 #include "engine_impl.hpp"
 #include "eropaf/id.hpp"
@@ -51,12 +52,56 @@ Result<const std::vector<Category>*> Engine::Impl::knownCategories(StoreSession&
   return &categories_cache;
 }
 
+Result<const std::vector<Wijk>*> Engine::Impl::knownWijken(StoreSession& s) {
+  if (wijken_version != ref_version.load()) {
+    Result<std::vector<Wijk>> wijken = s.wijken();
+    if (!wijken.ok()) return wijken.status();
+    wijken_cache = std::move(wijken).value();
+    wijken_version = ref_version.load();
+  }
+  return &wijken_cache;
+}
+
+Result<Verdict> Engine::Impl::checkKnownWijk(StoreSession& s, const Worker& w,
+                                             std::string_view field, std::string_view wijk) {
+  Result<const std::vector<Wijk>*> known = knownWijken(s);
+  if (!known.ok()) return known.status();
+  const bool found = std::any_of((*known)->begin(), (*known)->end(),
+                                 [&](const Wijk& k) { return k.code == wijk; });
+  if (found) return Verdict{};
+  // The principal's own wijken only: what they already know from their identity.
+  std::string own;
+  for (const auto& x : w.wijken) own += (own.empty() ? "" : ", ") + x;
+  std::string shown_wijk =
+      isValidWijkCode(wijk) ? std::string(wijk) : std::string("(not a CBS code)");
+  return Verdict{Status(ErrorCode::kInvalidArgument,
+                        "wijk " + shown_wijk + " is not a wijk of this server" +
+                            (own.empty() ? std::string(".") : "; yours: " + own + ".") +
+                            " Refile it with a known wijk (eropaf signal refile --wijk WK).",
+                        std::string(field))};
+}
+
+Result<Verdict> Engine::Impl::assigneeRefusal(StoreSession& s, const Status& refused,
+                                              std::string_view wijk) {
+  Result<std::vector<Worker>> all = s.workers();
+  if (!all.ok()) return all.status();
+  const std::vector<Worker> valid = permissions::validAssignees(*all, wijk);
+  std::string sentence;
+  if (valid.empty()) {
+    sentence = " No active wijkcoach or coordinator works in " + std::string(wijk) + ".";
+  } else {
+    sentence = permissions::validAssigneesSentence(valid, wijk);
+  }
+  return Verdict{Status(refused.code(), refused.message() + "." + sentence, refused.field())};
+}
+
 Status Engine::Impl::put(StoreSession& s, const Record& r, const Record* before, const Case* parent,
                          std::string_view echo_device) {
   RecordIndex index = indexOf(r, parent);
   index.echo_device = echo_device;
   Result<std::uint64_t> seq = s.putRecord(r, index);
   if (!seq.ok()) return seq.status();
+  EROPAF_RETURN_IF_ERROR(noteNorms(s, r, before, parent));
   if (!std::holds_alternative<Case>(r) && !std::holds_alternative<Signal>(r)) {
     // A contact moment or transition is seen by whoever sees its case whole.
     if (parent != nullptr) {
@@ -215,6 +260,9 @@ Result<Verdict> Engine::Impl::applySignal(StoreSession& s, const Principal& p, c
     if (Status st = permissions::mayCreateSignal(w, in, *link, *dup); !st.ok()) {
       return Verdict{st};
     }
+    Result<Verdict> wijk = checkKnownWijk(s, w, "content.wijk", in.content.wijk);
+    if (!wijk.ok()) return wijk.status();
+    if (!wijk->status.ok()) return *wijk;
     Result<const std::vector<Category>*> known = knownCategories(s);
     if (!known.ok()) return known.status();
     Status cats = checkCategories("content.categories", in.content.categories, **known, false);
@@ -245,6 +293,11 @@ Result<Verdict> Engine::Impl::applyCase(StoreSession& s, const Principal& p, Cas
   const Worker& w = p.worker;
   if (!cur) {
     if (in.created.isZero()) return Verdict{permissions::unknownRecord()};
+    // The wijk list is reference data every device gets: naming an unknown one tells nothing,
+    // and says what to fix before "not yours" would.
+    Result<Verdict> wijk = checkKnownWijk(s, w, "wijk", in.wijk.value);
+    if (!wijk.ok()) return wijk.status();
+    if (!wijk->status.ok()) return *wijk;
     if (Status st = permissions::mayCreateCase(w, in); !st.ok()) return Verdict{st};
   } else {
     Result<Hold> hold = caseHold(s, p, *cur);
@@ -271,6 +324,11 @@ Result<Verdict> Engine::Impl::applyCase(StoreSession& s, const Principal& p, Cas
   Case merged = cur.value_or(in);
   if (cur) mergeInto(merged, in);
   if (cur && merged == *cur) return Verdict{};  // nothing changes: nothing is stored
+  if (cur && merged.wijk.value != cur->wijk.value) {
+    Result<Verdict> wijk = checkKnownWijk(s, w, "wijk", merged.wijk.value);
+    if (!wijk.ok()) return wijk.status();
+    if (!wijk->status.ok()) return *wijk;
+  }
   const bool assignee_changed =
       !cur || merged.assignee.value != cur->assignee.value || merged.wijk.value != cur->wijk.value;
   if (assignee_changed && !merged.assignee.value.empty()) {
@@ -278,7 +336,9 @@ Result<Verdict> Engine::Impl::applyCase(StoreSession& s, const Principal& p, Cas
     if (!a.ok()) return a.status();
     Status valid = permissions::mayAssign(merged.assignee.value, a->has_value() ? &**a : nullptr,
                                           merged.wijk.value);
-    if (!valid.ok()) return Verdict{valid};
+    if (!valid.ok()) {
+      return assigneeRefusal(s, valid, merged.wijk.value);
+    }
   }
   // Clearing the conflict flag resolves the conflicting transitions.
   const bool resolved = cur && cur->conflict.value && !merged.conflict.value;
@@ -365,10 +425,27 @@ Result<Verdict> Engine::Impl::applyTransition(StoreSession& s, const Principal& 
   std::vector<ContactMoment> stored_moments;
   std::span<const Category> categories;
   if (in.to == CaseState::kAfgesloten && loaded->has_value() && permissions::visible(hold)) {
-    Result<std::vector<StoredRecord>> kids = s.children(c.id);
-    if (!kids.ok()) return kids.status();
-    for (const StoredRecord& k : *kids) {
-      if (const auto* m = std::get_if<ContactMoment>(&k.record)) stored_moments.push_back(*m);
+    // Its own moments and those of every case merged into it (transitively: case_norms'
+    // merged_into), as the device counts them: a merge keeps every attempt.
+    std::vector<std::string> todo{c.id};
+    std::set<std::string> seen{c.id};
+    while (!todo.empty()) {
+      const std::string id = todo.back();
+      todo.pop_back();
+      Result<std::vector<StoredRecord>> kids = s.children(id);
+      if (!kids.ok()) return kids.status();
+      for (const StoredRecord& k : *kids) {
+        if (const auto* m = std::get_if<ContactMoment>(&k.record)) {
+          stored_moments.push_back(*m);
+          stored_moments.back().case_id = c.id;  // guardFacts counts the case's own, as on the
+                                                 // device (store_writes.cpp moveCase)
+        }
+      }
+      Result<std::vector<std::string>> sources = s.mergedInto(id);
+      if (!sources.ok()) return sources.status();
+      for (const std::string& src : *sources) {
+        if (seen.insert(src).second) todo.push_back(src);
+      }
     }
     Result<const std::vector<Category>*> known = knownCategories(s);
     if (!known.ok()) return known.status();
@@ -508,6 +585,7 @@ Status Engine::Impl::applyPush(StoreSession& s, const Principal& authenticated,
       ++c_applied;
     }
   }
+  EROPAF_RETURN_IF_ERROR(flushNorms(s));
   EROPAF_RETURN_IF_ERROR(s.touchDevice(p.device_id, now()));
   wire::toProto(serverVersion(), *resp.mutable_server_version());
   return {};

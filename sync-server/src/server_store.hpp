@@ -79,6 +79,46 @@ struct AccessEntry {
   std::string device_id;
 };
 
+/// One case's derived norms (norms::deriveNorms over the server's stored facts) and the plain
+/// columns the coordinator's overview filters and sorts by: the case_norms table, kept by the
+/// sync engine on every write that touches a case, a signal's link or a contact moment.
+struct CaseNormRow {
+  std::string case_id;
+  std::string wijk;
+  std::string assignee;
+  CaseState state = CaseState::kUnspecified;
+  bool open = false;        ///< an open state, not deleted
+  std::string categories;   ///< present codes as ",a,b," (a filter by one code)
+  std::string household;    ///< keyed household hash (the access log's), empty when none
+  std::string merged_into;  ///< the case this one was merged into, empty when none
+  Priority priority = Priority::kUnspecified;          ///< effective: override or derived
+  Priority derived_priority = Priority::kUnspecified;  ///< norms::CaseNorms::derived_priority
+  std::int64_t first_attempt_due_ms = 0;
+  std::optional<std::int64_t> first_attempt_ms;
+  std::int64_t first_gesprek_due_ms = 0;
+  std::optional<std::int64_t> first_gesprek_ms;
+  std::int64_t open_due_ms = 0;  ///< earliest due of a clock without contact (overdue: < now)
+  bool missed = false;           ///< a clock met late (stays overdue)
+};
+
+/// What the overview selects from case_norms (open cases only). Unset filters do not filter.
+struct NormQuery {
+  std::vector<std::string> wijken;      ///< at least one
+  std::optional<std::string> assignee;  ///< "" = unassigned only
+  std::optional<CaseState> state;
+  std::string category;  ///< empty: any
+  std::int64_t now_ms = 0;
+};
+
+/// A signal's household and when it was observed, for the "zelfde huishouden" hints.
+struct SignalHousehold {
+  std::string signal_id;
+  std::string household;  ///< keyed household hash
+  std::string wijk;
+  std::string case_id;  ///< the case it is linked to, empty when none
+  std::int64_t observed_at_ms = 0;
+};
+
 class StoreSession {
  public:
   virtual ~StoreSession() = default;
@@ -160,6 +200,31 @@ class StoreSession {
 
   virtual Result<std::optional<std::string>> meta(std::string_view key) = 0;
   virtual Status setMeta(std::string_view key, std::string_view value) = 0;
+
+  // --- norms (case_norms, signal_households) ---------------------------------------------
+  virtual Status putCaseNorms(const CaseNormRow& row) = 0;
+  virtual Result<std::optional<CaseNormRow>> caseNorms(std::string_view case_id) = 0;
+  /// Ids of the cases whose merged_into is `case_id`.
+  virtual Result<std::vector<std::string>> mergedInto(std::string_view case_id) = 0;
+  /// Open cases matching `q`, overdue ones (`overdue`) or the others, ordered by priority,
+  /// first-attempt due date and id, at most `limit` (0: all).
+  virtual Result<std::vector<CaseNormRow>> overviewRows(const NormQuery& q, bool overdue,
+                                                        std::size_t limit) = 0;
+  /// How many open cases match `q`, and how many of them are overdue at q.now_ms.
+  virtual Result<std::pair<std::size_t, std::size_t>> overviewCounts(const NormQuery& q) = 0;
+  /// Ids of open cases carrying category `code`.
+  virtual Result<std::vector<std::string>> openCasesWithCategory(std::string_view code) = 0;
+  /// Ids of all cases (for a recompute after migration).
+  virtual Result<std::vector<std::string>> allCaseIds() = 0;
+  /// Stores (or, for a deleted signal, removes: `live` false) a signal's household row.
+  virtual Status putSignalHousehold(const SignalHousehold& row, bool live) = 0;
+  /// Signals of `household` in `wijken` observed at or after `since_ms`.
+  virtual Result<std::vector<SignalHousehold>> householdSignals(std::string_view household,
+                                                                std::span<const std::string> wijken,
+                                                                std::int64_t since_ms) = 0;
+  /// Open cases of `household` in `wijken`.
+  virtual Result<std::vector<CaseNormRow>> householdCases(std::string_view household,
+                                                          std::span<const std::string> wijken) = 0;
 
   /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
   /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.

@@ -19,7 +19,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -120,8 +120,69 @@ ALTER TABLE categories ADD COLUMN working_days INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE categories ADD COLUMN min_attempts INTEGER NOT NULL DEFAULT 3;
 )sql";
 
+// v5: the norms of every case (docs/triage.md "On the server"): case_norms holds what
+// norms::deriveNorms() and firstContacts() give over the server's stored facts, in plain
+// columns the coordinator's overview filters and sorts by (bodies are sealed, so SQL cannot
+// derive them). "Overdue at now" is `missed = 1 OR open_due_ms < now`, as on the device.
+// case_norms_open: open cases per wijk, kept by triggers, so the overview's total needs no count
+// over the index. signal_households: each signal's keyed household hash, for the hints.
+// A migrated database gets its rows from the engine's recompute pass on open (meta
+// `norms_recompute`), a new one from its writes.
+constexpr const char* kSchemaV5 = R"sql(
+CREATE TABLE case_norms(
+  case_id TEXT PRIMARY KEY NOT NULL,
+  wijk TEXT NOT NULL,
+  assignee TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  is_open INTEGER NOT NULL,
+  categories TEXT NOT NULL,
+  household TEXT NOT NULL,
+  merged_into TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  derived_priority INTEGER NOT NULL,
+  first_attempt_due_ms INTEGER NOT NULL,
+  first_attempt_ms INTEGER,
+  first_gesprek_due_ms INTEGER NOT NULL,
+  first_gesprek_ms INTEGER,
+  open_due_ms INTEGER NOT NULL,
+  missed INTEGER NOT NULL);
+CREATE INDEX case_norms_order ON case_norms(priority, first_attempt_due_ms, case_id, wijk, missed,
+  open_due_ms, assignee, state) WHERE is_open = 1;
+CREATE INDEX case_norms_count ON case_norms(wijk, missed, open_due_ms, assignee, state)
+  WHERE is_open = 1;
+CREATE INDEX case_norms_household ON case_norms(household) WHERE is_open = 1 AND household != '';
+CREATE INDEX case_norms_merged ON case_norms(merged_into) WHERE merged_into != '';
+-- (No conflict clauses in the triggers: an outer statement's policy would override them.)
+CREATE TABLE case_norms_open(wijk TEXT PRIMARY KEY NOT NULL, open_count INTEGER NOT NULL);
+CREATE TRIGGER case_norms_open_insert AFTER INSERT ON case_norms WHEN new.is_open = 1 BEGIN
+  INSERT INTO case_norms_open(wijk, open_count) SELECT new.wijk, 0
+    WHERE NOT EXISTS (SELECT 1 FROM case_norms_open WHERE wijk = new.wijk);
+  UPDATE case_norms_open SET open_count = open_count + 1 WHERE wijk = new.wijk;
+END;
+CREATE TRIGGER case_norms_open_leave AFTER UPDATE OF wijk, is_open ON case_norms
+  WHEN old.is_open = 1 BEGIN
+  UPDATE case_norms_open SET open_count = open_count - 1 WHERE wijk = old.wijk;
+END;
+CREATE TRIGGER case_norms_open_enter AFTER UPDATE OF wijk, is_open ON case_norms
+  WHEN new.is_open = 1 BEGIN
+  INSERT INTO case_norms_open(wijk, open_count) SELECT new.wijk, 0
+    WHERE NOT EXISTS (SELECT 1 FROM case_norms_open WHERE wijk = new.wijk);
+  UPDATE case_norms_open SET open_count = open_count + 1 WHERE wijk = new.wijk;
+END;
+CREATE TRIGGER case_norms_open_delete AFTER DELETE ON case_norms WHEN old.is_open = 1 BEGIN
+  UPDATE case_norms_open SET open_count = open_count - 1 WHERE wijk = old.wijk;
+END;
+CREATE TABLE signal_households(
+  signal_id TEXT PRIMARY KEY NOT NULL,
+  household TEXT NOT NULL,
+  wijk TEXT NOT NULL,
+  case_id TEXT NOT NULL,
+  observed_at_ms INTEGER NOT NULL);
+CREATE INDEX signal_households_by_household ON signal_households(household, observed_at_ms);
+)sql";
+
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
-constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4};
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 std::string joinWijken(const std::vector<std::string>& w) {
@@ -643,6 +704,306 @@ class SqliteSession final : public StoreSession {
 
  private:
   // Prepared statements live as long as the session (SQLite re-prepares after schema changes).
+  // --- norms ---------------------------------------------------------------------------
+
+  static constexpr std::int64_t kNoPriority = 9;  // the priority column of a case with none
+
+  static std::int64_t priorityColumn(Priority p) {
+    return p == Priority::kUnspecified ? kNoPriority : static_cast<std::int64_t>(p);
+  }
+  static Priority priorityFromColumn(std::int64_t v) {
+    return v >= 1 && v <= 4 ? static_cast<Priority>(v) : Priority::kUnspecified;
+  }
+
+  static constexpr const char* kNormColumns =
+      "SELECT case_id, wijk, assignee, state, is_open, categories, household, merged_into, "
+      "priority, derived_priority, first_attempt_due_ms, first_attempt_ms, first_gesprek_due_ms, "
+      "first_gesprek_ms, open_due_ms, missed FROM case_norms ";
+
+  static CaseNormRow normRow(const Stmt& q) {
+    CaseNormRow r;
+    r.case_id = q.text(0);
+    r.wijk = q.text(1);
+    r.assignee = q.text(2);
+    r.state = static_cast<CaseState>(q.int64(3));
+    r.open = q.int64(4) != 0;
+    r.categories = q.text(5);
+    r.household = q.text(6);
+    r.merged_into = q.text(7);
+    r.priority = priorityFromColumn(q.int64(8));
+    r.derived_priority = priorityFromColumn(q.int64(9));
+    r.first_attempt_due_ms = q.int64(10);
+    if (!q.isNull(11)) r.first_attempt_ms = q.int64(11);
+    r.first_gesprek_due_ms = q.int64(12);
+    if (!q.isNull(13)) r.first_gesprek_ms = q.int64(13);
+    r.open_due_ms = q.int64(14);
+    r.missed = q.int64(15) != 0;
+    return r;
+  }
+
+  static Result<std::vector<CaseNormRow>> normRows(Stmt& q) {
+    std::vector<CaseNormRow> out;
+    for (;;) {
+      Result<bool> row = q.step();
+      if (!row.ok()) {
+        q.reset();
+        return row.status();
+      }
+      if (!*row) break;
+      out.push_back(normRow(q));
+    }
+    q.reset();
+    return out;
+  }
+
+  static Result<std::vector<std::string>> ids(Stmt& q) {
+    std::vector<std::string> out;
+    for (;;) {
+      Result<bool> row = q.step();
+      if (!row.ok()) {
+        q.reset();
+        return row.status();
+      }
+      if (!*row) break;
+      out.push_back(q.text(0));
+    }
+    q.reset();
+    return out;
+  }
+
+  Status putCaseNorms(const CaseNormRow& r) override {
+    Stmt* q = stmt(
+        "INSERT INTO case_norms(case_id, wijk, assignee, state, is_open, categories, "
+        "household, merged_into, priority, derived_priority, first_attempt_due_ms, "
+        "first_attempt_ms, first_gesprek_due_ms, first_gesprek_ms, open_due_ms, missed) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(case_id) DO UPDATE SET "
+        "wijk = excluded.wijk, assignee = excluded.assignee, state = excluded.state, "
+        "is_open = excluded.is_open, categories = excluded.categories, "
+        "household = excluded.household, merged_into = excluded.merged_into, "
+        "priority = excluded.priority, derived_priority = excluded.derived_priority, "
+        "first_attempt_due_ms = excluded.first_attempt_due_ms, "
+        "first_attempt_ms = excluded.first_attempt_ms, "
+        "first_gesprek_due_ms = excluded.first_gesprek_due_ms, "
+        "first_gesprek_ms = excluded.first_gesprek_ms, open_due_ms = excluded.open_due_ms, "
+        "missed = excluded.missed");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, r.case_id)
+        .bind(2, r.wijk)
+        .bind(3, r.assignee)
+        .bind(4, static_cast<std::int64_t>(r.state))
+        .bind(5, std::int64_t{r.open})
+        .bind(6, r.categories)
+        .bind(7, r.household)
+        .bind(8, r.merged_into)
+        .bind(9, priorityColumn(r.priority))
+        .bind(10, priorityColumn(r.derived_priority))
+        .bind(11, r.first_attempt_due_ms)
+        .bind(13, r.first_gesprek_due_ms)
+        .bind(15, r.open_due_ms)
+        .bind(16, std::int64_t{r.missed});
+    if (r.first_attempt_ms) {
+      q->bind(12, *r.first_attempt_ms);
+    } else {
+      q->bindNull(12);
+    }
+    if (r.first_gesprek_ms) {
+      q->bind(14, *r.first_gesprek_ms);
+    } else {
+      q->bindNull(14);
+    }
+    return q->run();
+  }
+
+  Result<std::optional<CaseNormRow>> caseNorms(std::string_view case_id) override {
+    Stmt* q = cached(std::string(kNormColumns) + "WHERE case_id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, case_id);
+    Result<std::vector<CaseNormRow>> rows = normRows(*q);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<CaseNormRow>();
+    return std::optional<CaseNormRow>(std::move(rows->front()));
+  }
+
+  Result<std::vector<std::string>> mergedInto(std::string_view case_id) override {
+    Stmt* q = stmt("SELECT case_id FROM case_norms WHERE merged_into = ? AND merged_into != ''");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, case_id);
+    return ids(*q);
+  }
+
+  /// The WHERE clause of an overview query and its parameters after the first `first`.
+  static std::string normWhere(const NormQuery& q, std::vector<std::string>& texts,
+                               std::vector<std::int64_t>& numbers) {
+    std::string where = "is_open = 1 AND wijk IN (";
+    for (std::size_t i = 0; i < q.wijken.size(); ++i) {
+      where += i == 0 ? "?" : ",?";
+      texts.push_back(q.wijken[i]);
+    }
+    where += ")";
+    if (q.assignee) {
+      where += " AND assignee = ?";
+      texts.push_back(*q.assignee);
+    }
+    if (!q.category.empty()) {
+      where += " AND instr(categories, ?) > 0";
+      texts.push_back("," + q.category + ",");
+    }
+    if (q.state) {
+      where += " AND state = ?";
+      numbers.push_back(static_cast<std::int64_t>(*q.state));
+    }
+    return where;
+  }
+
+  static int bindWhere(Stmt& st, int n, const std::vector<std::string>& texts,
+                       const std::vector<std::int64_t>& numbers) {
+    for (const auto& t : texts) st.bind(n++, t);
+    for (const auto v : numbers) st.bind(n++, v);
+    return n;
+  }
+
+  Result<std::vector<CaseNormRow>> overviewRows(const NormQuery& q, bool overdue,
+                                                std::size_t limit) override {
+    if (q.wijken.empty()) return std::vector<CaseNormRow>();
+    std::vector<std::string> texts;
+    std::vector<std::int64_t> numbers;
+    const std::string where = normWhere(q, texts, numbers);
+    // In the order index: rows come in overview order and the scan stops at the limit.
+    Stmt* st = cached(std::string(kNormColumns) + "INDEXED BY case_norms_order WHERE " + where +
+                      (overdue ? " AND " : " AND NOT ") +
+                      "(missed = 1 OR open_due_ms < ?) "
+                      "ORDER BY priority, first_attempt_due_ms, case_id LIMIT ?");
+    if (st == nullptr) return prepare_error_;
+    int n = bindWhere(*st, 1, texts, numbers);
+    st->bind(n++, q.now_ms);
+    st->bind(n, limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(limit));
+    return normRows(*st);
+  }
+
+  Result<std::pair<std::size_t, std::size_t>> overviewCounts(const NormQuery& q) override {
+    if (q.wijken.empty()) return std::pair<std::size_t, std::size_t>{0, 0};
+    std::vector<std::string> texts;
+    std::vector<std::int64_t> numbers;
+    const std::string where = normWhere(q, texts, numbers);
+    auto count = [&](Stmt* st, std::optional<std::int64_t> now) -> Result<std::size_t> {
+      if (st == nullptr) return prepare_error_;
+      int n = bindWhere(*st, 1, texts, numbers);
+      if (now) st->bind(n, *now);
+      Result<bool> row = st->step();
+      if (!row.ok()) {
+        st->reset();
+        return row.status();
+      }
+      const auto v = static_cast<std::size_t>(st->int64(0));
+      st->reset();
+      return v;
+    };
+    // Overdue: two ranges of the count index per wijk (missed; not missed and due before now),
+    // so the cost follows the overdue cases, not all open ones.
+    const std::string base = "SELECT count(*) FROM case_norms INDEXED BY case_norms_count WHERE ";
+    Result<std::size_t> missed = count(cached(base + where + " AND missed = 1"), std::nullopt);
+    if (!missed.ok()) return missed.status();
+    Result<std::size_t> late =
+        count(cached(base + where + " AND missed = 0 AND open_due_ms < ?"), q.now_ms);
+    if (!late.ok()) return late.status();
+    // Total: without further filters, the per-wijk counters the triggers keep.
+    Result<std::size_t> total = Status();
+    if (!q.assignee && !q.state && q.category.empty()) {
+      std::string sql = "SELECT coalesce(sum(open_count), 0) FROM case_norms_open WHERE wijk IN (";
+      for (std::size_t i = 0; i < q.wijken.size(); ++i) sql += i == 0 ? "?" : ",?";
+      total = count(cached(sql + ")"), std::nullopt);
+    } else {
+      total = count(cached(base + where), std::nullopt);
+    }
+    if (!total.ok()) return total.status();
+    return std::pair<std::size_t, std::size_t>{*total, *missed + *late};
+  }
+
+  Result<std::vector<std::string>> openCasesWithCategory(std::string_view code) override {
+    Stmt* q = stmt("SELECT case_id FROM case_norms WHERE is_open = 1 AND instr(categories, ?) > 0");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, "," + std::string(code) + ",");
+    return ids(*q);
+  }
+
+  Result<std::vector<std::string>> allCaseIds() override {
+    Stmt* q = stmt("SELECT id FROM records WHERE kind = 2 ORDER BY seq");
+    if (q == nullptr) return prepare_error_;
+    return ids(*q);
+  }
+
+  Status putSignalHousehold(const SignalHousehold& r, bool live) override {
+    if (!live || r.household.empty()) {
+      Stmt* q = stmt("DELETE FROM signal_households WHERE signal_id = ?");
+      if (q == nullptr) return prepare_error_;
+      return q->bind(1, r.signal_id).run();
+    }
+    Stmt* q = stmt(
+        "INSERT OR REPLACE INTO signal_households(signal_id, household, wijk, case_id, "
+        "observed_at_ms) VALUES(?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, r.signal_id)
+        .bind(2, r.household)
+        .bind(3, r.wijk)
+        .bind(4, r.case_id)
+        .bind(5, r.observed_at_ms)
+        .run();
+  }
+
+  Result<std::vector<SignalHousehold>> householdSignals(std::string_view household,
+                                                        std::span<const std::string> wijken,
+                                                        std::int64_t since_ms) override {
+    Stmt* q = stmt(
+        "SELECT signal_id, household, wijk, case_id, observed_at_ms FROM signal_households "
+        "WHERE household = ? AND observed_at_ms >= ? ORDER BY observed_at_ms, signal_id");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, household).bind(2, since_ms);
+    std::vector<SignalHousehold> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) {
+        q->reset();
+        return row.status();
+      }
+      if (!*row) break;
+      SignalHousehold h{q->text(0), q->text(1), q->text(2), q->text(3), q->int64(4)};
+      if (std::find(wijken.begin(), wijken.end(), h.wijk) != wijken.end()) {
+        out.push_back(std::move(h));
+      }
+    }
+    q->reset();
+    return out;
+  }
+
+  Result<std::vector<CaseNormRow>> householdCases(std::string_view household,
+                                                  std::span<const std::string> wijken) override {
+    Stmt* q = cached(std::string(kNormColumns) +
+                     "WHERE household = ? AND household != '' AND is_open = 1 ORDER BY case_id");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, household);
+    Result<std::vector<CaseNormRow>> rows = normRows(*q);
+    if (!rows.ok()) return rows.status();
+    std::vector<CaseNormRow> out;
+    for (auto& r : *rows) {
+      if (std::find(wijken.begin(), wijken.end(), r.wijk) != wijken.end()) {
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
+
+  /// A prepared statement for SQL built at run time (a bounded set of shapes), kept by text.
+  Stmt* cached(const std::string& sql) {
+    auto it = dynamic_cache_.find(sql);
+    if (it != dynamic_cache_.end()) return &it->second;
+    Result<Stmt> s = db_->prepare(sql);
+    if (!s.ok()) {
+      prepare_error_ = s.status();
+      return nullptr;
+    }
+    return &dynamic_cache_.emplace(sql, std::move(s).value()).first->second;
+  }
+
   Stmt* stmt(const char* sql) {
     auto it = cache_.find(sql);
     if (it != cache_.end()) return &it->second;
@@ -709,6 +1070,7 @@ class SqliteSession final : public StoreSession {
 
   std::unique_ptr<Db> db_;
   std::map<const char*, Stmt> cache_;
+  std::map<std::string, Stmt> dynamic_cache_;
   Status prepare_error_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t saved_next_seq_ = 1;
@@ -791,6 +1153,9 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
       Status st = d.exec(kMigrations[from - 1]);
       if (st.ok() && from + 1 == 4) st = fillNormDefaults(d);
+      if (st.ok() && from + 1 == 5) {
+        st = d.exec("INSERT OR REPLACE INTO meta(key, value) VALUES('norms_recompute', x'01')");
+      }
       if (st.ok()) {
         st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" + to + ", 0)");
       }
@@ -809,7 +1174,7 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     if (st.ok()) {
       st = d.exec(
           "INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0), "
-          "(4, 0)");
+          "(4, 0), (5, 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

@@ -463,3 +463,205 @@ TEST_CASE("admin changes made by another process reach the running server", "[in
   REQUIRE(r.ok());
   CHECK(r->refused == 0);
 }
+
+namespace {
+
+/// Every id a raw pull response names: in records (and their links) or in evictions.
+std::vector<std::string> evictedIds(const std::string& body) {
+  v1::PullResponse r;
+  REQUIRE(r.ParseFromString(body));
+  std::vector<std::string> out;
+  for (const auto& e : r.evictions()) out.push_back(e.record_id());
+  return out;
+}
+
+/// A raw push of one case delta: `delta` is the coordinator's own outbox delta for an
+/// assignment, rewritten to name `to` (what a stale or tampered device would send).
+sync::HttpResponse pushAssignment(RemoteDevice& d, Record delta, const std::string& to) {
+  auto& k = std::get<Case>(delta);
+  k.assignee.value = to;
+  for (auto& [id, h] : k.history) h.to = to;
+  v1::PushRequest req;
+  v1::Change* c = req.add_changes();
+  c->set_change_id(newUuidV7(test::kStart));
+  wire::toProto(delta, *c->mutable_record());
+  return raw(d, "/v1/push", req.SerializeAsString());
+}
+
+}  // namespace
+
+TEST_CASE("after a reassignment and a mis-assignment, raw pulls name no case never held",
+          "[integration][triage]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  auto anna = test::enrollDevice(server, "wc-anna", Role::kWijkcoach);
+  auto bram = test::enrollDevice(server, "wc-bram", Role::kWijkcoach);
+  auto zm = test::enrollDevice(server, "zm-fatima", Role::kZorgmedewerker);
+  auto far = test::enrollDevice(server, "wc-far", Role::kWijkcoach, "WK036301");
+
+  auto sig = zm->db->createSignal(test::aSignal("Melding-van-fatima"));
+  REQUIRE(sig.ok());
+  REQUIRE(zm->sync().ok());
+  REQUIRE(co->sync().ok());
+  store::NewCase n1 = test::aCase("Casus-een");
+  n1.signal_ids = {sig->id};
+  auto c1 = co->db->openCase(n1);
+  auto c2 = co->db->openCase(test::aCase("Casus-twee", {"schulden"}, "1234AB", "14"));
+  auto c3 = co->db->openCase(test::aCase("Casus-drie", {"overlast"}, "1234AB", "16"));
+  REQUIRE((c1.ok() && c2.ok() && c3.ok()));
+  REQUIRE(co->db->assignCase(c1->id, "wc-anna").ok());
+  REQUIRE(co->db->assignCase(c2->id, "wc-anna").ok());
+  REQUIRE(co->sync().ok());
+  for (RemoteDevice* d : {anna.get(), bram.get(), zm.get(), far.get()}) REQUIRE(d->sync().ok());
+  REQUIRE(readOk(anna->db->myCases()).size() == 2);
+  const std::vector<std::string> cases{c1->id, c2->id, c3->id};
+
+  // A mis-assignment: the coordinator's assignment of the third case, pushed (as a stale or
+  // tampered device would) to the home-care worker and to a coach of another wijk. Refused,
+  // per change, naming the valid colleagues.
+  REQUIRE(co->db->assignCase(c3->id, "wc-bram").ok());
+  Record delta;
+  for (const auto& e : readOk(co->db->outbox())) {
+    if (std::holds_alternative<Case>(e.delta)) delta = e.delta;
+  }
+  REQUIRE(std::holds_alternative<Case>(delta));
+  for (const std::string bad : {"zm-fatima", "wc-far"}) {
+    INFO(bad);
+    const auto res = pushAssignment(*co, delta, bad);
+    REQUIRE(res.status == 200);
+    v1::PushResponse pr;
+    REQUIRE(pr.ParseFromString(res.body));
+    REQUIRE(pr.results_size() == 1);
+    CHECK_FALSE(pr.results(0).accepted());
+    CHECK(pr.results(0).error().field() == "assignee");
+    CHECK(pr.results(0).error().message().find("wc-bram") != std::string::npos);
+  }
+  REQUIRE(co->sync().ok());  // the genuine assignment, to wc-bram
+
+  // Anna leaves: deactivated (her phone revoked), her open cases to Bram.
+  const auto before_zm = zm->db->syncState()->cursor;
+  const auto before_far = far->db->syncState()->cursor;
+  const auto before_bram = bram->db->syncState()->cursor;
+  REQUIRE(server.admin({"deactivate", "wc-anna"}).exit_code == 0);
+  const auto moved = server.admin(
+      {"--json", "reassign", "--from", "wc-anna", "--to", "wc-bram", "--reason", "Anna vertrekt"});
+  REQUIRE(moved.exit_code == 0);
+  CHECK(moved.out.find(c1->id) != std::string::npos);
+  CHECK(moved.out.find(c2->id) != std::string::npos);
+  // To someone who may not take them: refused, exit 1, nothing moved.
+  CHECK(server.admin({"reassign", "--from", "wc-bram", "--to", "zm-fatima"}).exit_code == 1);
+
+  // The raw pull bytes, from their last cursor and from scratch: no id of a case they never
+  // held, in records or in evictions.
+  auto pullFrom = [&](RemoteDevice& d, const std::string& cursor) {
+    v1::PullRequest req;
+    req.set_cursor(cursor);
+    const auto res = raw(d, "/v1/pull", req.SerializeAsString());
+    REQUIRE(res.status == 200);
+    return res.body;
+  };
+  for (auto [d, cursor] : {std::pair{zm.get(), before_zm}, std::pair{far.get(), before_far}}) {
+    INFO("pull of " << d->db->identity()->worker_id);
+    for (const std::string& from : {cursor, std::string()}) {
+      const std::string body = pullFrom(*d, from);
+      for (const auto& id : cases) CHECK(body.find(id) == std::string::npos);
+      CHECK(body.find("Casus-") == std::string::npos);
+      CHECK(evictedIds(body).empty());  // they never held anything that left
+    }
+  }
+  // The far coach learns nothing of the signal either; the reporter sees hers, no case id.
+  CHECK(pullFrom(*far, "").find(sig->id) == std::string::npos);
+  CHECK(pullFrom(*zm, "").find(sig->id) != std::string::npos);
+  // A case that came into Bram's queue and left it again between two of his pulls: he was
+  // never sent it, so he is told nothing about it, not even an eviction.
+  auto c4 = co->db->openCase(test::aCase("Casus-vier", {"overlast"}, "1234AB", "18"));
+  REQUIRE(c4.ok());
+  REQUIRE(co->sync().ok());
+  REQUIRE(co->db->assignCase(c4->id, "co-jan").ok());
+  REQUIRE(co->sync().ok());
+  // Bram gains the cases: no eviction for any of them (he never held one that left him).
+  const std::string bram_body = pullFrom(*bram, before_bram);
+  CHECK(bram_body.find(c4->id) == std::string::npos);
+  for (const auto& id : evictedIds(bram_body)) {
+    CHECK(std::find(cases.begin(), cases.end(), id) == cases.end());
+  }
+  REQUIRE(bram->sync().ok());
+  const auto his = readOk(bram->db->myCases());
+  CHECK(his.size() == 3);
+  for (const Case& c : his) {
+    if (c.id == c3->id) continue;
+    bool entry = false;
+    for (const auto& [id, h] : c.history) {
+      entry = entry || (h.actor_id == "admin" && h.from == "wc-anna" && h.to == "wc-bram" &&
+                        h.reason == "Anna vertrekt");
+    }
+    CHECK(entry);
+  }
+  // Anna's phone is told it was revoked, and wipes its data.
+  const auto gone = anna->sync();
+  REQUIRE(gone.ok());
+  CHECK(gone->revoked);
+  CHECK_FALSE(anna->db->identity());  // wiped
+}
+
+TEST_CASE("admin set-category over the CLI: validated, and on devices at their next pull",
+          "[integration][admin]") {
+  ServerProcess server;
+  auto co = test::enrollDevice(server, "co-jan", Role::kCoordinator);
+  REQUIRE(co->sync().ok());
+  // Bad input: usage (2) for a missing code or an unknown flag, refused (1) naming what.
+  CHECK(server.admin({"set-category"}).exit_code == 2);
+  CHECK(server.admin({"set-category", "woning", "--kleur", "rood"}).exit_code == 2);
+  auto no_label = server.admin(
+      {"--json", "set-category", "woning", "--priority", "hoog", "--first-contact-days", "3"});
+  CHECK(no_label.exit_code == 1);
+  CHECK(no_label.out.find("--label") != std::string::npos);
+  auto bad_prio = server.admin({"--json", "set-category", "woning", "--label", "Woning",
+                                "--priority", "dringend", "--first-contact-days", "3"});
+  CHECK(bad_prio.exit_code == 1);
+  CHECK(bad_prio.out.find("dringend") != std::string::npos);
+  auto bad_days = server.admin({"--json", "set-category", "woning", "--label", "Woning",
+                                "--priority", "hoog", "--first-contact-days", "drie"});
+  CHECK(bad_days.exit_code == 1);
+  CHECK(bad_days.out.find("whole number") != std::string::npos);
+  CHECK(server
+            .admin({"set-category", "woning", "--label", "Woning", "--priority", "hoog",
+                    "--first-contact-days", "3", "--working-days", "misschien"})
+            .exit_code == 1);
+
+  REQUIRE(server
+              .admin({"set-category", "woningvervuiling", "--label", "Woningvervuiling",
+                      "--priority", "hoog", "--first-contact-days", "3", "--working-days", "yes",
+                      "--sensitive", "yes"})
+              .exit_code == 0);
+  // An update changes only the flags given.
+  REQUIRE(server.admin({"set-category", "overig", "--label", "Anders"}).exit_code == 0);
+  bool seen = false;
+  for (int i = 0; i < 40 && !seen; ++i) {
+    REQUIRE(co->sync().ok());
+    for (const Category& c : co->db->categories()) {
+      if (c.code != "woningvervuiling") continue;
+      seen = true;
+      CHECK(c.label == "Woningvervuiling");
+      CHECK(c.default_priority == Priority::kHoog);
+      CHECK(c.first_contact_days == 3);
+      CHECK(c.first_gesprek_days == 6);
+      CHECK(c.working_days);
+      CHECK(c.sensitive);
+    }
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(seen);
+  for (const Category& c : co->db->categories()) {
+    if (c.code != "overig") continue;
+    CHECK(c.label == "Anders");
+    CHECK(c.default_priority == Priority::kLaag);  // kept
+  }
+  // A signal of the new category is accepted by the server.
+  store::NewSignal s = test::aSignal();
+  s.categories = {"woningvervuiling"};
+  REQUIRE(co->db->createSignal(s).ok());
+  const auto r = co->sync();
+  REQUIRE(r.ok());
+  CHECK(r->refused == 0);
+}

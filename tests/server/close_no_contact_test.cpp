@@ -129,3 +129,39 @@ TEST_CASE("engine norms: geen contact mogelijk is judged on the server's stored 
     CHECK(hers->resolution_code.value == "geen_contact_mogelijk");
   }
 }
+
+TEST_CASE("engine norms: geen contact mogelijk counts the moments of cases merged into it",
+          "[server][engine][norms]") {
+  EngineFixture s;
+  auto co = s.device("co-jan", Role::kCoordinator);
+  auto into = co->db().openCase(aCase("Doel", {"schulden"}));
+  auto from = co->db().openCase(aCase("Bron", {"schulden"}));
+  REQUIRE((into.ok() && from.ok()));
+  REQUIRE(co->db().assignCase(into->id, "co-jan").ok());
+  REQUIRE(co->db().assignCase(from->id, "co-jan").ok());
+  REQUIRE(co->db().moveCase({into->id, CaseState::kContactZoeken, "", true}).ok());
+  store::NewContactMoment m;
+  m.outcome = ContactOutcome::kNietThuis;
+  m.case_id = into->id;
+  REQUIRE(co->db().addContactMoment(m).ok());
+  s.clock->advance(kDay);
+  REQUIRE(co->db().addContactMoment(m).ok());
+  s.clock->advance(kDay);
+  m.case_id = from->id;  // the third day's attempt is on the case merged into it
+  REQUIRE(co->db().addContactMoment(m).ok());
+  REQUIRE(co->db().mergeCase(from->id, into->id, "zelfde huishouden").ok());
+  {
+    const v1::PushResponse pushed = s.push(*co);
+    for (const auto& r : pushed.results()) REQUIRE(answer(r).ok());
+  }
+  // Three different days over both cases: the coordinator's close applies.
+  REQUIRE(co->db()
+              .moveCase({into->id, CaseState::kAfgesloten, "drie keer niet thuis", true,
+                         "geen_contact_mogelijk"})
+              .ok());
+  const v1::PushRequest req = EngineFixture::outboxRequest(*co);
+  const v1::PushResponse resp = s.pushRaw(co->principal, req);
+  const Status st = transitionAnswer(req, resp);
+  INFO(st.toString());
+  CHECK(st.ok());
+}

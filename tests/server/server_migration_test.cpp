@@ -2,12 +2,14 @@
 // (tests/data/golden/server-vN, committed, never regenerated) open with the current engine,
 // migrate to the current schema and keep every record, worker and device; a migrated row is
 // nobody's echo (StoredRecord::echo_device), so every device is still sent everything; the
-// default categories get the norm fields of schema v4.
+// default categories get the norm fields of schema v4; a v4 database with cases gets every
+// case's norms (schema v5's case_norms) on its first open.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "engine.hpp"
+#include "server/engine_fixture.hpp"
 #include "server_store.hpp"
 #include "store/store_fixture.hpp"
 
@@ -39,8 +41,14 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
     CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
-          std::vector<std::string>{"1", "2", "3", "4"});
+          std::vector<std::string>{"1", "2", "3", "4", "5"});
     CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
+    // v5: the golden databases hold signals only; each gets its household row on the first
+    // open after the migration (cases: the v4 test below), and the request to derive is gone.
+    CHECK(test::sqlColumn(path, "SELECT hex(value) FROM meta WHERE key = 'norms_recompute'") ==
+          std::vector<std::string>{""});
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM signal_households") ==
+          test::sqlColumn(path, "SELECT count(*) FROM records WHERE kind = 1"));
 
     auto store = server::openSqliteServerStore(path);
     REQUIRE(store.ok());
@@ -115,4 +123,55 @@ TEST_CASE("the server store keeps every norm field of a category", "[server][mig
   store->reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("a schema v4 server database with cases gets every case's norms on open",
+          "[server][migration]") {
+  // A v4 database with cases: made by the current engine, then the v5 tables taken away and
+  // the schema version set back, as a database written before them looks.
+  test::EngineFixture s;
+  auto co = s.device("co-jan", Role::kCoordinator);
+  s.pull(*co);
+  auto a = co->db().openCase(test::aCase("Een", {"dreigende_huisuitzetting"}));
+  auto b = co->db().openCase(test::aCase("Twee", {"overig"}));
+  REQUIRE((a.ok() && b.ok()));
+  {
+    const v1::PushResponse pushed = s.push(*co);
+    for (const auto& r : pushed.results()) REQUIRE(r.accepted());
+  }
+  const std::string path = (s.dir / "server.db").string();
+  const auto want = test::sqlColumn(
+      path,
+      "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM case_norms "
+      "ORDER BY case_id");
+  REQUIRE(want.size() == 2);
+  s.engine.reset();
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const int rc = sqlite3_exec(db,
+                                "DROP TABLE case_norms; DROP TABLE case_norms_open; "
+                                "DROP TABLE signal_households; "
+                                "DELETE FROM schema_version WHERE version = 5",
+                                nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+  REQUIRE(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
+          std::vector<std::string>{"4"});
+
+  server::EngineOptions o;
+  o.database_path = path;
+  o.clock = s.clock;
+  auto reopened = server::Engine::open(o);
+  REQUIRE(reopened.ok());
+  reopened->reset();
+  CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
+        std::vector<std::string>{"5"});
+  CHECK(test::sqlColumn(path,
+                        "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM "
+                        "case_norms ORDER BY case_id") == want);
+  // The per-wijk open counters follow the rows (triggers).
+  CHECK(test::sqlColumn(path, "SELECT sum(open_count) FROM case_norms_open") ==
+        std::vector<std::string>{"2"});
 }
