@@ -17,6 +17,8 @@ namespace eropaf::server {
 namespace {
 
 constexpr std::int64_t kHintWindowMs = std::int64_t{84} * 86'400'000;  // 12 weeks
+// A signal observed "later than now" by a device clock ahead of ours still counts.
+constexpr std::int64_t kHintSkewMs = 86'400'000;
 
 std::string categoryColumn(const Case& c) {
   std::string out = ",";
@@ -273,8 +275,8 @@ Result<store::DuplicateHint> Engine::duplicateHint(const Principal& p, std::stri
   store::DuplicateHint hint;
   if (household.empty()) return hint;
   const std::span<const std::string> wijken(p.worker.wijken);
-  Result<std::vector<SignalHousehold>> others =
-      s.householdSignals(household, wijken, impl_->now() - kHintWindowMs);
+  Result<std::vector<SignalHousehold>> others = s.householdSignals(
+      household, wijken, impl_->now() - kHintWindowMs, impl_->now() + kHintSkewMs);
   if (!others.ok()) return others.status();
   for (const SignalHousehold& h : *others) {
     if (h.signal_id != sig->id) ++hint.recent_signals;

@@ -218,10 +218,11 @@ class StoreSession {
   virtual Result<std::vector<std::string>> allCaseIds() = 0;
   /// Stores (or, for a deleted signal, removes: `live` false) a signal's household row.
   virtual Status putSignalHousehold(const SignalHousehold& row, bool live) = 0;
-  /// Signals of `household` in `wijken` observed at or after `since_ms`.
+  /// Signals of `household` in `wijken` observed from `since_ms` to `until_ms` (inclusive).
   virtual Result<std::vector<SignalHousehold>> householdSignals(std::string_view household,
                                                                 std::span<const std::string> wijken,
-                                                                std::int64_t since_ms) = 0;
+                                                                std::int64_t since_ms,
+                                                                std::int64_t until_ms) = 0;
   /// Open cases of `household` in `wijken`.
   virtual Result<std::vector<CaseNormRow>> householdCases(std::string_view household,
                                                           std::span<const std::string> wijken) = 0;
