@@ -99,6 +99,15 @@ Status Engine::Impl::put(StoreSession& s, const Record& r, const Record* before,
     Result<std::vector<StoredRecord>> kids = s.children(now_case->id);
     if (!kids.ok()) return kids.status();
     for (const StoredRecord& k : *kids) {
+      if (const auto* merged = std::get_if<Case>(&k.record)) {
+        // A case merged into this one goes where it goes (and takes its own merged cases).
+        const std::string& holder = holderOf(*merged, now_case);
+        if (holder == merged->assignee.value) continue;
+        Case follows = *merged;
+        follows.assignee.set(holder, serverVersion());
+        EROPAF_RETURN_IF_ERROR(put(s, follows, &k.record, nullptr));
+        continue;
+      }
       const auto* sig = std::get_if<Signal>(&k.record);
       if (sig == nullptr) continue;
       const std::string& reporter = sig->content.reporter_id;
@@ -123,6 +132,15 @@ Result<std::optional<Case>> Engine::Impl::loadCase(StoreSession& s, const std::s
     return std::optional<Case>();
   }
   return std::optional<Case>(std::get<Case>((*r)->record));
+}
+
+Status Engine::Impl::followMergeTarget(StoreSession& s, Case& c) {
+  if (c.merged_into.value.empty()) return {};
+  Result<std::optional<Case>> target = loadCase(s, c.merged_into.value);
+  if (!target.ok()) return target.status();
+  const std::string& holder = holderOf(c, target->has_value() ? &**target : nullptr);
+  if (holder != c.assignee.value) c.assignee.set(std::string(holder), serverVersion());
+  return {};
 }
 
 Result<Hold> Engine::Impl::caseHold(StoreSession& s, const Principal& p, const Case& c) {
@@ -280,6 +298,8 @@ Result<Verdict> Engine::Impl::applyCase(StoreSession& s, const Principal& p, Cas
                                           merged.wijk.value);
     if (!valid.ok()) return Verdict{valid};
   }
+  // Merged into another: held by the target's coach, whatever the delta said.
+  EROPAF_RETURN_IF_ERROR(followMergeTarget(s, merged));
   // Clearing the conflict flag resolves the conflicting transitions.
   const bool resolved = cur && cur->conflict.value && !merged.conflict.value;
   const Record before = cur ? Record(*cur) : Record(Case{});
@@ -387,6 +407,7 @@ Result<Verdict> Engine::Impl::applyTransition(StoreSession& s, const Principal& 
   // The case keeps the code it was closed with (the state table checked it).
   if (closes) c.resolution_code.set(in.resolution_code, v);
   if (d.assign_actor) c.assignee.set(p.worker.id, v);
+  EROPAF_RETURN_IF_ERROR(followMergeTarget(s, c));
   EROPAF_RETURN_IF_ERROR(put(s, c, &before, nullptr));
   EROPAF_RETURN_IF_ERROR(put(s, in, nullptr, &c));
   return Verdict{Status(), true, in.outcome.value};
