@@ -104,7 +104,9 @@ Record redact(const Record& record) {
 }
 
 const std::string& holderOf(const Case& c, const Case* target) {
-  if (target != nullptr && !c.merged_into.value.empty() && c.merged_into.value == target->id) {
+  // Closed as merged; a coordinator who reopens it makes it a case of its own again.
+  if (target != nullptr && !c.merged_into.value.empty() && c.merged_into.value == target->id &&
+      !isOpenState(c.state.value)) {
     return target->assignee.value;
   }
   return c.assignee.value;

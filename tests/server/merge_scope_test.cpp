@@ -132,3 +132,30 @@ TEST_CASE(
   s.pull(*anna);
   CHECK_FALSE(readOk(anna->db().getCase(src->id)));
 }
+
+TEST_CASE("engine merge: a merged case a coordinator reopens is a case of its own again",
+          "[server][engine][triage][merge]") {
+  test::EngineFixture s;
+  auto co = s.device("co-jan", Role::kCoordinator);
+  auto bas = s.device("wc-bas", Role::kWijkcoach);
+
+  auto src = co->db().openCase(aCase("Bron", {"schulden"}, "1234AB", "1"));
+  auto dst = co->db().openCase(aCase("Doel", {"overlast"}, "1234AB", "2"));
+  REQUIRE((src.ok() && dst.ok()));
+  REQUIRE(co->db().mergeCase(src->id, dst->id, "zelfde huishouden").ok());
+  s.sync(*co);
+
+  // Merged by mistake: reopened, and given to a coach of its own while the target waits.
+  REQUIRE(co->db().moveCase({src->id, CaseState::kHeropend, "toch twee huishoudens", true}).ok());
+  s.sync(*co);
+  REQUIRE(co->db().assignCase(src->id, "wc-bas").ok());
+  s.sync(*co);
+
+  s.pull(*bas);
+  const auto reopened = readOk(bas->db().getCase(src->id));
+  REQUIRE(reopened);
+  CHECK(reopened->assignee.value == "wc-bas");
+  CHECK(reopened->state.value == CaseState::kToegewezen);
+  const auto target = readOk(bas->db().getCase(dst->id));  // in her queue, redacted
+  CHECK((!target || target->assignee.value.empty()));
+}
