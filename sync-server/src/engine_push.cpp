@@ -331,6 +331,24 @@ Result<Verdict> Engine::Impl::applyMoment(StoreSession& s, const Principal& p,
     if (!h.ok()) return h.status();
     hold = *h;
   }
+  if (!cur && hold == Hold::kQueued) {
+    // In their queue again (cancelled or taken meanwhile, then reopened) while their moment
+    // was on its way: if the server holds their pick-up or had them as assignee, it is the
+    // offline work of a former holder, kept (nothing a worker wrote is lost).
+    const std::vector<std::string> self{"w:" + p.worker.id};
+    Result<bool> was_assigned = s.everHeld(case_id, self, 0);
+    if (!was_assigned.ok()) return was_assigned.status();
+    bool held = *was_assigned;
+    Result<std::vector<StoredRecord>> kids =
+        held ? Result<std::vector<StoredRecord>>(std::vector<StoredRecord>{}) : s.children(case_id);
+    if (!kids.ok()) return kids.status();
+    for (const StoredRecord& k : *kids) {
+      const auto* t = std::get_if<Transition>(&k.record);
+      held =
+          held || (t != nullptr && t->actor_id == p.worker.id && t->to == CaseState::kToegewezen);
+    }
+    if (held) hold = Hold::kWasAssigned;
+  }
   if (cur) {
     if (Status st = permissions::mayWriteMoment(p.worker, hold, *cur, in); !st.ok()) {
       return Verdict{st};
