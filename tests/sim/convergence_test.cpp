@@ -624,3 +624,14 @@ EROPAF_SIM_SHARD(8)
 EROPAF_SIM_SHARD(9)
 
 TEST_CASE("convergence, large run", "[.slow][sim]") { runHistories(50'000, 120, 500'000'000); }
+
+// Found by the histories above; kept as fixed regressions (a rerun of the same seed).
+TEST_CASE(
+    "convergence: a case that leaves a coach's scope in a pull page's range and comes "
+    "back after it is evicted and re-sent whole (seed 4000835)",
+    "[property][sim]") {
+  // A merged case followed its target to the coach after the page's range; the page sent its
+  // current state but the next cursor's scope history said "not held", so its later departure
+  // sent no eviction (engine_pull.cpp `deferred`).
+  runHistories(1, 60, 4'000'835);
+}
