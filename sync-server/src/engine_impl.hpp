@@ -231,6 +231,8 @@ struct Engine::Impl {
              std::string_view echo_device = {});
 
   Result<std::optional<Case>> loadCase(StoreSession& s, const std::string& id);
+  /// A merged case takes its target's assignee (scope.hpp holderOf()), stamped by the server.
+  Status followMergeTarget(StoreSession& s, Case& c);
 
   // --- authorisation facts ---------------------------------------------------------------
   // What the principal holds, from the server's stored state and its own history of who held

@@ -309,7 +309,11 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   // Scope changes in this page's range, judged by each record's CURRENT state (its row may
   // sit on a later page): left → eviction (then the redacted view, if any); entered whole →
   // the record with its children.
-  std::set<std::string> scoped;
+  // A record that left in this range and came back after it is, by the scope history at the
+  // page's end (what the next cursor knows), not held: it is treated as gone for this page and
+  // comes back whole with its re-entry on a later page (`deferred`: also its rows and its
+  // children's below).
+  std::set<std::string> scoped, deferred;
   for (const ScopeChange& c : *changes) scoped.insert(c.record_id);
   for (const std::string& id : scoped) {
     Result<std::optional<StoredRecord>> cur = s.getRecord(id);
@@ -318,12 +322,20 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
     const Record& r = (*cur)->record;
     Result<const Case*> parent = parentOf(r);
     if (!parent.ok()) return parent.status();
-    const View view = viewOf(w, r, *parent);
+    View view = viewOf(w, r, *parent);
     bool left = false, entered_full = false;
     for (const ScopeChange& c : *changes) {
       if (c.record_id != id) continue;
       left = left || !c.entered;
       entered_full = entered_full || (c.entered && c.audience[0] != 'q');
+    }
+    if (left && view != View::kNone) {
+      Result<bool> held_at_end = s.heldAt(id, mine, upto);
+      if (!held_at_end.ok()) return held_at_end.status();
+      if (!*held_at_end) {
+        view = View::kNone;
+        deferred.insert(id);
+      }
     }
     if (left && view != View::kFull && !evicted.count(id)) {
       // Evict only what the device held at its cursor: never name a record it was not sent.
@@ -347,9 +359,10 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   }
   for (const StoredRecord& row : *rows) {
     const Record& r = row.record;
-    if (sent.count(recordId(r)) != 0 || isEcho(row)) continue;
+    if (sent.count(recordId(r)) != 0 || deferred.count(recordId(r)) != 0 || isEcho(row)) continue;
     Result<const Case*> parent = parentOf(r);
     if (!parent.ok()) return parent.status();
+    if (*parent != nullptr && deferred.count((*parent)->id) != 0) continue;  // with its case
     const View view = viewOf(w, r, *parent);
     if (view != View::kNone) EROPAF_RETURN_IF_ERROR(send(r, view));
   }

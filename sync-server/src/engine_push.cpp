@@ -144,6 +144,15 @@ Status Engine::Impl::put(StoreSession& s, const Record& r, const Record* before,
     Result<std::vector<StoredRecord>> kids = s.children(now_case->id);
     if (!kids.ok()) return kids.status();
     for (const StoredRecord& k : *kids) {
+      if (const auto* merged = std::get_if<Case>(&k.record)) {
+        // A case merged into this one goes where it goes (and takes its own merged cases).
+        const std::string& holder = holderOf(*merged, now_case);
+        if (holder == merged->assignee.value) continue;
+        Case follows = *merged;
+        follows.assignee.set(holder, serverVersion());
+        EROPAF_RETURN_IF_ERROR(put(s, follows, &k.record, nullptr));
+        continue;
+      }
       const auto* sig = std::get_if<Signal>(&k.record);
       if (sig == nullptr) continue;
       const std::string& reporter = sig->content.reporter_id;
@@ -168,6 +177,15 @@ Result<std::optional<Case>> Engine::Impl::loadCase(StoreSession& s, const std::s
     return std::optional<Case>();
   }
   return std::optional<Case>(std::get<Case>((*r)->record));
+}
+
+Status Engine::Impl::followMergeTarget(StoreSession& s, Case& c) {
+  if (c.merged_into.value.empty()) return {};
+  Result<std::optional<Case>> target = loadCase(s, c.merged_into.value);
+  if (!target.ok()) return target.status();
+  const std::string& holder = holderOf(c, target->has_value() ? &**target : nullptr);
+  if (holder != c.assignee.value) c.assignee.set(std::string(holder), serverVersion());
+  return {};
 }
 
 Result<Hold> Engine::Impl::caseHold(StoreSession& s, const Principal& p, const Case& c) {
@@ -340,6 +358,8 @@ Result<Verdict> Engine::Impl::applyCase(StoreSession& s, const Principal& p, Cas
       return assigneeRefusal(s, valid, merged.wijk.value);
     }
   }
+  // Merged into another: held by the target's coach, whatever the delta said.
+  EROPAF_RETURN_IF_ERROR(followMergeTarget(s, merged));
   // Clearing the conflict flag resolves the conflicting transitions.
   const bool resolved = cur && cur->conflict.value && !merged.conflict.value;
   const Record before = cur ? Record(*cur) : Record(Case{});
@@ -370,6 +390,24 @@ Result<Verdict> Engine::Impl::applyMoment(StoreSession& s, const Principal& p,
     Result<Hold> h = caseHold(s, p, **c);
     if (!h.ok()) return h.status();
     hold = *h;
+  }
+  if (!cur && hold == Hold::kQueued) {
+    // In their queue again (cancelled or taken meanwhile, then reopened) while their moment
+    // was on its way: if the server holds their pick-up or had them as assignee, it is the
+    // offline work of a former holder, kept (nothing a worker wrote is lost).
+    const std::vector<std::string> self{"w:" + p.worker.id};
+    Result<bool> was_assigned = s.everHeld(case_id, self, 0);
+    if (!was_assigned.ok()) return was_assigned.status();
+    bool held = *was_assigned;
+    Result<std::vector<StoredRecord>> kids =
+        held ? Result<std::vector<StoredRecord>>(std::vector<StoredRecord>{}) : s.children(case_id);
+    if (!kids.ok()) return kids.status();
+    for (const StoredRecord& k : *kids) {
+      const auto* t = std::get_if<Transition>(&k.record);
+      held =
+          held || (t != nullptr && t->actor_id == p.worker.id && t->to == CaseState::kToegewezen);
+    }
+    if (held) hold = Hold::kWasAssigned;
   }
   if (cur) {
     if (Status st = permissions::mayWriteMoment(p.worker, hold, *cur, in); !st.ok()) {
@@ -464,6 +502,7 @@ Result<Verdict> Engine::Impl::applyTransition(StoreSession& s, const Principal& 
   // The case keeps the code it was closed with (the state table checked it).
   if (closes) c.resolution_code.set(in.resolution_code, v);
   if (d.assign_actor) c.assignee.set(p.worker.id, v);
+  EROPAF_RETURN_IF_ERROR(followMergeTarget(s, c));
   EROPAF_RETURN_IF_ERROR(put(s, c, &before, nullptr));
   EROPAF_RETURN_IF_ERROR(put(s, in, nullptr, &c));
   return Verdict{Status(), true, in.outcome.value};

@@ -103,6 +103,15 @@ Record redact(const Record& record) {
   return out;
 }
 
+const std::string& holderOf(const Case& c, const Case* target) {
+  // Closed as merged; a coordinator who reopens it makes it a case of its own again.
+  if (target != nullptr && !c.merged_into.value.empty() && c.merged_into.value == target->id &&
+      !isOpenState(c.state.value)) {
+    return target->assignee.value;
+  }
+  return c.assignee.value;
+}
+
 RecordIndex indexOf(const Record& record, const Case* parent) {
   RecordIndex idx;
   std::visit(
@@ -111,6 +120,7 @@ RecordIndex indexOf(const Record& record, const Case* parent) {
         if constexpr (std::is_same_v<T, Case>) {
           idx.wijk = r.wijk.value;
           idx.owner = r.assignee.value;
+          idx.parent = r.merged_into.value;
         } else if constexpr (std::is_same_v<T, Signal>) {
           idx.wijk = r.content.wijk;
           idx.owner = r.content.reporter_id;

@@ -32,7 +32,16 @@ View viewOf(const Worker& worker, const Record& record, const Case* parent);
 /// resolution text; a reporter's redacted signal loses its triage links (only the state stays).
 Record redact(const Record& record);
 
-/// Plain index columns for storage.
+/// Who holds a case for scope purposes. A case merged into another and closed (merged_into =
+/// target.id, not in an open state) is held by its target's assignee: whoever holds the target
+/// whole holds what was merged into it, with its contact moments, and a reassigned target takes
+/// its merged cases along. Any other case (open, reopened, or a null or unrelated target) keeps
+/// its own assignee. The engine stamps this value into a merged case whenever it or its target
+/// is written.
+const std::string& holderOf(const Case& c, const Case* target);
+
+/// Plain index columns for storage. A merged case's parent is the case it was merged into, so
+/// the target's children include what was merged into it.
 RecordIndex indexOf(const Record& record, const Case* parent);
 
 }  // namespace eropaf::server

@@ -313,7 +313,10 @@ Status Store::linkSignal(std::string_view signal_id, std::string_view case_id,
   Result<Case> c = s.loadAs<Case>(case_id, "case");
   if (!c.ok()) return Status(c.status().code(), c.status().message(), "case_id");
   if (id.role == Role::kCoordinator) {
+    // Triage of a signal is its wijk's coordinators' (as the server decides), also for a
+    // signal she reported herself in another wijk.
     EROPAF_RETURN_IF_ERROR(s.requireWijk(id, c->wijk.value));
+    EROPAF_RETURN_IF_ERROR(s.requireWijk(id, sig->content.wijk));
   } else if (id.role == Role::kWijkcoach) {
     if (c->assignee.value != id.worker_id) {
       return permission("a wijkcoach links signals only to cases assigned to them");
