@@ -480,3 +480,36 @@ TEST_CASE("triage: the reporter re-files a signal the server refused, only that"
   CHECK(f.db->refileSignal(sig->id, "WK015301").status().code() ==
         ErrorCode::kFailedPrecondition);  // pending again, not refused
 }
+
+TEST_CASE("triage: re-filing a refused signal queues again the duplicate marks refused with it",
+          "[store][triage]") {
+  // Found by the simulator: a coordinator marks X a duplicate of her own signal Y; the server
+  // refuses Y (unknown wijk) and so the mark; she re-files Y. The mark must go again, after Y.
+  StoreFixture f;
+  f.become("co-jan", Role::kCoordinator, {"WK015301", kOtherWijk});
+  auto x = f.db->createSignal(aSignal("Eerste melding"));
+  REQUIRE(x.ok());
+  auto y = f.db->createSignal(aSignal("Tweede melding"));
+  REQUIRE(y.ok());
+  auto w = f.db->createSignal(aSignal("Andere melding"));
+  REQUIRE(w.ok());
+  REQUIRE(f.db->markDuplicate(x->id, y->id).ok());
+  const Status unknown(ErrorCode::kInvalidArgument, "unknown wijk", "content.wijk");
+  for (const auto& e : readOk(f.db->outbox())) {
+    // Y's creation, X's mark of Y, and W's creation (which names no Y: it stays refused).
+    if (e.record_id != x->id || std::get<Signal>(e.delta).created.isZero()) {
+      REQUIRE(f.db->markRefused(e.change_id, unknown).ok());
+    }
+  }
+  REQUIRE(f.db->refileSignal(y->id, kOtherWijk).ok());
+  std::vector<std::string> pending;
+  std::vector<std::string> refused;
+  for (const auto& e : readOk(f.db->outbox())) {
+    if (e.status == store::OutboxStatus::kPending) pending.push_back(e.record_id);
+    if (e.status == store::OutboxStatus::kRefused) refused.push_back(e.record_id);
+  }
+  // X's creation (never refused), Y's fresh creation, then X's mark of Y.
+  CHECK(pending == std::vector<std::string>{x->id, y->id, x->id});
+  CHECK(refused == std::vector<std::string>{w->id});
+  CHECK(readOk(f.db->signal(x->id))->duplicate_of.value == y->id);
+}

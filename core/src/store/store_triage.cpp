@@ -374,6 +374,54 @@ Result<Case> Store::mergeCase(std::string_view case_id, std::string_view into_id
   return *dst;
 }
 
+namespace {
+
+/// A refused change of another signal that named `signal_id` (a duplicate mark: the server
+/// refused it because it did not know `signal_id`) is queued again behind the re-filed
+/// creation, so the server takes both in order; left refused, the device would keep a mark
+/// the server never had. (`Impl` as in the other helpers: Store::Impl is private.)
+template <class Impl>
+Status requeueDependents(Impl& s, const std::string& signal_id) {
+  Result<Stmt> q = s.db->prepare(
+      "SELECT change_id, delta, summary FROM outbox WHERE kind = ? AND status = ? AND "
+      "record_id != ? ORDER BY seq");
+  if (!q.ok()) return q.status();
+  q->bind(1, static_cast<std::int64_t>(RecordKind::kSignal))
+      .bind(2, static_cast<std::int64_t>(OutboxStatus::kRefused))
+      .bind(3, signal_id);
+  struct Again {
+    std::string change_id;
+    Record delta;
+    std::string summary;
+  };
+  std::vector<Again> again;
+  for (;;) {
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    const std::string change_id = q->text(0);
+    Result<std::string> plain = s.cipher->open(q->blob(1), change_id);
+    if (!plain.ok()) return plain.status();
+    Result<Record> delta = decodeRecord(*plain);
+    if (!delta.ok()) {
+      return Status(ErrorCode::kStorageCorrupt, "outbox change " + change_id + " does not decode");
+    }
+    const auto* d = std::get_if<Signal>(&*delta);
+    if (d != nullptr && d->duplicate_of.isSet() && d->duplicate_of.value == signal_id) {
+      again.push_back({change_id, std::move(delta).value(), q->text(2)});
+    }
+  }
+  Result<Stmt> del = s.db->prepare("DELETE FROM outbox WHERE change_id = ?");
+  if (!del.ok()) return del.status();
+  for (const Again& a : again) {
+    EROPAF_RETURN_IF_ERROR(del->bind(1, a.change_id).run());
+    EROPAF_RETURN_IF_ERROR(s.enqueue(a.delta, a.summary));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Signal> Store::refileSignal(std::string_view signal_id, std::string_view wijk) {
   std::lock_guard lock(impl_->mu);
   Impl& s = *impl_;
@@ -431,7 +479,8 @@ Result<Signal> Store::refileSignal(std::string_view signal_id, std::string_view 
     if (!del.ok()) return del.status();
     EROPAF_RETURN_IF_ERROR(del->bind(1, fresh.id).run());
     EROPAF_RETURN_IF_ERROR(s.write(fresh));
-    return s.enqueue(fresh, "signal re-filed in wijk " + std::string(wijk));
+    EROPAF_RETURN_IF_ERROR(s.enqueue(fresh, "signal re-filed in wijk " + std::string(wijk)));
+    return requeueDependents(s, fresh.id);
   }));
   return fresh;
 }
