@@ -501,6 +501,11 @@ TEST_CASE("triage: re-filing a refused signal queues again the duplicate marks r
       REQUIRE(f.db->markRefused(e.change_id, unknown).ok());
     }
   }
+  // A mark of Y made after the refusal, not sent yet: sent before Y's fresh creation it would
+  // be refused again, so it moves behind it too.
+  auto v = f.db->createSignal(aSignal("Vierde melding"));
+  REQUIRE(v.ok());
+  REQUIRE(f.db->markDuplicate(v->id, y->id).ok());
   REQUIRE(f.db->refileSignal(y->id, kOtherWijk).ok());
   std::vector<std::string> pending;
   std::vector<std::string> refused;
@@ -508,8 +513,8 @@ TEST_CASE("triage: re-filing a refused signal queues again the duplicate marks r
     if (e.status == store::OutboxStatus::kPending) pending.push_back(e.record_id);
     if (e.status == store::OutboxStatus::kRefused) refused.push_back(e.record_id);
   }
-  // X's creation (never refused), Y's fresh creation, then X's mark of Y.
-  CHECK(pending == std::vector<std::string>{x->id, y->id, x->id});
+  // X's and V's creations, Y's fresh creation, then the marks of Y by X and V.
+  CHECK(pending == std::vector<std::string>{x->id, v->id, y->id, x->id, v->id});
   CHECK(refused == std::vector<std::string>{w->id});
   CHECK(readOk(f.db->signal(x->id))->duplicate_of.value == y->id);
 }

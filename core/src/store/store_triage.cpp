@@ -376,19 +376,21 @@ Result<Case> Store::mergeCase(std::string_view case_id, std::string_view into_id
 
 namespace {
 
-/// A refused change of another signal that named `signal_id` (a duplicate mark: the server
-/// refused it because it did not know `signal_id`) is queued again behind the re-filed
-/// creation, so the server takes both in order; left refused, the device would keep a mark
-/// the server never had. (`Impl` as in the other helpers: Store::Impl is private.)
+/// A change of another signal that names `signal_id` (a duplicate mark), refused because the
+/// server did not know `signal_id` or still waiting to be sent, is queued again behind the
+/// re-filed creation, so the server takes both in order (sent before it, the mark would be
+/// refused again); left refused, the device would keep a mark the server never had.
+/// (`Impl` as in the other helpers: Store::Impl is private.)
 template <class Impl>
 Status requeueDependents(Impl& s, const std::string& signal_id) {
   Result<Stmt> q = s.db->prepare(
-      "SELECT change_id, delta, summary FROM outbox WHERE kind = ? AND status = ? AND "
+      "SELECT change_id, delta, summary FROM outbox WHERE kind = ? AND status IN (?, ?) AND "
       "record_id != ? ORDER BY seq");
   if (!q.ok()) return q.status();
   q->bind(1, static_cast<std::int64_t>(RecordKind::kSignal))
       .bind(2, static_cast<std::int64_t>(OutboxStatus::kRefused))
-      .bind(3, signal_id);
+      .bind(3, static_cast<std::int64_t>(OutboxStatus::kPending))
+      .bind(4, signal_id);
   struct Again {
     std::string change_id;
     Record delta;
