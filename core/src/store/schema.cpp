@@ -130,9 +130,11 @@ INSERT INTO meta(key, value) VALUES('norms_recompute', x'01');
 )sql";
 
 // v4: the overview's counts without a scan. `open_counts` holds how many open, not deleted
-// cases each (wijk, assignee, state) has, kept by triggers on every write path (the UPSERT's
-// update fires the update trigger); overdue cases are counted from `cases_overdue` by two range
-// scans (missed = 1, then missed = 0 AND open_due_ms < now), which read only overdue entries.
+// cases each (wijk, assignee, state) has: kept by the store's one case write (Impl::write, the
+// only statement that inserts or updates those columns) and, for deletes (evict, wipe), by a
+// trigger; a trigger on the upsert would make every case write keep a statement journal.
+// Overdue cases are counted from `cases_overdue` by two range scans (missed = 1, then
+// missed = 0 AND open_due_ms < now), which read only overdue entries.
 constexpr const char* kV4 = R"sql(
 CREATE TABLE open_counts(
   wijk TEXT NOT NULL,
@@ -143,25 +145,10 @@ CREATE TABLE open_counts(
 INSERT INTO open_counts(wijk, assignee, state, n)
   SELECT wijk, assignee, state, count(*) FROM cases WHERE is_open = 1 AND deleted = 0
   GROUP BY wijk, assignee, state;
-CREATE TRIGGER cases_count_insert AFTER INSERT ON cases
-  WHEN new.is_open = 1 AND new.deleted = 0 BEGIN
-  INSERT INTO open_counts(wijk, assignee, state, n) VALUES(new.wijk, new.assignee, new.state, 1)
-    ON CONFLICT DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER cases_count_delete AFTER DELETE ON cases
   WHEN old.is_open = 1 AND old.deleted = 0 BEGIN
   UPDATE open_counts SET n = n - 1
     WHERE wijk = old.wijk AND assignee = old.assignee AND state = old.state;
-END;
-CREATE TRIGGER cases_count_update AFTER UPDATE OF wijk, assignee, state, is_open, deleted ON cases
-  WHEN (old.is_open = 1 AND old.deleted = 0) != (new.is_open = 1 AND new.deleted = 0)
-    OR old.wijk != new.wijk OR old.assignee != new.assignee OR old.state != new.state BEGIN
-  UPDATE open_counts SET n = n - 1
-    WHERE old.is_open = 1 AND old.deleted = 0
-      AND wijk = old.wijk AND assignee = old.assignee AND state = old.state;
-  INSERT INTO open_counts(wijk, assignee, state, n)
-    SELECT new.wijk, new.assignee, new.state, 1 WHERE new.is_open = 1 AND new.deleted = 0
-    ON CONFLICT DO UPDATE SET n = n + 1;
 END;
 DROP INDEX cases_open_count;
 CREATE INDEX cases_overdue ON cases(wijk, missed, open_due_ms, assignee, state)

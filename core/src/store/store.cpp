@@ -99,7 +99,9 @@ Status Store::Impl::prepareStatements() {
     Result<Stmt> sc = db->prepare("SELECT case_id FROM signals WHERE id = ?");
     if (!sc.ok()) return sc.status();
     select_signal_case = std::move(sc).value();
-    Result<Stmt> cm = db->prepare("SELECT merged_into FROM cases WHERE id = ?");
+    Result<Stmt> cm = db->prepare(
+        "SELECT merged_into, wijk, assignee, state, is_open = 1 AND deleted = 0 FROM cases "
+        "WHERE id = ?");
     if (!cm.ok()) return cm.status();
     select_case_merged = std::move(cm).value();
     Result<Stmt> un = db->prepare(
@@ -113,6 +115,13 @@ Status Store::Impl::prepareStatements() {
         "first_gesprek_ms FROM cases WHERE id = ?2");
     if (!mn.ok()) return mn.status();
     select_moment_news = std::move(mn).value();
+  }
+  if (schema >= 4) {
+    Result<Stmt> oc = db->prepare(
+        "INSERT INTO open_counts(wijk, assignee, state, n) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT DO UPDATE SET n = n + ?4");
+    if (!oc.ok()) return oc.status();
+    add_open_count = std::move(oc).value();
     Result<Stmt> cs =
         db->prepare("SELECT id, body FROM signals WHERE case_id = ?1 AND case_id != ''");
     if (!cs.ok()) return cs.status();
@@ -323,7 +332,8 @@ Result<std::unique_ptr<Store>> Store::open(OpenOptions options) {
   // test, say) holding the write lock briefly.
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=5000",
-        "PRAGMA foreign_keys=OFF", "PRAGMA secure_delete=ON", "PRAGMA cache_size=-16384"}) {
+        "PRAGMA foreign_keys=OFF", "PRAGMA secure_delete=ON", "PRAGMA cache_size=-16384",
+        "PRAGMA temp_store=MEMORY"}) {
     EROPAF_RETURN_IF_ERROR((*db)->exec(pragma));
   }
   const int target = options.migrate_to == 0 ? detail::kSchemaVersion : options.migrate_to;

@@ -114,8 +114,18 @@ struct Store::Impl {
   Stmt select_case_merged;  ///< v3: a case row's merged_into
   Stmt update_norms;        ///< v3: a case row's norm columns
   Stmt select_moment_news;  ///< v3: is a moment stored, and its case's first contact times
-  Stmt case_signals;        ///< v3: the signals linked to a case
-  Stmt case_moments;        ///< v3: the moments of a case and of the cases merged into it
+  Stmt add_open_count;      ///< v4: open_counts n += delta for one (wijk, assignee, state)
+
+  /// The key of an open, not deleted case in open_counts (schema v4).
+  struct OpenKey {
+    std::string wijk;
+    std::string assignee;
+    std::int64_t state = 0;
+    bool operator==(const OpenKey&) const = default;
+  };
+  Status countOpen(const OpenKey& key, std::int64_t delta);
+  Stmt case_signals;  ///< v3: the signals linked to a case
+  Stmt case_moments;  ///< v3: the moments of a case and of the cases merged into it
 
   Impl(std::unique_ptr<Db> d, std::unique_ptr<Cipher> c, std::shared_ptr<Clock> clk,
        std::int64_t max_skew)
