@@ -291,6 +291,13 @@ struct Engine::Impl {
   Status flushNorms(StoreSession& s);
   Status refreshCaseNorms(StoreSession& s, const std::string& case_id,
                           std::string* merged_into_out);
+  /// A case's stored facts for its norms and its close guard: its linked signals (its own
+  /// children) and the contact moments of it and of every case merged into it, transitively.
+  struct CaseFacts {
+    std::vector<Signal> signals;
+    std::vector<ContactMoment> moments;
+  };
+  Result<CaseFacts> caseFacts(StoreSession& s, const std::string& case_id);
   /// Recomputes every case when the database asks for it (meta norms_recompute, set by the
   /// migration to schema 5), then clears the request. In the caller's write transaction.
   Status recomputeNormsIfAsked(StoreSession& s);

@@ -67,17 +67,12 @@ Status Engine::Impl::flushNorms(StoreSession& s) {
   return {};
 }
 
-Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_id,
-                                      std::string* merged_into_out) {
-  Result<std::optional<Case>> loaded = loadCase(s, case_id);
-  if (!loaded.ok()) return loaded.status();
-  if (!loaded->has_value()) return {};
-  const Case& c = **loaded;
-  std::vector<Signal> signals;
-  std::vector<ContactMoment> moments;
+Result<Engine::Impl::CaseFacts> Engine::Impl::caseFacts(StoreSession& s,
+                                                        const std::string& case_id) {
+  CaseFacts out;
   // The case's own children, then those of every case merged into it (transitively).
-  std::vector<std::string> todo{c.id};
-  std::set<std::string> seen{c.id};
+  std::vector<std::string> todo{case_id};
+  std::set<std::string> seen{case_id};
   while (!todo.empty()) {
     const std::string id = todo.back();
     todo.pop_back();
@@ -85,9 +80,9 @@ Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_i
     if (!kids.ok()) return kids.status();
     for (StoredRecord& k : *kids) {
       if (auto* m = std::get_if<ContactMoment>(&k.record)) {
-        moments.push_back(std::move(*m));
-      } else if (auto* sig = std::get_if<Signal>(&k.record); sig != nullptr && id == c.id) {
-        signals.push_back(std::move(*sig));
+        out.moments.push_back(std::move(*m));
+      } else if (auto* sig = std::get_if<Signal>(&k.record); sig != nullptr && id == case_id) {
+        out.signals.push_back(std::move(*sig));
       }
     }
     Result<std::vector<std::string>> sources = s.mergedInto(id);
@@ -96,6 +91,19 @@ Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_i
       if (seen.insert(src).second) todo.push_back(src);
     }
   }
+  return out;
+}
+
+Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_id,
+                                      std::string* merged_into_out) {
+  Result<std::optional<Case>> loaded = loadCase(s, case_id);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->has_value()) return {};
+  const Case& c = **loaded;
+  Result<CaseFacts> facts = caseFacts(s, c.id);
+  if (!facts.ok()) return facts.status();
+  const std::vector<Signal>& signals = facts->signals;
+  const std::vector<ContactMoment>& moments = facts->moments;
   // A priority WITH a reason is the coordinator's override (model.hpp); one without is not.
   std::optional<Priority> override_priority;
   if (c.priority.isSet() && !c.priority_reason.value.empty()) override_priority = c.priority.value;
@@ -119,10 +127,9 @@ Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_i
   row.first_attempt_ms = fc.first_attempt_ms;
   row.first_gesprek_due_ms = n.first_gesprek_due_ms;
   row.first_gesprek_ms = fc.first_gesprek_ms;
-  row.missed = (fc.first_attempt_ms && *fc.first_attempt_ms > n.first_attempt_due_ms) ||
-               (fc.first_gesprek_ms && *fc.first_gesprek_ms > n.first_gesprek_due_ms);
-  row.open_due_ms = std::min(fc.first_attempt_ms ? norms::kNoDue : n.first_attempt_due_ms,
-                             fc.first_gesprek_ms ? norms::kNoDue : n.first_gesprek_due_ms);
+  const norms::OverdueFacts od = norms::overdueFacts(n, fc);
+  row.missed = od.missed;
+  row.open_due_ms = od.open_due_ms;
   if (merged_into_out != nullptr) *merged_into_out = c.merged_into.value;
   return s.putCaseNorms(row);
 }

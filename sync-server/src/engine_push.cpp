@@ -465,26 +465,11 @@ Result<Verdict> Engine::Impl::applyTransition(StoreSession& s, const Principal& 
   if (in.to == CaseState::kAfgesloten && loaded->has_value() && permissions::visible(hold)) {
     // Its own moments and those of every case merged into it (transitively: case_norms'
     // merged_into), as the device counts them: a merge keeps every attempt.
-    std::vector<std::string> todo{c.id};
-    std::set<std::string> seen{c.id};
-    while (!todo.empty()) {
-      const std::string id = todo.back();
-      todo.pop_back();
-      Result<std::vector<StoredRecord>> kids = s.children(id);
-      if (!kids.ok()) return kids.status();
-      for (const StoredRecord& k : *kids) {
-        if (const auto* m = std::get_if<ContactMoment>(&k.record)) {
-          stored_moments.push_back(*m);
-          stored_moments.back().case_id = c.id;  // guardFacts counts the case's own, as on the
-                                                 // device (store_writes.cpp moveCase)
-        }
-      }
-      Result<std::vector<std::string>> sources = s.mergedInto(id);
-      if (!sources.ok()) return sources.status();
-      for (const std::string& src : *sources) {
-        if (seen.insert(src).second) todo.push_back(src);
-      }
-    }
+    Result<CaseFacts> facts = caseFacts(s, c.id);
+    if (!facts.ok()) return facts.status();
+    stored_moments = std::move(facts->moments);
+    // guardFacts counts the case's own, as on the device (store_writes.cpp moveCase).
+    for (ContactMoment& m : stored_moments) m.case_id = c.id;
     Result<const std::vector<Category>*> known = knownCategories(s);
     if (!known.ok()) return known.status();
     categories = **known;

@@ -702,3 +702,31 @@ TEST_CASE("norms: met, open and missed with an injected clock", "[unit][norms]")
   CHECK(st.first_attempt.days_late == 1);
   CHECK(st.first_gesprek.state == NormState::kOpen);
 }
+
+TEST_CASE("norms: overdue facts, one rule for device and server", "[unit][norms]") {
+  using eropaf::norms::CaseNorms;
+  using eropaf::norms::FirstContacts;
+  using eropaf::norms::kNoDue;
+  using eropaf::norms::overdueFacts;
+  CaseNorms n;
+  n.first_attempt_due_ms = 1'000;
+  n.first_gesprek_due_ms = 5'000;
+  // No contact yet: the earlier open due date counts, nothing was missed.
+  auto f = overdueFacts(n, FirstContacts{});
+  CHECK_FALSE(f.missed);
+  CHECK(f.open_due_ms == 1'000);
+  // An attempt on time: only the gesprek clock is open.
+  f = overdueFacts(n, FirstContacts{900, std::nullopt});
+  CHECK_FALSE(f.missed);
+  CHECK(f.open_due_ms == 5'000);
+  // An attempt late stays missed, even once the gesprek is on time.
+  f = overdueFacts(n, FirstContacts{1'001, 4'000});
+  CHECK(f.missed);
+  CHECK(f.open_due_ms == kNoDue);
+  // Both on time: met, nothing open.
+  f = overdueFacts(n, FirstContacts{1'000, 5'000});
+  CHECK_FALSE(f.missed);
+  CHECK(f.open_due_ms == kNoDue);
+  // A gesprek late.
+  CHECK(overdueFacts(n, FirstContacts{10, 5'001}).missed);
+}

@@ -206,6 +206,16 @@ struct FirstContacts {
 };
 FirstContacts firstContacts(std::span<const ContactMoment> moments);
 
+/// What the overview sorts and counts by, from a case's norms and first contacts, the same on
+/// device and server: a clock met late (`missed`), and the earliest due date of a clock with no
+/// contact yet (`open_due_ms`, kNoDue when both clocks have one). Overdue at `now` is
+/// `missed || open_due_ms < now`.
+struct OverdueFacts {
+  bool missed = false;
+  std::int64_t open_due_ms = kNoDue;
+};
+OverdueFacts overdueFacts(const CaseNorms& n, const FirstContacts& fc) noexcept;
+
 /// How many different Amsterdam dates carry a counting moment.
 std::int32_t attemptDays(std::span<const ContactMoment> moments);
 

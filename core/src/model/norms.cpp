@@ -310,6 +310,15 @@ FirstContacts firstContacts(std::span<const ContactMoment> moments) {
   return out;
 }
 
+OverdueFacts overdueFacts(const CaseNorms& n, const FirstContacts& fc) noexcept {
+  OverdueFacts out;
+  out.missed = (fc.first_attempt_ms && *fc.first_attempt_ms > n.first_attempt_due_ms) ||
+               (fc.first_gesprek_ms && *fc.first_gesprek_ms > n.first_gesprek_due_ms);
+  out.open_due_ms = std::min(fc.first_attempt_ms ? kNoDue : n.first_attempt_due_ms,
+                             fc.first_gesprek_ms ? kNoDue : n.first_gesprek_due_ms);
+  return out;
+}
+
 std::int32_t attemptDays(std::span<const ContactMoment> moments) {
   std::set<sys_days> dates;
   for (const ContactMoment& m : countingMoments(moments)) {

@@ -169,6 +169,16 @@ Result<Record> Store::Impl::decodeBody(const std::string& id, const std::string&
   return rec;
 }
 
+Result<Record> Store::Impl::openDelta(const std::string& change_id, const std::string& sealed) {
+  Result<std::string> plain = cipher->open(sealed, change_id);
+  if (!plain.ok()) return plain.status();
+  Result<Record> delta = decodeRecord(*plain);
+  if (!delta.ok()) {
+    return Status(ErrorCode::kStorageCorrupt, "outbox change " + change_id + " does not decode");
+  }
+  return delta;
+}
+
 Result<std::optional<Record>> Store::Impl::load(RecordKind kind, std::string_view id) {
   Stmt& q = select_body[static_cast<int>(kind) - 1];
   q.bind(1, id);

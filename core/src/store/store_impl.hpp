@@ -147,6 +147,8 @@ struct Store::Impl {
   // --- records ---------------------------------------------------------------------------
 
   Result<Record> decodeBody(const std::string& id, const std::string& sealed);
+  /// An outbox row's delta (sealed under its change id).
+  Result<Record> openDelta(const std::string& change_id, const std::string& sealed);
 
   Result<std::optional<Record>> load(RecordKind kind, std::string_view id);
 

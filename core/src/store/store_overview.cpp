@@ -121,10 +121,9 @@ Result<Store::Impl::NormColumns> Store::Impl::computeNorms(const Case& c) {
   out.first_attempt_ms = fc.first_attempt_ms;
   out.first_gesprek_due_ms = n.first_gesprek_due_ms;
   out.first_gesprek_ms = fc.first_gesprek_ms;
-  out.missed = (fc.first_attempt_ms && *fc.first_attempt_ms > n.first_attempt_due_ms) ||
-               (fc.first_gesprek_ms && *fc.first_gesprek_ms > n.first_gesprek_due_ms);
-  out.open_due_ms = std::min(fc.first_attempt_ms ? norms::kNoDue : n.first_attempt_due_ms,
-                             fc.first_gesprek_ms ? norms::kNoDue : n.first_gesprek_due_ms);
+  const norms::OverdueFacts od = norms::overdueFacts(n, fc);
+  out.missed = od.missed;
+  out.open_due_ms = od.open_due_ms;
   return out;
 }
 

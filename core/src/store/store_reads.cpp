@@ -199,13 +199,8 @@ Result<std::vector<OutboxEntry>> Store::outbox(ListOptions options) const {
       }
       e.refusal = Status(*code, q->text(8), q->text(9));
     }
-    Result<std::string> plain = s.cipher->open(q->blob(10), e.change_id);
-    if (!plain.ok()) return plain.status();
-    Result<Record> delta = decodeRecord(*plain);
-    if (!delta.ok()) {
-      return Status(ErrorCode::kStorageCorrupt,
-                    "outbox change " + e.change_id + " does not decode");
-    }
+    Result<Record> delta = s.openDelta(e.change_id, q->blob(10));
+    if (!delta.ok()) return delta.status();
     e.delta = std::move(delta).value();
     out.push_back(std::move(e));
   }

@@ -237,10 +237,8 @@ Status Store::restampChange(std::string_view change_id, std::uint64_t server_hlc
   const auto kind = static_cast<RecordKind>(q->int64(0));
   const std::string record_id = q->text(1);
   const std::string summary = q->text(2);
-  Result<std::string> plain = s.cipher->open(q->blob(3), change_id);
-  if (!plain.ok()) return plain.status();
-  Result<Record> delta = decodeRecord(*plain);
-  if (!delta.ok()) return Status(ErrorCode::kStorageCorrupt, "outbox change does not decode");
+  Result<Record> delta = s.openDelta(std::string(change_id), q->blob(3));
+  if (!delta.ok()) return delta.status();
   // Versions above this bound are the ones the server refuses.
   const std::uint64_t bound = hlcPack(hlcMillis(server_hlc) + s.hlc.maxSkewMs(), 0xFFFF);
   if (s.hlc.last() > server_hlc) s.hlc.resetTo(server_hlc);

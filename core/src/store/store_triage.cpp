@@ -402,12 +402,8 @@ Status requeueDependents(Impl& s, const std::string& signal_id) {
     if (!row.ok()) return row.status();
     if (!*row) break;
     const std::string change_id = q->text(0);
-    Result<std::string> plain = s.cipher->open(q->blob(1), change_id);
-    if (!plain.ok()) return plain.status();
-    Result<Record> delta = decodeRecord(*plain);
-    if (!delta.ok()) {
-      return Status(ErrorCode::kStorageCorrupt, "outbox change " + change_id + " does not decode");
-    }
+    Result<Record> delta = s.openDelta(change_id, q->blob(1));
+    if (!delta.ok()) return delta.status();
     const auto* d = std::get_if<Signal>(&*delta);
     if (d != nullptr && d->duplicate_of.isSet() && d->duplicate_of.value == signal_id) {
       again.push_back({change_id, std::move(delta).value(), q->text(2)});
@@ -451,12 +447,8 @@ Result<Signal> Store::refileSignal(std::string_view signal_id, std::string_view 
     if (!row.ok()) return row.status();
     if (!*row) break;
     const std::string change_id = q->text(0);
-    Result<std::string> plain = s.cipher->open(q->blob(1), change_id);
-    if (!plain.ok()) return plain.status();
-    Result<Record> delta = decodeRecord(*plain);
-    if (!delta.ok()) {
-      return Status(ErrorCode::kStorageCorrupt, "outbox change " + change_id + " does not decode");
-    }
+    Result<Record> delta = s.openDelta(change_id, q->blob(1));
+    if (!delta.ok()) return delta.status();
     const auto* d = std::get_if<Signal>(&*delta);
     if (d != nullptr && !d->created.isZero()) refused_creation = true;
   }
