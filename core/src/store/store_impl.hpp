@@ -167,7 +167,9 @@ struct Store::Impl {
   /// SQLite touches no index page.
   Status writeBody(const Record& full);
 
-  Status write(const Record& full);
+  /// `is_new`: the caller knows no row of this id is stored (remote apply loaded it just now),
+  /// so the lookups of the row's previous links are skipped.
+  Status write(const Record& full, bool is_new = false);
 
   Status enqueue(const Record& delta, std::string_view summary);
 

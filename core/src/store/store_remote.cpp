@@ -132,7 +132,7 @@ Result<ApplyStats> Store::applyRemote(std::span<const Record> records, std::uint
       Result<std::optional<Record>> existing = s.load(recordKind(r), recordId(r));
       if (!existing.ok()) return existing.status();
       if (!existing->has_value()) {
-        EROPAF_RETURN_IF_ERROR(s.write(r));
+        EROPAF_RETURN_IF_ERROR(s.write(r, true));
         ++stats.inserted;
         if (auto n = noticeOf(nullptr, r, me)) stats.notices.push_back(std::move(*n));
         continue;

@@ -46,7 +46,7 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 
 }  // namespace
 
-Status Store::Impl::write(const Record& full) {
+Status Store::Impl::write(const Record& full, bool is_new) {
   const std::string& id = recordId(full);
   const std::string body = cipher->seal(encodeRecord(full), id);
   const auto kind = recordKind(full);
@@ -54,7 +54,7 @@ Status Store::Impl::write(const Record& full) {
   // The norm columns of every case this write touches are right when the transaction commits:
   // a case's own are computed here; the case a signal leaves and the one it joins, the case of
   // a contact moment and the case a case is (or was) merged into are recomputed by flushNorms.
-  if (v3 && kind == RecordKind::kSignal) {
+  if (v3 && kind == RecordKind::kSignal && !is_new) {
     Result<bool> row = select_signal_case.bind(1, id).step();
     if (!row.ok()) return row.status();
     if (*row) markDirty(select_signal_case.text(0));
@@ -64,7 +64,7 @@ Status Store::Impl::write(const Record& full) {
   // The overview's open count key this case row had before the write (schema v4).
   std::optional<OpenKey> old_key;
   if (v3 && kind == RecordKind::kCase) {
-    Result<bool> row = select_case_merged.bind(1, id).step();
+    Result<bool> row = is_new ? Result<bool>(false) : select_case_merged.bind(1, id).step();
     if (!row.ok()) return row.status();
     if (*row) {
       markDirty(select_case_merged.text(0));
