@@ -1023,26 +1023,22 @@ class SqliteSession final : public StoreSession {
   }
 
   /// A prepared statement for SQL built at run time (a bounded set of shapes), kept by text.
-  Stmt* cached(const std::string& sql) {
-    auto it = dynamic_cache_.find(sql);
-    if (it != dynamic_cache_.end()) return &it->second;
-    Result<Stmt> s = db_->prepare(sql);
-    if (!s.ok()) {
-      prepare_error_ = s.status();
-      return nullptr;
-    }
-    return &dynamic_cache_.emplace(sql, std::move(s).value()).first->second;
-  }
+  Stmt* cached(const std::string& sql) { return prepared(dynamic_cache_, sql, sql); }
 
-  Stmt* stmt(const char* sql) {
-    auto it = cache_.find(sql);
-    if (it != cache_.end()) return &it->second;
+  Stmt* stmt(const char* sql) { return prepared(cache_, sql, sql); }
+
+  /// The statement `cache` keeps under `key`, prepared from `sql` on first use (nullptr and
+  /// prepare_error_ set when SQLite refuses it).
+  template <class Cache, class Key>
+  Stmt* prepared(Cache& cache, const Key& key, const std::string& sql) {
+    auto it = cache.find(key);
+    if (it != cache.end()) return &it->second;
     Result<Stmt> s = db_->prepare(sql);
     if (!s.ok()) {
       prepare_error_ = s.status();
       return nullptr;
     }
-    return &cache_.emplace(sql, std::move(s).value()).first->second;
+    return &cache.emplace(key, std::move(s).value()).first->second;
   }
 
   static Result<std::optional<StoredRecord>> readOne(Stmt& q) {
