@@ -122,6 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
     head.authorization = std::string(h[http::field::authorization]);
     if (auto n = parser_->content_length()) head.content_length = *n;
     head.peer = peer_;
+    head.cookie = std::string(h[http::field::cookie]);
+    head.csrf_token = std::string(h["X-CSRF-Token"]);
     Admission admitted = router_.admit(head);
     if (admitted.rejection.has_value()) {
       // Nothing of the body is read: answer, then close.
@@ -162,6 +164,8 @@ class Session : public std::enable_shared_from_this<Session> {
     r.authorization = std::string(req[http::field::authorization]);
     r.body = std::move(req.body());
     r.peer = peer_;
+    r.cookie = std::string(req[http::field::cookie]);
+    r.csrf_token = std::string(req["X-CSRF-Token"]);
     r.admitted = std::move(admitted_);
     admitted_.reset();
     // While a request is handled no read is pending; the response write gets its own timer.
@@ -187,6 +191,7 @@ class Session : public std::enable_shared_from_this<Session> {
         static_cast<http::status>(r.status), 11);
     res->set(http::field::server, "eropaf-server");
     res->set(http::field::content_type, r.content_type);
+    for (auto& [name, value] : r.headers) res->insert(name, value);
     res->keep_alive(keep_alive_);
     res->body() = std::move(r.body);
     res->prepare_payload();

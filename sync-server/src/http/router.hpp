@@ -53,12 +53,17 @@ struct RequestHead {
   std::string authorization;
   std::optional<std::uint64_t> content_length;  ///< none: chunked or no body
   std::string peer;                             ///< the client's address ("" in process)
+  std::string cookie;                           ///< the Cookie header (the console's session)
+  std::string csrf_token;                       ///< the X-CSRF-Token header (console writes)
 };
 
 struct Response {
   unsigned status = 200;
   std::string content_type;
   std::string body;
+  /// Further header fields (name, value), sent as given: Set-Cookie, the console's security
+  /// headers, Cache-Control.
+  std::vector<std::pair<std::string, std::string>> headers{};
 };
 
 /// admit()'s verdict: either a rejection to send (and close), or the body limit to read with
@@ -77,6 +82,8 @@ struct Request {
   std::string authorization;
   std::string body;
   std::string peer{};  ///< the client's address, for the enrollment throttle
+  std::string cookie{};      ///< the Cookie header
+  std::string csrf_token{};  ///< the X-CSRF-Token header
   /// Set by the socket layer from admit(); handle() admits by itself when it is empty.
   std::optional<Admission> admitted{};
 };
