@@ -113,6 +113,8 @@ std::optional<std::string_view> dutchHoliday(Date d, bool liberation_day_every_y
   if (m == May && day == 5 && (liberation_day_every_year || static_cast<int>(d.year()) % 5 == 0)) {
     return "Bevrijdingsdag";
   }
+  // The feasts that follow Easter fall between 22 March and 14 June: most days need no Easter.
+  if (m < std::chrono::March || m > std::chrono::June) return std::nullopt;
   const sys_days easter{easterSunday(d.year())};
   const auto offset = (sys_days{d} - easter).count();
   switch (offset) {

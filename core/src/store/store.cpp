@@ -127,8 +127,9 @@ Status Store::Impl::prepareStatements() {
     if (!cs.ok()) return cs.status();
     case_signals = std::move(cs).value();
     Result<Stmt> mo = db->prepare(
-        "SELECT id, body FROM contact_moments WHERE case_id = ?1 OR case_id IN "
-        "(SELECT id FROM cases WHERE merged_into = ?1 AND merged_into != '') ORDER BY at_ms, id");
+        "SELECT id, body FROM contact_moments WHERE case_id = ?1 UNION ALL "
+        "SELECT m.id, m.body FROM cases c JOIN contact_moments m ON m.case_id = c.id "
+        "WHERE c.merged_into = ?1 AND c.merged_into != ''");
     if (!mo.ok()) return mo.status();
     case_moments = std::move(mo).value();
   }

@@ -125,7 +125,9 @@ struct Store::Impl {
   };
   Status countOpen(const OpenKey& key, std::int64_t delta);
   Stmt case_signals;  ///< v3: the signals linked to a case
-  Stmt case_moments;  ///< v3: the moments of a case and of the cases merged into it
+  /// v3: the moments of a case and of the cases merged into it, in no order (the norms take
+  /// minimums); two index searches, no temporary b-tree.
+  Stmt case_moments;
 
   Impl(std::unique_ptr<Db> d, std::unique_ptr<Cipher> c, std::shared_ptr<Clock> clk,
        std::int64_t max_skew)

@@ -77,6 +77,9 @@ Status Store::Impl::write(const Record& full, bool is_new) {
     Result<NormColumns> n = computeNorms(std::get<Case>(full));
     if (!n.ok()) return n.status();
     norm_cols = *n;
+    // Computed over everything stored now: what earlier writes of this transaction marked is in
+    // (a page that brings a case's signals before the case recomputes it once, not twice).
+    dirty_cases.erase(id);
   }
   // A new contact moment later than its case's first contacts changes no norm (the firsts are
   // minimums): its case is not recomputed, which would decrypt every moment of the case.
