@@ -15,7 +15,13 @@ EROPAF_PACKAGES=(
   libboost-dev libboost-system-dev libcurl4-openssl-dev libsodium-dev libssl-dev
   catch2 clang-format clang-tidy
   openjdk-17-jdk-headless junit4 libprotobuf-java
+  libjs-chart.js chromium chromium-driver python3-selenium
 )
+# npm installs the browser tests' axe-core (tests/browser/package-lock.json); Debian's npm only
+# where no npm is on PATH (a Node.js from elsewhere brings its own, and Debian's would clash).
+if ! command -v npm >/dev/null 2>&1; then
+  EROPAF_PACKAGES+=(npm)
+fi
 
 EROPAF_SCRIPT_START=$SECONDS
 

@@ -8,6 +8,7 @@ fragments that matched nothing, printed "No tests ran" and passed. This guard fa
   - the number of (non-hidden) Catch2 test cases differs from the number of CTest entries that
     run eropaf_tests, or
   - a CTest entry's name is not one of the Catch2 test cases.
+  - a browser check (tests/browser/console_browser.py) has no CTest entry, or back.
 
 Usage: count_guard.py <eropaf_tests executable> <ctest executable> <build dir>
 """
@@ -39,6 +40,18 @@ def main() -> int:
         problems.append(f"{len(cases)} Catch2 test cases but {len(entries)} CTest entries")
     if len(cases) == 0:
         problems.append("eropaf_tests lists no test case")
+    # The browser checks: every check_* of console_browser.py has its CTest entry, and back.
+    browser = [t for t in json.loads(shown)["tests"] if t["name"].startswith("browser.")]
+    if browser:
+        cmd = browser[0]["command"]
+        script = next(part for part in cmd if part.endswith("console_browser.py"))
+        known = subprocess.run([cmd[0], script, "--build", build_dir, "--list"], capture_output=True,
+                               text=True, check=True).stdout.split()
+        named = [t["name"][len("browser."):] for t in browser]
+        for name in sorted(set(known) - set(named)):
+            problems.append(f"browser check without a CTest entry: {name!r}")
+        for name in sorted(set(named) - set(known)):
+            problems.append(f"CTest entry that names no browser check: {name!r}")
     for p in problems:
         print("count guard:", p)
     print(f"count guard: {len(cases)} Catch2 test cases, {len(entries)} CTest entries")

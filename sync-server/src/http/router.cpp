@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 
+#include "http/console_assets.hpp"
+
 namespace eropaf::server {
 namespace {
 
@@ -106,6 +108,11 @@ bool tokenMatches(const std::string& presented, const std::string& expected) {
 
 std::string routeOf(const std::string& target) { return target.substr(0, target.find('?')); }
 
+/// The console's pages and files (embedded; see console_assets.hpp).
+bool isConsolePage(const std::string& route) {
+  return route == "/console" || route.starts_with("/console/");
+}
+
 // GET routes take no body; a few bytes are tolerated, more are refused before reading.
 constexpr std::uint64_t kMaxGetBodyBytes = 1024;
 constexpr auto kEnrollLogInterval = std::chrono::minutes(1);
@@ -169,6 +176,14 @@ Admission Router::admit(const RequestHead& head) {
           401, Status(ErrorCode::kUnauthenticated, "the metrics token is missing or not valid"),
           true));
     }
+    if (head.method != "GET") {
+      return reject(error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true));
+    }
+    if (tooLarge(kMaxGetBodyBytes)) return reject(error(413, limitStatus(kMaxGetBodyBytes), true));
+    a.body_limit = kMaxGetBodyBytes;
+    return a;
+  }
+  if (isConsolePage(route)) {
     if (head.method != "GET") {
       return reject(error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true));
     }
@@ -251,6 +266,13 @@ void Router::handle(Request request, std::function<void(Response)> done) {
                         json));
   }
 
+  if (isConsolePage(route)) {
+    if (std::optional<Response> page = consoleAsset(request.target))
+      return finish(std::move(*page));
+    Response missing = error(404, Status(ErrorCode::kNotFound, "no console file " + route), true);
+    missing.headers = consoleSecurityHeaders();
+    return finish(std::move(missing));
+  }
   if (route == "/v1/health") {
     // Liveness only: sequence numbers would tell anyone how busy the server is.
     return finish({200, "application/json", "{\"status\":\"ok\"}"});

@@ -1,0 +1,83 @@
+// The console's shell: who is logged in, the menu for their role, and which page the address
+// (#werkvoorraad, #casus/ID, ...) asks for. Each page is a module in pages/.
+import { api, setCsrf, ApiError } from './api.js';
+import { el, show, announce } from './dom.js';
+import { loginPage, setupPage } from './pages/login.js';
+
+const ROLE_COORDINATOR = 'ROLE_COORDINATOR';
+const ROLE_ADMIN = 'ROLE_ADMIN';
+
+// Pages by role: [hash, label, module loader].
+const PAGES = {
+  [ROLE_COORDINATOR]: [],
+  [ROLE_ADMIN]: [],
+};
+
+export function registerPage(role, hash, label, render) {
+  PAGES[role].push([hash, label, render]);
+}
+
+let session = null;
+
+export function currentSession() {
+  return session;
+}
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  const pages = session ? PAGES[session.role] || [] : [];
+  const here = location.hash.slice(1).split('/')[0];
+  nav.replaceChildren(...pages.map(([hash, label]) =>
+    el('a', { href: '#' + hash, 'aria-current': hash === here ? 'page' : undefined }, label)));
+  nav.hidden = pages.length === 0;
+  document.getElementById('who').textContent = session ? session.name : '';
+  document.getElementById('logout').hidden = !session;
+}
+
+async function route() {
+  const [hash, ...rest] = location.hash.slice(1).split('/');
+  if (!session) {
+    renderNav();
+    return hash === 'instellen' ? setupPage(start) : loginPage(start);
+  }
+  const pages = PAGES[session.role] || [];
+  const page = pages.find(([h]) => h === hash) || pages[0];
+  renderNav();
+  if (!page) {
+    show(el('h1', {}, 'Geen pagina voor deze rol'));
+    return undefined;
+  }
+  try {
+    await page[2](rest.map(decodeURIComponent));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return start();
+    show(el('h1', {}, page[1]), el('p', { class: 'error', role: 'alert' }, e.message));
+  }
+  document.getElementById('main').focus();
+  return undefined;
+}
+
+export async function start() {
+  try {
+    session = await api('GET', '/v1/console/session');
+    setCsrf(session.csrfToken);
+  } catch (e) {
+    if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) announce(e.message);
+    session = null;
+    setCsrf('');
+  }
+  return route();
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  try {
+    await api('POST', '/v1/console/logout', {});
+  } finally {
+    session = null;
+    setCsrf('');
+    location.hash = '';
+    start();
+  }
+});
+window.addEventListener('hashchange', route);
+start();
