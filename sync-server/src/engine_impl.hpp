@@ -149,6 +149,17 @@ struct Engine::Impl {
 
   std::string householdOf(const Record& r) const;
 
+  // --- console login (engine_console_auth.cpp) ---------------------------------------------
+  // TOTP secrets are sealed under this key (meta "console_key", made on first open, kept like
+  // the cursor key).
+  std::string console_key;
+  Status loadConsoleKey(StoreSession& s);
+  // Failed console logins per peer address, in this process (times in ms, oldest first).
+  std::mutex peer_mu;
+  std::map<std::string, std::deque<std::int64_t>> peer_failures;  // GUARDED_BY(peer_mu)
+  bool peerThrottled(const std::string& peer);
+  void peerFailed(const std::string& peer);
+
   Version serverVersion() {
     std::lock_guard lock(hlc_mu);
     return {hlc.tick(), node};
