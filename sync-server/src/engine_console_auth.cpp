@@ -26,9 +26,7 @@ constexpr std::size_t kMinPasswordChars = 12;
 constexpr std::size_t kMaxPasswordBytes = 256;
 constexpr std::int64_t kTouchEveryMs = 15'000;  // last-seen is written at most this often
 
-Status badLogin() {
-  return Status(ErrorCode::kUnauthenticated, "the login details are not right");
-}
+Status badLogin() { return Status(ErrorCode::kUnauthenticated, "the login details are not right"); }
 
 Status endedSession() {
   return Status(ErrorCode::kUnauthenticated, "no console session, or it has ended: log in again");
@@ -42,8 +40,8 @@ std::string secretHash(std::string_view text) {
 }
 
 std::string base64url(const std::string& bytes) {
-  std::string out(
-      sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  '\0');
   sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
                     bytes.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   out.resize(std::strlen(out.c_str()));
@@ -67,8 +65,7 @@ bool isConsoleRole(Role r) { return r == Role::kCoordinator || r == Role::kAdmin
 
 Status checkPassword(std::string_view password) {
   if (password.size() > kMaxPasswordBytes) {
-    return Status(ErrorCode::kInvalidArgument, "the password is longer than 256 bytes",
-                  "password");
+    return Status(ErrorCode::kInvalidArgument, "the password is longer than 256 bytes", "password");
   }
   std::size_t chars = 0;
   for (const char c : password) {
@@ -196,8 +193,7 @@ std::optional<std::uint64_t> matchingStep(const std::string& secret, std::string
 }  // namespace
 
 Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
-                                                std::string_view password,
-                                                std::string_view peer) {
+                                                std::string_view password, std::string_view peer) {
   Impl* impl = impl_.get();
   const std::string from(peer);
   const std::string code = normalizedCode(raw_code);
@@ -246,53 +242,51 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     std::string worker_id;
     std::string old_device;
   };
-  Result<Done> done = impl->runBlocking<Done>(
-      [impl, code_hash, hash, secret, bad_code](StoreSession& s) -> Result<Done> {
-        const std::int64_t now = impl->now();
-        Result<std::optional<std::string>> worker_id = s.useEnrollmentCode(code_hash, now);
-        if (!worker_id.ok()) return worker_id.status();
-        if (!worker_id->has_value()) return bad_code;
-        Result<std::optional<Worker>> worker = s.worker(**worker_id);
-        if (!worker.ok()) return worker.status();
-        // Re-checked here (the role may have changed since the look-up): a refusal rolls the
-        // job back, so the code stays unused.
-        if (!worker->has_value() || !(*worker)->active) return bad_code;
-        if (!isConsoleRole((*worker)->role)) {
-          return Status(ErrorCode::kPermissionDenied,
-                        "the console is for coordinators and admins", "code");
-        }
-        const Worker& w = **worker;
-        Done out{w.id, {}};
-        Result<std::optional<ConsoleAccount>> old = s.consoleAccount(w.id);
-        if (!old.ok()) return old.status();
-        if (old->has_value()) {
-          // A new setup replaces the account: the old console device and its sessions end.
-          EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(w.id, ""));
-          Result<std::optional<std::pair<DeviceInfo, std::string>>> dev =
-              s.device((*old)->device_id);
-          if (!dev.ok()) return dev.status();
-          if (dev->has_value() && !(*dev)->first.revoked) {
-            EROPAF_RETURN_IF_ERROR(s.revokeDevice((*old)->device_id));
-            EROPAF_RETURN_IF_ERROR(
-                s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id}));
-            EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
-            out.old_device = (*old)->device_id;
-          }
-        }
-        // The console's device row: no bearer token is ever handed out for it (its token hash
-        // is of a secret nobody keeps); it exists so revocation ends the console's sessions.
-        DeviceInfo d{newUuidV7(now), w.id, "console", false, now, now};
-        EROPAF_RETURN_IF_ERROR(s.addDevice(d, secretHash(randomBytes(32))));
-        ConsoleAccount a;
-        a.worker_id = w.id;
-        a.device_id = d.id;
-        a.password_hash = hash;
-        a.totp_sealed = seal(impl->console_key, w.id, secret);
-        a.created_ms = now;
-        EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "console:setup", "", "", w.id, "", d.id}));
-        return out;
-      });
+  Result<Done> done = impl->runBlocking<Done>([impl, code_hash, hash, secret,
+                                               bad_code](StoreSession& s) -> Result<Done> {
+    const std::int64_t now = impl->now();
+    Result<std::optional<std::string>> worker_id = s.useEnrollmentCode(code_hash, now);
+    if (!worker_id.ok()) return worker_id.status();
+    if (!worker_id->has_value()) return bad_code;
+    Result<std::optional<Worker>> worker = s.worker(**worker_id);
+    if (!worker.ok()) return worker.status();
+    // Re-checked here (the role may have changed since the look-up): a refusal rolls the
+    // job back, so the code stays unused.
+    if (!worker->has_value() || !(*worker)->active) return bad_code;
+    if (!isConsoleRole((*worker)->role)) {
+      return Status(ErrorCode::kPermissionDenied, "the console is for coordinators and admins",
+                    "code");
+    }
+    const Worker& w = **worker;
+    Done out{w.id, {}};
+    Result<std::optional<ConsoleAccount>> old = s.consoleAccount(w.id);
+    if (!old.ok()) return old.status();
+    if (old->has_value()) {
+      // A new setup replaces the account: the old console device and its sessions end.
+      EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(w.id, ""));
+      Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device((*old)->device_id);
+      if (!dev.ok()) return dev.status();
+      if (dev->has_value() && !(*dev)->first.revoked) {
+        EROPAF_RETURN_IF_ERROR(s.revokeDevice((*old)->device_id));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id}));
+        EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
+        out.old_device = (*old)->device_id;
+      }
+    }
+    // The console's device row: no bearer token is ever handed out for it (its token hash
+    // is of a secret nobody keeps); it exists so revocation ends the console's sessions.
+    DeviceInfo d{newUuidV7(now), w.id, "console", false, now, now};
+    EROPAF_RETURN_IF_ERROR(s.addDevice(d, secretHash(randomBytes(32))));
+    ConsoleAccount a;
+    a.worker_id = w.id;
+    a.device_id = d.id;
+    a.password_hash = hash;
+    a.totp_sealed = seal(impl->console_key, w.id, secret);
+    a.created_ms = now;
+    EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
+    EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "console:setup", "", "", w.id, "", d.id}));
+    return out;
+  });
   if (!done.ok()) return done.status();
   if (!done->old_device.empty()) impl->wakeWho(done->old_device, {});
   ConsoleSetupResult r;
@@ -335,7 +329,12 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
       return Status(ErrorCode::kStorageCorrupt,
                     "the TOTP secret of console account " + id + " does not open");
     }
-    step = matchingStep(*secret, totp, impl->now());
+    // Apps show "123 456": spaces are not part of the code.
+    std::string digits;
+    for (const char ch : totp.substr(0, 32)) {
+      if (ch != ' ') digits.push_back(ch);
+    }
+    step = matchingStep(*secret, digits, impl->now());
   }
 
   struct Outcome {
@@ -343,69 +342,66 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
     ConsoleLoginResult login;
   };
   const std::uint32_t max_failures = std::max<std::uint32_t>(1, impl->opts.console_max_failures);
-  Result<Outcome> outcome = impl->runBlocking<Outcome>(
-      [impl, id, password_ok, step, max_failures](StoreSession& s) -> Result<Outcome> {
-        const std::int64_t now = impl->now();
-        Outcome out;
-        auto failed = [&](const std::string& action) -> Result<Outcome> {
-          out.refusal = badLogin();
-          EROPAF_RETURN_IF_ERROR(s.appendAccess({now, action, "", "", id, "", ""}));
-          return out;
-        };
-        Result<std::optional<ConsoleAccount>> cur = s.consoleAccount(id);
-        if (!cur.ok()) return cur.status();
-        if (id.empty() || !cur->has_value()) return failed("console:login-failed");
-        ConsoleAccount a = **cur;
-        Result<std::optional<Worker>> worker = s.worker(a.worker_id);
-        if (!worker.ok()) return worker.status();
-        Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device(a.device_id);
-        if (!dev.ok()) return dev.status();
-        // The step is re-judged against the stored last step here, in the writer: of two
-        // logins racing with one code, only the first wins.
-        const bool factors_ok = password_ok && step.has_value() && *step > a.last_step;
-        const bool usable = worker->has_value() && (*worker)->active &&
-                            isConsoleRole((*worker)->role) && dev->has_value() &&
-                            !(*dev)->first.revoked;
-        if (a.locked) {
-          if (!factors_ok) return failed("console:login-failed");
-          // Only someone with both factors learns of the lock; the code is used up.
-          a.last_step = *step;
-          EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-          EROPAF_RETURN_IF_ERROR(
-              s.appendAccess({now, "console:login-locked", "", "", a.worker_id, "", a.device_id}));
-          out.refusal = Status(ErrorCode::kPermissionDenied,
-                               "this console account is locked after too many failed logins; "
-                               "ask an admin to unlock it");
-          return out;
-        }
-        if (!factors_ok || !usable) {
-          a.failures += 1;
-          if (a.failures >= max_failures) a.locked = true;
-          EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-          if (a.locked) {
-            EROPAF_RETURN_IF_ERROR(
-                s.appendAccess({now, "console:lockout", "", "", a.worker_id, "", a.device_id}));
-          }
-          return failed("console:login-failed");
-        }
-        a.failures = 0;
-        a.last_step = *step;
-        EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-        const std::string token = base64url(randomBytes(kSessionTokenBytes));
-        ConsoleSessionRow row{a.worker_id, a.device_id, base64url(randomBytes(32)), now, now};
-        EROPAF_RETURN_IF_ERROR(s.addConsoleSession(secretHash(token), row));
+  Result<Outcome> outcome = impl->runBlocking<Outcome>([impl, id, password_ok, step, max_failures](
+                                                           StoreSession& s) -> Result<Outcome> {
+    const std::int64_t now = impl->now();
+    Outcome out;
+    auto failed = [&](const std::string& action) -> Result<Outcome> {
+      out.refusal = badLogin();
+      EROPAF_RETURN_IF_ERROR(s.appendAccess({now, action, "", "", id, "", ""}));
+      return out;
+    };
+    Result<std::optional<ConsoleAccount>> cur = s.consoleAccount(id);
+    if (!cur.ok()) return cur.status();
+    if (id.empty() || !cur->has_value()) return failed("console:login-failed");
+    ConsoleAccount a = **cur;
+    Result<std::optional<Worker>> worker = s.worker(a.worker_id);
+    if (!worker.ok()) return worker.status();
+    Result<std::optional<std::pair<DeviceInfo, std::string>>> dev = s.device(a.device_id);
+    if (!dev.ok()) return dev.status();
+    // The step is re-judged against the stored last step here, in the writer: of two
+    // logins racing with one code, only the first wins.
+    const bool factors_ok = password_ok && step.has_value() && *step > a.last_step;
+    const bool usable = worker->has_value() && (*worker)->active &&
+                        isConsoleRole((*worker)->role) && dev->has_value() &&
+                        !(*dev)->first.revoked;
+    if (a.locked) {
+      if (!factors_ok) return failed("console:login-failed");
+      // Only someone with both factors learns of the lock; the code is used up.
+      a.last_step = *step;
+      EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
+      EROPAF_RETURN_IF_ERROR(
+          s.appendAccess({now, "console:login-locked", "", "", a.worker_id, "", a.device_id}));
+      out.refusal = Status(ErrorCode::kPermissionDenied,
+                           "this console account is locked after too many failed logins; "
+                           "ask an admin to unlock it");
+      return out;
+    }
+    if (!factors_ok || !usable) {
+      a.failures += 1;
+      if (a.failures >= max_failures) a.locked = true;
+      EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
+      if (a.locked) {
         EROPAF_RETURN_IF_ERROR(
-            s.appendAccess({now, "console:login", "", "", a.worker_id, "", a.device_id}));
-        const DeviceInfo& d = (*dev)->first;
-        out.login.session_token = token;
-        out.login.session =
-            ConsoleSession{Principal{d.id, **worker, d.served_seq, d.served_hlc, d.first_served_seq},
-                           (*worker)->role,
-                           row.csrf_token,
-                           now + impl->opts.console_idle_ms,
-                           now + impl->opts.console_absolute_ms};
-        return out;
-      });
+            s.appendAccess({now, "console:lockout", "", "", a.worker_id, "", a.device_id}));
+      }
+      return failed("console:login-failed");
+    }
+    a.failures = 0;
+    a.last_step = *step;
+    EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
+    const std::string token = base64url(randomBytes(kSessionTokenBytes));
+    ConsoleSessionRow row{a.worker_id, a.device_id, base64url(randomBytes(32)), now, now};
+    EROPAF_RETURN_IF_ERROR(s.addConsoleSession(secretHash(token), row));
+    EROPAF_RETURN_IF_ERROR(
+        s.appendAccess({now, "console:login", "", "", a.worker_id, "", a.device_id}));
+    const DeviceInfo& d = (*dev)->first;
+    out.login.session_token = token;
+    out.login.session = ConsoleSession{
+        Principal{d.id, **worker, d.served_seq, d.served_hlc, d.first_served_seq}, (*worker)->role,
+        row.csrf_token, now + impl->opts.console_idle_ms, now + impl->opts.console_absolute_ms};
+    return out;
+  });
   if (!outcome.ok()) return outcome.status();
   if (!outcome->refusal.ok()) {
     if (outcome->refusal.code() == ErrorCode::kUnauthenticated) impl->peerFailed(from);
@@ -470,36 +466,37 @@ Status Engine::consoleLogout(std::string_view token) {
   if (token.empty() || token.size() > 128) return {};
   Impl* impl = impl_.get();
   const std::string token_hash = secretHash(token);
-  return impl->runBlocking<bool>([impl, token_hash](StoreSession& s) -> Result<bool> {
-               Result<std::optional<ConsoleSessionRow>> row = s.consoleSession(token_hash);
-               if (!row.ok()) return row.status();
-               if (!row->has_value()) return true;
-               EROPAF_RETURN_IF_ERROR(s.deleteConsoleSession(token_hash));
-               EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "console:logout", "", "",
-                                                      (*row)->worker_id, "", (*row)->device_id}));
-               return true;
-             })
+  return impl
+      ->runBlocking<bool>([impl, token_hash](StoreSession& s) -> Result<bool> {
+        Result<std::optional<ConsoleSessionRow>> row = s.consoleSession(token_hash);
+        if (!row.ok()) return row.status();
+        if (!row->has_value()) return true;
+        EROPAF_RETURN_IF_ERROR(s.deleteConsoleSession(token_hash));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess(
+            {impl->now(), "console:logout", "", "", (*row)->worker_id, "", (*row)->device_id}));
+        return true;
+      })
       .status();
 }
 
 Status Engine::unlockConsole(std::string_view worker_id) {
   Impl* impl = impl_.get();
   const std::string id(worker_id);
-  return impl->runBlocking<bool>([impl, id](StoreSession& s) -> Result<bool> {
-               Result<std::optional<ConsoleAccount>> a = s.consoleAccount(id);
-               if (!a.ok()) return a.status();
-               if (!a->has_value()) {
-                 return Status(ErrorCode::kNotFound, "no console account for worker " + id,
-                               "worker_id");
-               }
-               ConsoleAccount changed = **a;
-               changed.locked = false;
-               changed.failures = 0;
-               EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(changed));
-               EROPAF_RETURN_IF_ERROR(s.appendAccess(
-                   {impl->now(), "console:unlock", "", "", "", id, changed.device_id}));
-               return true;
-             })
+  return impl
+      ->runBlocking<bool>([impl, id](StoreSession& s) -> Result<bool> {
+        Result<std::optional<ConsoleAccount>> a = s.consoleAccount(id);
+        if (!a.ok()) return a.status();
+        if (!a->has_value()) {
+          return Status(ErrorCode::kNotFound, "no console account for worker " + id, "worker_id");
+        }
+        ConsoleAccount changed = **a;
+        changed.locked = false;
+        changed.failures = 0;
+        EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(changed));
+        EROPAF_RETURN_IF_ERROR(
+            s.appendAccess({impl->now(), "console:unlock", "", "", "", id, changed.device_id}));
+        return true;
+      })
       .status();
 }
 

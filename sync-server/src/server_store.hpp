@@ -72,9 +72,9 @@ struct DeviceInfo {
 /// secret, the console device row whose revocation ends its sessions, and the failure count.
 struct ConsoleAccount {
   std::string worker_id;
-  std::string device_id;      ///< its row in devices (Principal::device_id of its sessions)
-  std::string password_hash;  ///< crypto_pwhash_str (Argon2id), a NUL-free string
-  std::string totp_sealed;    ///< nonce | XChaCha20-Poly1305(secret), AD = worker id
+  std::string device_id;        ///< its row in devices (Principal::device_id of its sessions)
+  std::string password_hash;    ///< crypto_pwhash_str (Argon2id), a NUL-free string
+  std::string totp_sealed;      ///< nonce | XChaCha20-Poly1305(secret), AD = worker id
   std::uint64_t last_step = 0;  ///< the TOTP step last accepted (a code is used only once)
   std::uint32_t failures = 0;   ///< consecutive failed logins
   bool locked = false;          ///< set after too many failures; only an admin unlocks

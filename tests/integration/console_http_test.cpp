@@ -145,8 +145,8 @@ Coordinator loginAs(ServerProcess& server, const std::string& id) {
   c.secret = base32Decode(jsonField(setup.body, "totp_secret"));
   const std::string totp = totp::code(c.secret, totp::stepOf(wallMs()));
   auto login = http("POST", server.url() + "/v1/console/login",
-                    R"({"worker_id":")" + id + R"(","password":")" + kPassword +
-                        R"(","totp":")" + totp + R"("})");
+                    R"({"worker_id":")" + id + R"(","password":")" + kPassword + R"(","totp":")" +
+                        totp + R"("})");
   REQUIRE(login.status == 200);
   const std::string set_cookie = login.header("set-cookie");
   c.cookie = set_cookie.substr(0, set_cookie.find(';'));
@@ -168,8 +168,7 @@ TEST_CASE("console over HTTP: setup, login cookie, session, CSRF, logout, securi
   auto setup = http("POST", server.url() + "/v1/console/setup",
                     R"({"code":")" + code + R"(","password":")" + kPassword + R"("})");
   REQUIRE(setup.status == 200);
-  CHECK(jsonField(setup.body, "otpauth_uri").rfind("otpauth://totp/eropaf:coord?secret=", 0) ==
-        0);
+  CHECK(jsonField(setup.body, "otpauth_uri").rfind("otpauth://totp/eropaf:coord?secret=", 0) == 0);
   const std::string secret = base32Decode(jsonField(setup.body, "totp_secret"));
 
   auto wrong = http("POST", server.url() + "/v1/console/login",
@@ -213,8 +212,8 @@ TEST_CASE("console over HTTP: setup, login cookie, session, CSRF, logout, securi
   auto no_csrf = http("POST", server.url() + "/v1/console/logout", "{}", {cookie});
   CHECK(no_csrf.status == 403);
   checkSecurityHeaders(no_csrf, true);
-  auto wrong_csrf =
-      http("POST", server.url() + "/v1/console/logout", "{}", {cookie, "X-CSRF-Token: " + csrf + "x"});
+  auto wrong_csrf = http("POST", server.url() + "/v1/console/logout", "{}",
+                         {cookie, "X-CSRF-Token: " + csrf + "x"});
   CHECK(wrong_csrf.status == 403);
   CHECK(http("GET", server.url() + "/v1/console/session", "", {cookie}).status == 200);
 
@@ -262,16 +261,18 @@ TEST_CASE("console over HTTP: lockout after five failures, lifted by admin unloc
                   R"({"worker_id":"coord","password":"fout wachtwoord!","totp":"000000"})");
     CHECK(r.status == 401);
   }
+  CHECK(server.admin({"access-log", "--limit", "20"}).out.find("console:lockout") !=
+        std::string::npos);
   // (That the right factors then hear "locked" is the engine test's: the step it uses up
   // would leave this one without a fresh code for up to 30 s.)
   auto unlock = server.admin({"unlock-console", "coord"});
   CHECK(unlock.exit_code == 0);
   CHECK(server.admin({"unlock-console", "nobody"}).exit_code == 1);
   // Locked until here: a code one step ahead (the current one was used by loginAs).
-  auto again = http("POST", server.url() + "/v1/console/login",
-                    R"({"worker_id":"coord","password":")" + std::string(kPassword) +
-                        R"(","totp":")" + totp::code(c.secret, totp::stepOf(wallMs()) + 1) +
-                        R"("})");
+  auto again =
+      http("POST", server.url() + "/v1/console/login",
+           R"({"worker_id":"coord","password":")" + std::string(kPassword) + R"(","totp":")" +
+               totp::code(c.secret, totp::stepOf(wallMs()) + 1) + R"("})");
   CHECK(again.status == 200);
 }
 

@@ -88,7 +88,9 @@ ConsoleRoutes::ConsoleRoutes(Engine& engine, ConsoleOptions options)
       });
 }
 
-bool ConsoleRoutes::owns(std::string_view route) { return route.substr(0, kPrefix.size()) == kPrefix; }
+bool ConsoleRoutes::owns(std::string_view route) {
+  return route.substr(0, kPrefix.size()) == kPrefix;
+}
 
 bool ConsoleRoutes::isConsolePage(std::string_view route) {
   return route == "/console" || route.substr(0, 9) == "/console/";
@@ -125,8 +127,7 @@ std::string ConsoleRoutes::sessionToken(std::string_view cookie) {
 
 void ConsoleRoutes::add(std::string method, std::string path_prefix, ConsoleAccess access,
                         ConsoleHandler handler) {
-  routes_.push_back(
-      {std::move(method), std::move(path_prefix), access, std::move(handler), true});
+  routes_.push_back({std::move(method), std::move(path_prefix), access, std::move(handler), true});
 }
 
 const ConsoleRoutes::Route* ConsoleRoutes::find(std::string_view method, std::string_view route,
@@ -181,8 +182,7 @@ Admission ConsoleRoutes::admit(const RequestHead& head) {
     return reject(Router::error(
         415,
         Status(ErrorCode::kInvalidArgument,
-               "Content-Type must be application/json (or application/x-protobuf)",
-               "content-type"),
+               "Content-Type must be application/json (or application/x-protobuf)", "content-type"),
         true));
   }
   if (r->needs_session) {
@@ -192,38 +192,37 @@ Admission ConsoleRoutes::admit(const RequestHead& head) {
     // The CSRF token on every write: a page of another site cannot read it, so it cannot send
     // it along with the cookie the browser adds.
     if (write && !session->csrfMatches(head.csrf_token)) {
-      return reject(Router::error(
-          403,
-          Status(ErrorCode::kPermissionDenied, "the X-CSRF-Token header is missing or not right",
-                 "X-CSRF-Token"),
-          json));
+      return reject(
+          Router::error(403,
+                        Status(ErrorCode::kPermissionDenied,
+                               "the X-CSRF-Token header is missing or not right", "X-CSRF-Token"),
+                        json));
     }
     const bool allowed =
         r->access == ConsoleAccess::kAnyConsoleRole ||
         (r->access == ConsoleAccess::kCoordinator && session->role == Role::kCoordinator) ||
         (r->access == ConsoleAccess::kAdmin && session->role == Role::kAdmin);
     if (!allowed) {
-      return reject(Router::error(
-          403,
-          Status(ErrorCode::kPermissionDenied,
-                 r->access == ConsoleAccess::kAdmin ? "this part of the console is for admins"
-                                                    : "this part of the console is for coordinators"),
-          json));
+      return reject(Router::error(403,
+                                  Status(ErrorCode::kPermissionDenied,
+                                         r->access == ConsoleAccess::kAdmin
+                                             ? "this part of the console is for admins"
+                                             : "this part of the console is for coordinators"),
+                                  json));
     }
     a.console = std::move(session).value();
   }
   if (head.content_length.has_value() && *head.content_length > a.body_limit) {
     return reject(Router::error(
         413,
-        Status(ErrorCode::kTooLarge, "the body is larger than the " +
-                                         std::to_string(a.body_limit) + " bytes " + route +
-                                         " accepts"),
+        Status(ErrorCode::kTooLarge, "the body is larger than the " + std::to_string(a.body_limit) +
+                                         " bytes " + route + " accepts"),
         json));
   }
   return a;
 }
 
-void ConsoleRoutes::handle(Request request, Admission admitted,
+void ConsoleRoutes::handle(const Request& request, Admission admitted,
                            std::function<void(Response)> done) {
   const std::string route = routeOf(request.target);
   bool other_method = false;
@@ -237,7 +236,8 @@ void ConsoleRoutes::handle(Request request, Admission admitted,
   r->handler(session, request, std::move(done));
 }
 
-void ConsoleRoutes::setup(const Request& request, bool json, std::function<void(Response)> done) {
+void ConsoleRoutes::setup(const Request& request, bool json,
+                          const std::function<void(Response)>& done) {
   v1::ConsoleSetupRequest req;
   if (Status st = decodeBody(request.body, json, req); !st.ok()) {
     return done(Router::error(400, st, json));
@@ -251,7 +251,8 @@ void ConsoleRoutes::setup(const Request& request, bool json, std::function<void(
   done(answer(out, json));
 }
 
-void ConsoleRoutes::login(const Request& request, bool json, std::function<void(Response)> done) {
+void ConsoleRoutes::login(const Request& request, bool json,
+                          const std::function<void(Response)>& done) {
   v1::ConsoleLoginRequest req;
   if (Status st = decodeBody(request.body, json, req); !st.ok()) {
     return done(Router::error(400, st, json));

@@ -53,7 +53,7 @@ class ConsoleRoutes {
            ConsoleHandler handler);
 
   Admission admit(const RequestHead& head);
-  void handle(Request request, Admission admitted, std::function<void(Response)> done);
+  void handle(const Request& request, Admission admitted, std::function<void(Response)> done);
 
  private:
   struct Route {
@@ -66,8 +66,8 @@ class ConsoleRoutes {
   const Route* find(std::string_view method, std::string_view route, bool* other_method) const;
   std::string setCookie(const std::string& token, bool clear) const;
 
-  void setup(const Request& request, bool json, std::function<void(Response)> done);
-  void login(const Request& request, bool json, std::function<void(Response)> done);
+  void setup(const Request& request, bool json, const std::function<void(Response)>& done);
+  void login(const Request& request, bool json, const std::function<void(Response)>& done);
 
   Engine& engine_;
   ConsoleOptions options_;

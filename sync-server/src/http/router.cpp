@@ -2,8 +2,6 @@
 // long poll, and the log lines for 5xx answers and enrollment failures.
 #include "http/router.hpp"
 
-#include "http/console_routes.hpp"
-
 #include <google/protobuf/util/json_util.h>
 #include <sodium.h>
 
@@ -13,6 +11,8 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+
+#include "http/console_routes.hpp"
 
 namespace eropaf::server {
 
@@ -264,7 +264,7 @@ void Router::handle(Request request, std::function<void(Response)> done) {
   }
 
   if (ConsoleRoutes::owns(route)) {
-    console_->handle(std::move(request), std::move(admitted), std::move(finish));
+    console_->handle(request, std::move(admitted), std::move(finish));
     return;
   }
 
@@ -294,7 +294,8 @@ void Router::handle(Request request, std::function<void(Response)> done) {
   Principal who = std::move(*admitted.principal);
   if (route == "/v1/push") {
     v1::PushRequest req;
-    if (Status st = decodeBody(request.body, json, req); !st.ok()) return finish(error(400, st, json));
+    if (Status st = decodeBody(request.body, json, req); !st.ok())
+      return finish(error(400, st, json));
     const std::string device = who.device_id;
     engine_.push(
         std::move(who), std::move(req),
@@ -305,7 +306,8 @@ void Router::handle(Request request, std::function<void(Response)> done) {
     return;
   }
   v1::PullRequest req;
-  if (Status st = decodeBody(request.body, json, req); !st.ok()) return finish(error(400, st, json));
+  if (Status st = decodeBody(request.body, json, req); !st.ok())
+    return finish(error(400, st, json));
   pull(who, bearer(request.authorization), req, json, std::move(finish));
 }
 

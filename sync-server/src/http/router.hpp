@@ -105,7 +105,7 @@ struct Request {
   std::string content_type;
   std::string authorization;
   std::string body;
-  std::string peer{};  ///< the client's address, for the enrollment throttle
+  std::string peer{};        ///< the client's address, for the enrollment throttle
   std::string cookie{};      ///< the Cookie header
   std::string csrf_token{};  ///< the X-CSRF-Token header
   /// Set by the socket layer from admit(); handle() admits by itself when it is empty.
