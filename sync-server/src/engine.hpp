@@ -152,9 +152,10 @@ class Engine {
   /// account (so a lock tells nothing to someone who lacks them).
   Result<ConsoleLoginResult> consoleLogin(std::string_view worker_id, std::string_view password,
                                           std::string_view totp, std::string_view peer);
-  /// Session token → session. kUnauthenticated when unknown, idle too long, past its absolute
-  /// end, or the worker is inactive / no longer coordinator or admin; kDeviceRevoked when the
-  /// console device was revoked. Keeps the session's last-seen time.
+  /// Session token → session. kUnauthenticated (one answer: "log in again") when unknown, idle
+  /// too long, past its absolute end, the console device revoked, or the worker inactive / no
+  /// longer coordinator or admin; such a session's row is deleted. Keeps the session's
+  /// last-seen time (written at most every 15 s, through the writer).
   Result<ConsoleSession> consoleAuthenticate(std::string_view token, std::string_view peer);
   /// Ends the session (an unknown token is fine: nothing to end).
   Status consoleLogout(std::string_view token);

@@ -223,7 +223,8 @@ TEST_CASE("console over HTTP: setup, login cookie, session, CSRF, logout, securi
   checkSecurityHeaders(unknown, true);
   auto page = http("GET", server.url() + "/console/");
   checkSecurityHeaders(page, false);
-  auto big = http("POST", server.url() + "/v1/console/login", std::string(17 * 1024, ' '));
+  auto big =
+      http("POST", server.url() + "/v1/console/login", std::string(std::size_t{17} * 1024, ' '));
   CHECK(big.status == 413);
 
   auto logout =

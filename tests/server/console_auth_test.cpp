@@ -15,6 +15,7 @@ using eropaf::test::EngineFixture;
 namespace {
 
 constexpr const char* kPassword = "correct horse battery";
+constexpr std::int64_t kMinute = 60'000;
 
 std::string base32Decode(const std::string& text) {
   static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -122,7 +123,7 @@ TEST_CASE("console: setup with a one-time code, then login with password and TOT
   REQUIRE(login.ok());
   CHECK(login->session_token.size() == 43);
   CHECK(login->session.role == Role::kCoordinator);
-  CHECK(login->session.idle_expires_ms == c.clock->nowMs() + 30 * 60 * 1000);
+  CHECK(login->session.idle_expires_ms == c.clock->nowMs() + 30 * kMinute);
   // Only the token's hash is stored.
   CHECK(test::sqlColumn((c.dir / "server.db").string(),
                         "SELECT count(*) FROM console_sessions WHERE instr(token_hash, '" +
@@ -251,7 +252,7 @@ TEST_CASE("console: one address with ten failures in 15 minutes is throttled",
         ErrorCode::kResourceExhausted);
   // Another address is not affected; after the window the address may try again.
   CHECK(c.login("coord", secret, "7.7.7.7").ok());
-  c.clock->advance(15 * 60 * 1000);
+  c.clock->advance(15 * kMinute);
   CHECK(c.login("coord", secret, "6.6.6.6").ok());
 }
 
@@ -261,24 +262,24 @@ TEST_CASE("console: a session ends after 30 idle minutes and 10 hours after logi
   const std::string secret = c.setUp("coord");
   auto idle = c.login("coord", secret);
   REQUIRE(idle.ok());
-  c.clock->advance(29 * 60 * 1000);
+  c.clock->advance(29 * kMinute);
   REQUIRE(c.engine->consoleAuthenticate(idle->session_token, "").ok());  // keeps it alive
-  c.clock->advance(29 * 60 * 1000);
+  c.clock->advance(29 * kMinute);
   REQUIRE(c.engine->consoleAuthenticate(idle->session_token, "").ok());
-  c.clock->advance(30 * 60 * 1000 + 1);
+  c.clock->advance(30 * kMinute + 1);
   CHECK(c.engine->consoleAuthenticate(idle->session_token, "").status().code() ==
         ErrorCode::kUnauthenticated);
   // Ended for good, also with the clock set back.
-  c.clock->advance(-60 * 60 * 1000);
+  c.clock->advance(-60 * kMinute);
   CHECK_FALSE(c.engine->consoleAuthenticate(idle->session_token, "").ok());
 
   auto busy = c.login("coord", secret);
   REQUIRE(busy.ok());
   for (int i = 0; i < 20; ++i) {  // used every 29 minutes: 9 h 40 min
-    c.clock->advance(29 * 60 * 1000);
+    c.clock->advance(29 * kMinute);
     REQUIRE(c.engine->consoleAuthenticate(busy->session_token, "").ok());
   }
-  c.clock->advance(21 * 60 * 1000);  // 10 h 01 min after login
+  c.clock->advance(21 * kMinute);  // 10 h 01 min after login
   CHECK(c.engine->consoleAuthenticate(busy->session_token, "").status().code() ==
         ErrorCode::kUnauthenticated);
 }

@@ -34,7 +34,7 @@ std::string base32Decode(const std::string& text) {
 struct Frame : EngineFixture {
   Metrics metrics;
   Router router{*engine, metrics,
-                [](std::chrono::milliseconds, std::function<void()> fn) { fn(); }};
+                [](std::chrono::milliseconds, const std::function<void()>& fn) { fn(); }};
 
   ConsoleLoginResult login(const std::string& id, Role role) {
     REQUIRE(engine->addWorker({id, "N", role, {"WK015301"}, true}).ok());
