@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 
 #include "engine_impl.hpp"
@@ -100,6 +101,27 @@ const std::string& dummyPasswordHash() {
     return out;
   }();
   return hash;
+}
+
+/// One of Impl::pwhash_slots, held for one password hash or verification.
+class HashSlot {
+ public:
+  explicit HashSlot(std::counting_semaphore<2>& slots)
+      : slots_(slots), held_(slots.try_acquire_for(std::chrono::seconds(2))) {}
+  ~HashSlot() {
+    if (held_) slots_.release();
+  }
+  HashSlot(const HashSlot&) = delete;
+  HashSlot& operator=(const HashSlot&) = delete;
+  bool held() const { return held_; }
+
+ private:
+  std::counting_semaphore<2>& slots_;
+  bool held_;
+};
+
+Status busy() {
+  return Status(ErrorCode::kUnavailable, "the server is busy with other logins; try again");
 }
 
 }  // namespace
@@ -230,6 +252,8 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     }
   }
   std::string hash(crypto_pwhash_STRBYTES, '\0');
+  HashSlot slot(impl->pwhash_slots);
+  if (!slot.held()) return busy();
   if (crypto_pwhash_str(hash.data(), password.data(), password.size(),
                         crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
@@ -317,6 +341,8 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
     account = std::move(*a);
   }
   const std::string& stored = account ? account->password_hash : dummyPasswordHash();
+  HashSlot slot(impl->pwhash_slots);
+  if (!slot.held()) return busy();
   const bool password_ok =
       password.size() <= kMaxPasswordBytes &&
       crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0 &&

@@ -16,6 +16,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <semaphore>
 #include <set>
 #include <thread>
 
@@ -154,6 +155,9 @@ struct Engine::Impl {
   // the cursor key).
   std::string console_key;
   Status loadConsoleKey(StoreSession& s);
+  // Argon2id takes ~64 MiB and tens of ms per hash, on the caller's (an HTTP) thread: at most
+  // two at a time, so a flood of logins can neither exhaust memory nor every HTTP thread.
+  std::counting_semaphore<2> pwhash_slots{2};
   // Failed console logins per peer address, in this process (times in ms, oldest first).
   std::mutex peer_mu;
   std::map<std::string, std::deque<std::int64_t>> peer_failures;  // GUARDED_BY(peer_mu)
