@@ -2,9 +2,10 @@
 // headers and body out. The socket layer (http_server.cpp) and in-process tests both use it.
 //
 // Routes: POST /v1/push, POST /v1/pull (long poll with wait_ms), POST /v1/enroll,
-// GET /v1/health, GET /metrics (behind a token). Bodies are application/x-protobuf or
-// application/json (protobuf's JSON mapping); the answer uses the request's format. Every error
-// answer carries eropaf.v1.ErrorResponse.
+// GET /v1/health, GET /metrics (behind a token), and everything under /v1/console/, which
+// ConsoleRoutes (http/console_routes.hpp) admits and answers: session cookie, CSRF token, role.
+// Bodies are application/x-protobuf or application/json (protobuf's JSON mapping); the answer
+// uses the request's format. Every error answer carries eropaf.v1.ErrorResponse.
 //
 // Two steps, so that the socket layer reads no body it will not use: admit() decides from the
 // request line and headers alone (route, method, content type, declared size, device token,
