@@ -127,6 +127,12 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
     std::cout << (json ? "{\"code\":" + esc(*code) + "}" : *code) << "\n";
     return 0;
   }
+  if (cmd == "unlock-console") {
+    if (args.size() != 2) return usage("unlock-console WORKER_ID");
+    if (Status st = e.unlockConsole(args[1]); !st.ok()) return refused(st, json);
+    std::cout << (json ? "{\"ok\":true}" : "console login of " + args[1] + " unlocked") << "\n";
+    return 0;
+  }
   if (cmd == "revoke") {
     if (args.size() != 2) return usage("revoke DEVICE_ID");
     if (Status st = e.revokeDevice(args[1]); !st.ok()) return refused(st, json);

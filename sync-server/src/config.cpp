@@ -76,6 +76,10 @@ Status apply(Config& c, const std::string& key, const std::string& value) {
           static_cast<std::uint32_t>(n);
     } else if (key == "plaintext_behind_proxy") {
       c.plaintext_behind_proxy = isTrue(value);
+      // Behind a TLS proxy the browser speaks https: the session cookie must say Secure.
+      if (c.plaintext_behind_proxy) c.http.router.console.secure_cookie = true;
+    } else if (key == "console_secure_cookie") {
+      c.http.router.console.secure_cookie = isTrue(value);
     } else if (key == "max_skew_ms") {
       const long long m = std::stoll(value);
       if (m < 1000) return bad("max_skew_ms must be at least 1000");
@@ -157,6 +161,7 @@ Result<Config> loadConfig(int argc, char** argv, int first, std::vector<std::str
     }
     if (a == "--plaintext-behind-proxy") {
       c.plaintext_behind_proxy = true;
+      c.http.router.console.secure_cookie = true;
       continue;
     }
     auto it = flags.find(a);
@@ -223,12 +228,16 @@ A config file holds `key = value` lines; flags override the file:
   plaintext_behind_proxy = true
                                allow a listen address other than loopback for plain HTTP,
                                because a TLS proxy in front terminates TLS; without it such
-                               an address is refused at start
+                               an address is refused at start; the console's session
+                               cookie is then marked Secure
+  console_secure_cookie = true mark the console's session cookie Secure (served over TLS)
 
 Admin commands (functioneel beheer; work while the server runs):
   add-wijk CODE NAME
   add-worker --id ID --name NAME --role zorgmedewerker|wijkcoach|coordinator|admin --wijk CODE...
-  enroll-code WORKER_ID        prints a one-time enrollment code (valid 7 days)
+  enroll-code WORKER_ID        prints a one-time enrollment code (valid 7 days); a
+                               coordinator or admin sets up the console login with it
+  unlock-console WORKER_ID     lifts the lock after too many failed console logins
   workers | devices | revoke DEVICE_ID | access-log [--limit N]
   set-category CODE --label L --priority acuut|hoog|normaal|laag --first-contact-days N
       --working-days yes|no --sensitive yes|no [--first-gesprek-days N] [--min-attempts N]

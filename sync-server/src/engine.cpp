@@ -309,6 +309,10 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
       return st;
     }
   }
+  if (Status st = impl->loadConsoleKey(s); !st.ok()) {
+    s.rollback();
+    return st;
+  }
   // A database migrated to schema 5 derives every case's norms once (meta norms_recompute).
   if (Status st = impl->recomputeNormsIfAsked(s); !st.ok()) {
     s.rollback();

@@ -41,6 +41,36 @@ struct EngineOptions {
   std::uint32_t max_page_records = 5000;  ///< cap on a pull page (devices apply a page per commit)
   std::size_t max_group = 256;            ///< pushes committed together at most
   std::int64_t enrollment_code_ttl_ms = 7LL * 24 * 3600 * 1000;
+  // The console's login (engine_console_auth.cpp).
+  std::uint32_t console_max_failures = 5;  ///< consecutive failed logins that lock the account
+  std::int64_t console_idle_ms = 30LL * 60 * 1000;         ///< a session unused this long ends
+  std::int64_t console_absolute_ms = 10LL * 3600 * 1000;   ///< a session ends this long after login
+  std::uint32_t console_peer_failures = 10;                ///< failures per address per window...
+  std::int64_t console_peer_window_ms = 15LL * 60 * 1000;  ///< ...before it is throttled
+};
+
+/// An authenticated console session (Engine::consoleAuthenticate).
+struct ConsoleSession {
+  Principal principal;  ///< device_id: the worker's console device row
+  Role role = Role::kUnspecified;
+  std::string csrf_token;
+  std::int64_t idle_expires_ms = 0;
+  std::int64_t absolute_expires_ms = 0;
+  /// Is `presented` this session's CSRF token? Compared in constant time.
+  bool csrfMatches(std::string_view presented) const;
+};
+
+/// What a console setup answers: the TOTP secret for the authenticator app, once.
+struct ConsoleSetupResult {
+  std::string worker_id;
+  std::string totp_secret_base32;
+  std::string otpauth_uri;
+};
+
+/// A console login: the session token (for the cookie only) and the session it opened.
+struct ConsoleLoginResult {
+  std::string session_token;
+  ConsoleSession session;
 };
 
 class Engine {
@@ -100,6 +130,37 @@ class Engine {
   /// an unknown id. kPermissionDenied for anyone but a coordinator.
   Result<store::DuplicateHint> duplicateHint(const Principal& principal,
                                              std::string_view signal_id);
+
+  // --- console login -------------------------------------------------------------------------
+  // Coordinators and admins log in to the console with a password (Argon2id) and a TOTP code
+  // (RFC 6238), set up with a one-time enrollment code. Refusals never tell whether the worker
+  // exists or which factor was wrong (kUnauthenticated "the login details are not right").
+  // A session is a row in console_sessions keyed by the hash of its token; it is bound to the
+  // worker's console device row, so revokeDevice and deactivateWorker end it at once.
+  // Password hashing runs on the caller's thread, never on the writer.
+
+  /// Consumes the one-time code of a coordinator or admin (anyone else: kPermissionDenied and
+  /// the code stays unused) and creates (or replaces, ending its sessions) the worker's console
+  /// account: password rules are at least 12 characters and at most 256 bytes
+  /// (kInvalidArgument). A fresh TOTP secret is sealed at rest and returned once.
+  /// Wrong codes count against `peer` like failed logins.
+  Result<ConsoleSetupResult> consoleSetup(std::string_view code, std::string_view password,
+                                          std::string_view peer);
+  /// Password and TOTP → a new session. kUnauthenticated for anything wrong (also an unknown
+  /// worker or a TOTP code already used); kResourceExhausted when `peer` had too many failures
+  /// in the window; kPermissionDenied "locked" only when both factors were right for a locked
+  /// account (so a lock tells nothing to someone who lacks them).
+  Result<ConsoleLoginResult> consoleLogin(std::string_view worker_id, std::string_view password,
+                                          std::string_view totp, std::string_view peer);
+  /// Session token → session. kUnauthenticated (one answer: "log in again") when unknown, idle
+  /// too long, past its absolute end, the console device revoked, or the worker inactive / no
+  /// longer coordinator or admin; such a session's row is deleted. Keeps the session's
+  /// last-seen time (written at most every 15 s, through the writer).
+  Result<ConsoleSession> consoleAuthenticate(std::string_view token, std::string_view peer);
+  /// Ends the session (an unknown token is fine: nothing to end).
+  Status consoleLogout(std::string_view token);
+  /// Lifts a console lockout and clears the failure count. kNotFound without an account.
+  Status unlockConsole(std::string_view worker_id);
 
   // --- admin (functioneel beheer) ----------------------------------------------------------
   Status addWijk(const Wijk& wijk);

@@ -208,6 +208,7 @@ Status Engine::revokeDevice(std::string_view device_id) {
   const std::string id(device_id);
   Result<bool> r = impl->runBlocking<bool>([impl, id](StoreSession& s) -> Result<bool> {
     EROPAF_RETURN_IF_ERROR(s.revokeDevice(id));
+    EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions("", id));  // a console's sessions end at once
     EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
     EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", id}));
     return true;
@@ -296,6 +297,7 @@ Status Engine::deactivateWorker(std::string_view worker_id) {
           EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id}));
           revoked.push_back(d.id);
         }
+        EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(id, ""));  // console sessions end at once
         EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, ""}));
         const std::uint64_t v = impl->ref_version.load() + 1;
         EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));

@@ -16,6 +16,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <semaphore>
 #include <set>
 #include <thread>
 
@@ -148,6 +149,20 @@ struct Engine::Impl {
   std::string household_salt;  // 32 random bytes, meta "household_salt", made on first open
 
   std::string householdOf(const Record& r) const;
+
+  // --- console login (engine_console_auth.cpp) ---------------------------------------------
+  // TOTP secrets are sealed under this key (meta "console_key", made on first open, kept like
+  // the cursor key).
+  std::string console_key;
+  Status loadConsoleKey(StoreSession& s);
+  // Argon2id takes ~64 MiB and tens of ms per hash, on the caller's (an HTTP) thread: at most
+  // two at a time, so a flood of logins can neither exhaust memory nor every HTTP thread.
+  std::counting_semaphore<2> pwhash_slots{2};
+  // Failed console logins per peer address, in this process (times in ms, oldest first).
+  std::mutex peer_mu;
+  std::map<std::string, std::deque<std::int64_t>> peer_failures;  // GUARDED_BY(peer_mu)
+  bool peerThrottled(const std::string& peer);
+  void peerFailed(const std::string& peer);
 
   Version serverVersion() {
     std::lock_guard lock(hlc_mu);

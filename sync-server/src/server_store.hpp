@@ -68,6 +68,28 @@ struct DeviceInfo {
   std::uint64_t first_served_seq = 0;
 };
 
+/// A worker's console login (coordinators and admins): Argon2id password hash, sealed TOTP
+/// secret, the console device row whose revocation ends its sessions, and the failure count.
+struct ConsoleAccount {
+  std::string worker_id;
+  std::string device_id;        ///< its row in devices (Principal::device_id of its sessions)
+  std::string password_hash;    ///< crypto_pwhash_str (Argon2id), a NUL-free string
+  std::string totp_sealed;      ///< nonce | XChaCha20-Poly1305(secret), AD = worker id
+  std::uint64_t last_step = 0;  ///< the TOTP step last accepted (a code is used only once)
+  std::uint32_t failures = 0;   ///< consecutive failed logins
+  bool locked = false;          ///< set after too many failures; only an admin unlocks
+  std::int64_t created_ms = 0;
+};
+
+/// One console session; the token itself is never stored, only its hash (the row's key).
+struct ConsoleSessionRow {
+  std::string worker_id;
+  std::string device_id;
+  std::string csrf_token;
+  std::int64_t created_ms = 0;
+  std::int64_t last_seen_ms = 0;
+};
+
 /// One line of the server's append-only access log (NEN 7513 fields).
 struct AccessEntry {
   std::int64_t at_ms = 0;
@@ -226,6 +248,17 @@ class StoreSession {
   /// Open cases of `household` in `wijken`.
   virtual Result<std::vector<CaseNormRow>> householdCases(std::string_view household,
                                                           std::span<const std::string> wijken) = 0;
+
+  // --- console login (console_accounts, console_sessions) ---------------------------------
+  virtual Status putConsoleAccount(const ConsoleAccount& account) = 0;
+  virtual Result<std::optional<ConsoleAccount>> consoleAccount(std::string_view worker_id) = 0;
+  virtual Status addConsoleSession(std::string_view token_hash, const ConsoleSessionRow& row) = 0;
+  virtual Result<std::optional<ConsoleSessionRow>> consoleSession(std::string_view token_hash) = 0;
+  virtual Status touchConsoleSession(std::string_view token_hash, std::int64_t now_ms) = 0;
+  virtual Status deleteConsoleSession(std::string_view token_hash) = 0;
+  /// Ends every session of the worker (empty: none) and every session of the device (empty:
+  /// none).
+  virtual Status deleteConsoleSessions(std::string_view worker_id, std::string_view device_id) = 0;
 
   /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
   /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.

@@ -20,7 +20,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -188,8 +188,31 @@ CREATE TABLE signal_households(
   PRIMARY KEY(wijk, observed_day, signal_id)) WITHOUT ROWID;
 )sql";
 
+// v6: the console's logins and sessions (engine_console_auth.cpp). A session row is keyed by
+// the hash of its token; the token itself is never stored.
+constexpr const char* kSchemaV6 = R"sql(
+CREATE TABLE console_accounts(
+  worker_id TEXT PRIMARY KEY NOT NULL,
+  device_id TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  totp_sealed BLOB NOT NULL,
+  last_step INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  locked INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL);
+CREATE TABLE console_sessions(
+  token_hash BLOB PRIMARY KEY NOT NULL,
+  worker_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  csrf_token TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL);
+CREATE INDEX console_sessions_worker ON console_sessions(worker_id);
+CREATE INDEX console_sessions_device ON console_sessions(device_id);
+)sql";
+
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
-constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5};
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 /// The UTC day number of a time in ms (floor, also before 1970).
@@ -698,6 +721,94 @@ class SqliteSession final : public StoreSession {
     return q->bind(1, key).bindBlob(2, value).run();
   }
 
+  Status putConsoleAccount(const ConsoleAccount& a) override {
+    Stmt* q = stmt(
+        "INSERT OR REPLACE INTO console_accounts(worker_id, device_id, password_hash, "
+        "totp_sealed, last_step, failures, locked, created_ms) VALUES(?,?,?,?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, a.worker_id)
+        .bind(2, a.device_id)
+        .bind(3, a.password_hash)
+        .bindBlob(4, a.totp_sealed)
+        .bind(5, static_cast<std::int64_t>(a.last_step))
+        .bind(6, std::int64_t{a.failures})
+        .bind(7, std::int64_t{a.locked})
+        .bind(8, a.created_ms)
+        .run();
+  }
+
+  Result<std::optional<ConsoleAccount>> consoleAccount(std::string_view worker_id) override {
+    Stmt* q = stmt(
+        "SELECT worker_id, device_id, password_hash, totp_sealed, last_step, failures, locked, "
+        "created_ms FROM console_accounts WHERE worker_id = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, worker_id);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<ConsoleAccount> out;
+    if (*row) {
+      out = ConsoleAccount{q->text(0),
+                           q->text(1),
+                           q->text(2),
+                           q->blob(3),
+                           static_cast<std::uint64_t>(q->int64(4)),
+                           static_cast<std::uint32_t>(q->int64(5)),
+                           q->int64(6) != 0,
+                           q->int64(7)};
+    }
+    q->reset();
+    return out;
+  }
+
+  Status addConsoleSession(std::string_view token_hash, const ConsoleSessionRow& r) override {
+    Stmt* q = stmt(
+        "INSERT INTO console_sessions(token_hash, worker_id, device_id, csrf_token, created_ms, "
+        "last_seen_ms) VALUES(?,?,?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bindBlob(1, token_hash)
+        .bind(2, r.worker_id)
+        .bind(3, r.device_id)
+        .bind(4, r.csrf_token)
+        .bind(5, r.created_ms)
+        .bind(6, r.last_seen_ms)
+        .run();
+  }
+
+  Result<std::optional<ConsoleSessionRow>> consoleSession(std::string_view token_hash) override {
+    Stmt* q = stmt(
+        "SELECT worker_id, device_id, csrf_token, created_ms, last_seen_ms FROM console_sessions "
+        "WHERE token_hash = ?");
+    if (q == nullptr) return prepare_error_;
+    q->bindBlob(1, token_hash);
+    Result<bool> row = q->step();
+    if (!row.ok()) return row.status();
+    std::optional<ConsoleSessionRow> out;
+    if (*row) out = ConsoleSessionRow{q->text(0), q->text(1), q->text(2), q->int64(3), q->int64(4)};
+    q->reset();
+    return out;
+  }
+
+  Status touchConsoleSession(std::string_view token_hash, std::int64_t now_ms) override {
+    Stmt* q = stmt(
+        "UPDATE console_sessions SET last_seen_ms = max(last_seen_ms, ?) WHERE token_hash = ?");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, now_ms).bindBlob(2, token_hash).run();
+  }
+
+  Status deleteConsoleSession(std::string_view token_hash) override {
+    Stmt* q = stmt("DELETE FROM console_sessions WHERE token_hash = ?");
+    if (q == nullptr) return prepare_error_;
+    return q->bindBlob(1, token_hash).run();
+  }
+
+  Status deleteConsoleSessions(std::string_view worker_id, std::string_view device_id) override {
+    Stmt* q = stmt(
+        "DELETE FROM console_sessions WHERE (worker_id = ?1 AND ?1 != '') OR "
+        "(device_id = ?2 AND ?2 != '')");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, worker_id).bind(2, device_id).run();
+  }
+
   Result<std::optional<std::string>> findEnrollmentCode(std::string_view code_hash,
                                                         std::int64_t now_ms) override {
     Stmt* q = stmt(
@@ -1200,7 +1311,7 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     if (st.ok()) {
       st = d.exec(
           "INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0), "
-          "(4, 0), (5, 0)");
+          "(4, 0), (5, 0), (6, 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

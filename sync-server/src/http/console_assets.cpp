@@ -2,19 +2,6 @@
 
 namespace eropaf::server {
 
-std::vector<std::pair<std::string, std::string>> consoleSecurityHeaders() {
-  return {
-      {"Content-Security-Policy",
-       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-       "form-action 'self'"},
-      {"X-Content-Type-Options", "nosniff"},
-      {"X-Frame-Options", "DENY"},
-      {"Referrer-Policy", "no-referrer"},
-      {"Cross-Origin-Opener-Policy", "same-origin"},
-  };
-}
-
 std::optional<Response> consoleAsset(std::string_view target) {
   std::string_view path = target.substr(0, target.find('?'));
   if (path == "/console") {
@@ -22,7 +9,6 @@ std::optional<Response> consoleAsset(std::string_view target) {
     r.status = 308;
     r.content_type = "text/plain; charset=utf-8";
     r.body = "/console/\n";
-    r.headers = consoleSecurityHeaders();
     r.headers.emplace_back("Location", "/console/");
     return r;
   }
@@ -32,7 +18,6 @@ std::optional<Response> consoleAsset(std::string_view target) {
     Response r;
     r.content_type = std::string(a.content_type);
     r.body = std::string(a.bytes);
-    r.headers = consoleSecurityHeaders();
     // Pages and scripts change with the binary; the browser asks again each time.
     r.headers.emplace_back("Cache-Control", "no-cache");
     return r;

@@ -22,12 +22,9 @@ struct Asset {
 /// Every embedded file (generated source).
 std::span<const Asset> consoleAssets();
 
-/// The header fields every console answer carries, page or API: a strict Content-Security-Policy
-/// (no inline script or style, nothing from elsewhere, no framing), nosniff, no referrer.
-std::vector<std::pair<std::string, std::string>> consoleSecurityHeaders();
-
 /// The answer for GET of a console page or file: "/console" redirects to "/console/",
-/// which is index.html; a query string is ignored. Empty for a target outside /console or an
+/// which is index.html; a query string is ignored. The caller adds the security headers
+/// (ConsoleRoutes::addSecurityHeaders). Empty for a target outside /console or an
 /// unknown file (the router answers 404).
 std::optional<Response> consoleAsset(std::string_view target);
 

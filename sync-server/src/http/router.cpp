@@ -13,23 +13,21 @@
 #include <mutex>
 
 #include "http/console_assets.hpp"
+#include "http/console_routes.hpp"
 
 namespace eropaf::server {
-namespace {
 
-enum class Format { kProtobuf, kJson, kOther };
-
-Format formatOf(std::string_view content_type) {
+BodyFormat bodyFormatOf(std::string_view content_type) {
   std::string t(content_type.substr(0, content_type.find(';')));
   t.erase(std::remove_if(t.begin(), t.end(), [](unsigned char c) { return std::isspace(c); }),
           t.end());
   std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (t == "application/x-protobuf" || t == "application/protobuf") return Format::kProtobuf;
-  if (t == "application/json") return Format::kJson;
-  return Format::kOther;
+  if (t == "application/x-protobuf" || t == "application/protobuf") return BodyFormat::kProtobuf;
+  if (t == "application/json") return BodyFormat::kJson;
+  return BodyFormat::kOther;
 }
 
-std::string encode(const google::protobuf::Message& m, bool json) {
+std::string encodeBody(const google::protobuf::Message& m, bool json) {
   if (!json) return m.SerializeAsString();
   std::string out;
   google::protobuf::util::JsonPrintOptions o;
@@ -38,7 +36,7 @@ std::string encode(const google::protobuf::Message& m, bool json) {
   return out;
 }
 
-Status decode(const std::string& body, bool json, google::protobuf::Message& m) {
+Status decodeBody(const std::string& body, bool json, google::protobuf::Message& m) {
   if (json) {
     google::protobuf::util::JsonParseOptions o;
     o.ignore_unknown_fields = false;
@@ -83,6 +81,8 @@ unsigned httpStatusFor(ErrorCode c) {
   }
 }
 
+namespace {
+
 std::string bearer(const std::string& header) {
   if (header.size() < 7) return {};
   std::string scheme = header.substr(0, 7);
@@ -108,11 +108,6 @@ bool tokenMatches(const std::string& presented, const std::string& expected) {
 
 std::string routeOf(const std::string& target) { return target.substr(0, target.find('?')); }
 
-/// The console's pages and files (embedded; see console_assets.hpp).
-bool isConsolePage(const std::string& route) {
-  return route == "/console" || route.starts_with("/console/");
-}
-
 // GET routes take no body; a few bytes are tolerated, more are refused before reading.
 constexpr std::uint64_t kMaxGetBodyBytes = 1024;
 constexpr auto kEnrollLogInterval = std::chrono::minutes(1);
@@ -125,7 +120,8 @@ Router::Router(Engine& engine, Metrics& metrics, Scheduler scheduler, RouterOpti
       schedule_(std::move(scheduler)),
       options_(std::move(options)),
       throttle_(options_.enroll_throttle),
-      last_log_(std::chrono::steady_clock::now() - kEnrollLogInterval) {}
+      last_log_(std::chrono::steady_clock::now() - kEnrollLogInterval),
+      console_(std::make_unique<ConsoleRoutes>(engine, options_.console)) {}
 
 Router::~Router() { logEnrollFailures(true); }
 
@@ -137,7 +133,7 @@ Response Router::error(unsigned status, const Status& st, bool json) {
   e.mutable_error()->set_message(internal ? "the server could not complete the request"
                                           : st.message());
   e.mutable_error()->set_field(internal ? "" : st.field());
-  return {status, json ? "application/json" : "application/x-protobuf", encode(e, json)};
+  return {status, json ? "application/json" : "application/x-protobuf", encodeBody(e, json)};
 }
 
 Response Router::failure(const std::string& route, std::string_view device_id, const Status& st,
@@ -154,8 +150,8 @@ Response Router::failure(const std::string& route, std::string_view device_id, c
 
 Admission Router::admit(const RequestHead& head) {
   const std::string route = routeOf(head.target);
-  const Format format = formatOf(head.content_type);
-  const bool json = format != Format::kProtobuf;
+  const BodyFormat format = bodyFormatOf(head.content_type);
+  const bool json = format != BodyFormat::kProtobuf;
   Admission a;
   auto reject = [&](Response r) {
     a.rejection = std::move(r);
@@ -169,6 +165,17 @@ Admission Router::admit(const RequestHead& head) {
                                             " bytes " + route + " accepts");
   };
 
+  if (ConsoleRoutes::owns(route)) return console_->admit(head);
+  if (ConsoleRoutes::isConsolePage(route)) {
+    if (head.method != "GET") {
+      Response r = error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true);
+      ConsoleRoutes::addSecurityHeaders(r, false);
+      return reject(std::move(r));
+    }
+    if (tooLarge(kMaxGetBodyBytes)) return reject(error(413, limitStatus(kMaxGetBodyBytes), true));
+    a.body_limit = kMaxGetBodyBytes;
+    return a;
+  }
   const bool metrics_route = route == "/metrics" && !options_.metrics_token.empty();
   if (route == "/v1/health" || metrics_route) {
     if (metrics_route && !tokenMatches(bearer(head.authorization), options_.metrics_token)) {
@@ -183,14 +190,6 @@ Admission Router::admit(const RequestHead& head) {
     a.body_limit = kMaxGetBodyBytes;
     return a;
   }
-  if (isConsolePage(route)) {
-    if (head.method != "GET") {
-      return reject(error(405, Status(ErrorCode::kInvalidArgument, "use GET for " + route), true));
-    }
-    if (tooLarge(kMaxGetBodyBytes)) return reject(error(413, limitStatus(kMaxGetBodyBytes), true));
-    a.body_limit = kMaxGetBodyBytes;
-    return a;
-  }
   if (route != "/v1/push" && route != "/v1/pull" && route != "/v1/enroll") {
     // Also /metrics without a configured token: answered exactly as an unknown route.
     return reject(error(404, Status(ErrorCode::kNotFound, "no route " + route), json));
@@ -198,7 +197,7 @@ Admission Router::admit(const RequestHead& head) {
   if (head.method != "POST") {
     return reject(error(405, Status(ErrorCode::kInvalidArgument, "use POST for " + route), json));
   }
-  if (format == Format::kOther) {
+  if (format == BodyFormat::kOther) {
     return reject(error(
         415,
         Status(ErrorCode::kInvalidArgument,
@@ -236,13 +235,16 @@ Admission Router::admit(const RequestHead& head) {
 void Router::handle(Request request, std::function<void(Response)> done) {
   const auto start = std::chrono::steady_clock::now();
   const std::string route = routeOf(request.target);
-  const Format format = formatOf(request.content_type);
-  const bool json = format != Format::kProtobuf;
+  const BodyFormat format = bodyFormatOf(request.content_type);
+  const bool json = format != BodyFormat::kProtobuf;
   auto finish = [this, route, start, done = std::move(done)](Response r) mutable {
     const std::string label = route == "/v1/push" || route == "/v1/pull" || route == "/v1/enroll" ||
                                       route == "/v1/health" || route == "/metrics"
                                   ? route
                                   : "other";
+    // Every console answer carries the console's headers, whichever step produced it.
+    if (ConsoleRoutes::owns(route)) ConsoleRoutes::addSecurityHeaders(r, true);
+    if (ConsoleRoutes::isConsolePage(route)) ConsoleRoutes::addSecurityHeaders(r, false);
     metrics_.request(
         label, r.status,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -254,7 +256,7 @@ void Router::handle(Request request, std::function<void(Response)> done) {
     admitted = std::move(*request.admitted);
   } else {
     admitted = admit({request.method, request.target, request.content_type, request.authorization,
-                      request.body.size(), request.peer});
+                      request.body.size(), request.peer, request.cookie, request.csrf_token});
   }
   if (admitted.rejection.has_value()) return finish(std::move(*admitted.rejection));
   if (request.body.size() > admitted.body_limit) {
@@ -266,13 +268,20 @@ void Router::handle(Request request, std::function<void(Response)> done) {
                         json));
   }
 
-  if (isConsolePage(route)) {
-    if (std::optional<Response> page = consoleAsset(request.target))
+  if (ConsoleRoutes::isConsolePage(route)) {
+    if (std::optional<Response> page = consoleAsset(request.target)) {
+      ConsoleRoutes::addSecurityHeaders(*page, false);
       return finish(std::move(*page));
+    }
     Response missing = error(404, Status(ErrorCode::kNotFound, "no console file " + route), true);
-    missing.headers = consoleSecurityHeaders();
+    ConsoleRoutes::addSecurityHeaders(missing, false);
     return finish(std::move(missing));
   }
+  if (ConsoleRoutes::owns(route)) {
+    console_->handle(request, std::move(admitted), std::move(finish));
+    return;
+  }
+
   if (route == "/v1/health") {
     // Liveness only: sequence numbers would tell anyone how busy the server is.
     return finish({200, "application/json", "{\"status\":\"ok\"}"});
@@ -283,7 +292,7 @@ void Router::handle(Request request, std::function<void(Response)> done) {
 
   if (route == "/v1/enroll") {
     v1::EnrollRequest req;
-    if (Status st = decode(request.body, json, req); !st.ok()) {
+    if (Status st = decodeBody(request.body, json, req); !st.ok()) {
       enrollFinished(request.peer, st);
       return finish(error(400, st, json));
     }
@@ -291,7 +300,7 @@ void Router::handle(Request request, std::function<void(Response)> done) {
         req, [this, json, finish, peer = request.peer](Result<v1::EnrollResponse> r) mutable {
           enrollFinished(peer, r.status());
           if (!r.ok()) return finish(failure("/v1/enroll", "", r.status(), json));
-          finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
+          finish({200, json ? "application/json" : "application/x-protobuf", encodeBody(*r, json)});
         });
     return;
   }
@@ -299,18 +308,20 @@ void Router::handle(Request request, std::function<void(Response)> done) {
   Principal who = std::move(*admitted.principal);
   if (route == "/v1/push") {
     v1::PushRequest req;
-    if (Status st = decode(request.body, json, req); !st.ok()) return finish(error(400, st, json));
+    if (Status st = decodeBody(request.body, json, req); !st.ok())
+      return finish(error(400, st, json));
     const std::string device = who.device_id;
     engine_.push(
         std::move(who), std::move(req),
         [this, json, finish, device](Result<v1::PushResponse> r) mutable {
           if (!r.ok()) return finish(failure("/v1/push", device, r.status(), json));
-          finish({200, json ? "application/json" : "application/x-protobuf", encode(*r, json)});
+          finish({200, json ? "application/json" : "application/x-protobuf", encodeBody(*r, json)});
         });
     return;
   }
   v1::PullRequest req;
-  if (Status st = decode(request.body, json, req); !st.ok()) return finish(error(400, st, json));
+  if (Status st = decodeBody(request.body, json, req); !st.ok())
+    return finish(error(400, st, json));
   pull(who, bearer(request.authorization), req, json, std::move(finish));
 }
 
@@ -346,7 +357,7 @@ void Router::pull(const Principal& p, std::string token, const v1::PullRequest& 
                   std::function<void(Response)> done) {
   auto answer = [this, json, device = p.device_id](const Result<v1::PullResponse>& r) -> Response {
     if (!r.ok()) return failure("/v1/pull", device, r.status(), json);
-    return {200, json ? "application/json" : "application/x-protobuf", encode(*r, json)};
+    return {200, json ? "application/json" : "application/x-protobuf", encodeBody(*r, json)};
   };
   auto isEmpty = [](const v1::PullResponse& r) {
     return r.records_size() == 0 && r.evictions_size() == 0 && !r.more() && !r.reset();

@@ -2,9 +2,10 @@
 // headers and body out. The socket layer (http_server.cpp) and in-process tests both use it.
 //
 // Routes: POST /v1/push, POST /v1/pull (long poll with wait_ms), POST /v1/enroll,
-// GET /v1/health, GET /metrics (behind a token). Bodies are application/x-protobuf or
-// application/json (protobuf's JSON mapping); the answer uses the request's format. Every error
-// answer carries eropaf.v1.ErrorResponse.
+// GET /v1/health, GET /metrics (behind a token), and everything under /v1/console/, which
+// ConsoleRoutes (http/console_routes.hpp) admits and answers: session cookie, CSRF token, role.
+// Bodies are application/x-protobuf or application/json (protobuf's JSON mapping); the answer
+// uses the request's format. Every error answer carries eropaf.v1.ErrorResponse.
 //
 // Two steps, so that the socket layer reads no body it will not use: admit() decides from the
 // request line and headers alone (route, method, content type, declared size, device token,
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -28,6 +30,26 @@
 #include "http/rate_limiter.hpp"
 
 namespace eropaf::server {
+
+class ConsoleRoutes;
+
+/// A body's format by its Content-Type: protobuf, protobuf's JSON mapping, or neither.
+enum class BodyFormat { kProtobuf, kJson, kOther };
+BodyFormat bodyFormatOf(std::string_view content_type);
+/// A message as protobuf or as JSON (field names as in the .proto).
+std::string encodeBody(const google::protobuf::Message& m, bool json);
+/// kDecodeError naming the message type when `body` is not one.
+Status decodeBody(const std::string& body, bool json, google::protobuf::Message& m);
+/// The HTTP status an engine error code is answered with.
+unsigned httpStatusFor(ErrorCode c);
+
+/// The console's frame (http/console_routes.hpp).
+struct ConsoleOptions {
+  /// Mark the session cookie `Secure`: the server is reached over TLS (a TLS proxy in front).
+  bool secure_cookie = false;
+  /// Every console request body: small JSON messages.
+  std::uint64_t max_body_bytes = std::uint64_t{16} * 1024;
+};
 
 /// What the server accepts before it reads a body. Sizes are bytes of the body as sent.
 struct RouterOptions {
@@ -43,6 +65,7 @@ struct RouterOptions {
   std::string metrics_token;
   /// Enrollment attempts (see EnrollThrottle).
   EnrollThrottle::Options enroll_throttle;
+  ConsoleOptions console;
 };
 
 /// The request line and headers: all admit() needs.
@@ -73,6 +96,8 @@ struct Admission {
   std::optional<Principal> principal;
   std::uint64_t body_limit = 0;
   bool enroll_ticket = false;  ///< an enrollment attempt took a throttle token (see handle())
+  /// A console route's checked session (cookie, CSRF and role already checked).
+  std::optional<ConsoleSession> console{};
 };
 
 struct Request {
@@ -110,6 +135,9 @@ class Router {
   /// An error answer in the format the request asked for.
   static Response error(unsigned status, const Status& st, bool json);
 
+  /// The console's routes under /v1/console/: register further ones here before serving.
+  ConsoleRoutes& console() { return *console_; }
+
  private:
   void pull(const Principal& p, std::string token, const v1::PullRequest& req, bool json,
             std::function<void(Response)> done);
@@ -131,6 +159,7 @@ class Router {
   std::uint64_t unlogged_failures_ = 0;
   std::uint64_t unlogged_throttled_ = 0;
   std::string last_failure_peer_;
+  std::unique_ptr<ConsoleRoutes> console_;
 };
 
 }  // namespace eropaf::server
