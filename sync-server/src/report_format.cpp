@@ -138,7 +138,11 @@ std::string reportText(const Report& report) {
       section = r.section;
       out += "\n" + sectionTitle(section) + "\n";
     }
-    std::snprintf(buf, sizeof buf, "  %-44s %10s\n", r.label.c_str(), r.value.c_str());
+    // Pad by characters, not bytes: labels are UTF-8 ("Coördinator").
+    std::size_t width = 0;
+    for (const char ch : r.label) width += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+    out += "  " + r.label + std::string(width < 44 ? 44 - width : 0, ' ');
+    std::snprintf(buf, sizeof buf, " %10s\n", r.value.c_str());
     out += buf;
   }
   out += "\nAantallen van 1 tot 4 (en cijfers over minder dan 5 casussen) staan als <5.\n";
