@@ -113,8 +113,8 @@ int main(int argc, char** argv) {
     const auto uniform = [&](std::int64_t lo, std::int64_t hi) {
       return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
     };
-    const std::vector<std::string> cats = {"schulden", "vereenzaming", "overlast",
-                                           "verwaarlozing", "verslaving", "overig"};
+    const std::vector<std::string> cats = {"schulden",      "vereenzaming", "overlast",
+                                           "verwaarlozing", "verslaving",   "overig"};
     const auto codes = resolutionCodes();
     const Role roles[3] = {Role::kZorgmedewerker, Role::kWijkcoach, Role::kCoordinator};
     std::uint64_t n = 0;
@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
           sig.observed_at_ms = c.start_ms - uniform(0, 2 * kDay);
           sig.source_role = roles[uniform(0, 2)];
           sig.categories = "," + cats[static_cast<std::size_t>(uniform(0, 5))] + ",";
-          if (uniform(0, 3) == 0) sig.categories += cats[static_cast<std::size_t>(uniform(0, 5))] + ",";
+          if (uniform(0, 3) == 0)
+            sig.categories += cats[static_cast<std::size_t>(uniform(0, 5))] + ",";
           must(s.putReportSignal(sig, true), "signal row");
           ++signals;
         }

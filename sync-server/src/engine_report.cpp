@@ -96,11 +96,10 @@ void clockRows(std::vector<ReportRow>& out, const std::string& section, const ch
   out.push_back(countRow(section, "buiten_norm", "Buiten de norm", missed));
   out.push_back(countRow(section, "norm_loopt", "Norm loopt nog", open));
   const std::size_t decided = met + missed;
-  out.push_back(derivedRow(section, "binnen_norm_pct", "Aandeel binnen de norm (%)",
-                           decided == 0 ? 0.0
-                                        : 100.0 * static_cast<double>(met) /
-                                              static_cast<double>(decided),
-                           decided));
+  out.push_back(derivedRow(
+      section, "binnen_norm_pct", "Aandeel binnen de norm (%)",
+      decided == 0 ? 0.0 : 100.0 * static_cast<double>(met) / static_cast<double>(decided),
+      decided));
 }
 
 std::string_view roleKey(Role r) {
@@ -180,14 +179,14 @@ Result<Report> buildReport(StoreSession& s, const ReportQuery& q,
   for (const auto& [code, n] : by_code) {
     auto it = std::find_if(table->begin(), table->end(),
                            [&](const Category& c) { return c.code == code; });
-    out.push_back(countRow("signalen_per_categorie", code, it == table->end() ? code : it->label,
-                           n));
+    out.push_back(
+        countRow("signalen_per_categorie", code, it == table->end() ? code : it->label, n));
   }
   constexpr Role kRoles[3] = {Role::kZorgmedewerker, Role::kWijkcoach, Role::kCoordinator};
   constexpr const char* kRoleLabels[3] = {"Zorgmedewerker", "Wijkcoach", "Co\xc3\xb6rdinator"};
   for (int i = 0; i < 3; ++i) {
-    out.push_back(countRow("signalen_per_bron", std::string(roleKey(kRoles[i])), kRoleLabels[i],
-                           by_role[i]));
+    out.push_back(
+        countRow("signalen_per_bron", std::string(roleKey(kRoles[i])), kRoleLabels[i], by_role[i]));
   }
   if (by_role[3] > 0) out.push_back(countRow("signalen_per_bron", "overig", "Overig", by_role[3]));
 

@@ -72,7 +72,8 @@ Result<ReportQuery> reportQueryForDays(std::string_view from, std::string_view t
   const std::optional<norms::Date> f = parseDay(from);
   if (!f) {
     return Status(ErrorCode::kInvalidArgument,
-                  "from '" + std::string(from.substr(0, 32)) + "' is not a date YYYY-MM-DD", "from");
+                  "from '" + std::string(from.substr(0, 32)) + "' is not a date YYYY-MM-DD",
+                  "from");
   }
   const std::optional<norms::Date> t = parseDay(to);
   if (!t) {
@@ -116,8 +117,8 @@ std::string reportCsv(const Report& report) {
   std::string out = "section,key,label,value\n";
   const auto line = [&](const std::string& section, const std::string& key,
                         const std::string& label, const std::string& value) {
-    out += csvField(section) + "," + csvField(key) + "," + csvField(label) + "," +
-           csvField(value) + "\n";
+    out += csvField(section) + "," + csvField(key) + "," + csvField(label) + "," + csvField(value) +
+           "\n";
   };
   line("rapport", "van", "Eerste dag", amsterdamDay(report.from_ms));
   line("rapport", "tot_en_met", "Laatste dag", amsterdamDay(report.to_ms - 1));

@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::int64_t kHour = 3'600'000;
 constexpr std::int64_t kDay = 24 * kHour;
-constexpr std::int64_t kT0 = test::kStart;  // 2026-09-21 14:13:20 UTC, a Monday
+constexpr std::int64_t kT0 = test::kStart;     // 2026-09-21 14:13:20 UTC, a Monday
 constexpr std::int64_t kT1 = kT0 + 10 * kDay;  // 2026-10-01, in the period
 
 struct Golden {
@@ -94,8 +94,8 @@ struct Golden {
 
   void close(const std::string& case_id, const std::string& code) {
     REQUIRE(co->db().assignCase(case_id, "wc-anna").ok());
-    for (const CaseState to : {CaseState::kContactZoeken, CaseState::kInBehandeling,
-                               CaseState::kNazorg}) {
+    for (const CaseState to :
+         {CaseState::kContactZoeken, CaseState::kInBehandeling, CaseState::kNazorg}) {
       REQUIRE(co->db().moveCase({case_id, to, "", true}).ok());
     }
     const store::MoveCase close{case_id, CaseState::kAfgesloten, "geheime reden afsluiten", true,
@@ -195,8 +195,8 @@ TEST_CASE("report: exact figures of a golden dataset, small cells as <5",
 
   const server::Report rep = readOk(g.s.engine->report(october()));
   CHECK(rep.wijken == std::vector<std::string>{"WK015301"});
-  CHECK(rep.from_ms == norms::startOfDayMs(norms::Date{std::chrono::year{2026}, std::chrono::October,
-                                                       std::chrono::day{1}}));
+  CHECK(rep.from_ms == norms::startOfDayMs(norms::Date{std::chrono::year{2026},
+                                                       std::chrono::October, std::chrono::day{1}}));
   // 2026-11-01 00:00 Amsterdam (CET) is 2026-10-31 23:00 UTC.
   CHECK(rep.to_ms == 1'793'487'600'000);
   CHECK(rep.as_of_ms == rep.to_ms);
@@ -250,13 +250,13 @@ TEST_CASE("report: exact figures of a golden dataset, small cells as <5",
       {{"open_caseload", "1m_3m"}, "9"},
       {{"open_caseload", "gt_3m"}, "0"},
   };
-  for (const char* code : {"verslaving", "verwaarlozing", "huiselijk_geweld",
-                           "dreigende_huisuitzetting", "schoolverzuim", "psychische_problemen",
-                           "mantelzorg_overbelast", "overig"}) {
+  for (const char* code :
+       {"verslaving", "verwaarlozing", "huiselijk_geweld", "dreigende_huisuitzetting",
+        "schoolverzuim", "psychische_problemen", "mantelzorg_overbelast", "overig"}) {
     want[{"signalen_per_categorie", code}] = "0";
   }
-  for (const char* code : {"overgedragen", "hulp_geweigerd", "geen_contact_mogelijk",
-                           "geen_hulpvraag", "overleden"}) {
+  for (const char* code :
+       {"overgedragen", "hulp_geweigerd", "geen_contact_mogelijk", "geen_hulpvraag", "overleden"}) {
     want[{"afsluitingen", code}] = "0";
   }
   CHECK(got == want);
