@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <future>
 #include <random>
@@ -57,9 +58,7 @@ server::Principal enrolled(server::Engine& e, const Worker& w) {
   return *p;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   bool quick = false;
   long per_wijk = 200'000;
   std::filesystem::path dir;
@@ -210,4 +209,17 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir, ec);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "eropaf-bench-report: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "eropaf-bench-report: unknown error\n");
+  }
+  return 1;
 }

@@ -176,11 +176,12 @@ Result<Report> buildReport(StoreSession& s, const ReportQuery& q,
     }
   }
   out.push_back(countRow("signalen", "totaal", "Signalen binnengekomen", signals->size()));
-  for (const auto& [code, n] : by_code) {
+  for (const auto& entry : by_code) {
+    const std::string& code = entry.first;
     auto it = std::find_if(table->begin(), table->end(),
                            [&](const Category& c) { return c.code == code; });
-    out.push_back(
-        countRow("signalen_per_categorie", code, it == table->end() ? code : it->label, n));
+    out.push_back(countRow("signalen_per_categorie", code, it == table->end() ? code : it->label,
+                           entry.second));
   }
   constexpr Role kRoles[3] = {Role::kZorgmedewerker, Role::kWijkcoach, Role::kCoordinator};
   constexpr const char* kRoleLabels[3] = {"Zorgmedewerker", "Wijkcoach", "Co\xc3\xb6rdinator"};
