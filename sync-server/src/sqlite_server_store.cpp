@@ -190,15 +190,18 @@ CREATE TABLE signal_households(
 
 // v6: the results report's facts (docs/console.md "Rapportage"), plain columns beside
 // case_norms so a year of a wijk is aggregated without opening a sealed body. report_cases: one
-// row per case (rowid order follows the first write, so a wijk's rows read through
-// report_cases_by_wijk land on neighbouring pages). report_signals: one row per signal keyed by
-// (wijk, observed_at_ms, signal_id), so a period of a wijk is one range; a signal's wijk and
-// observation time never change on the server. A migrated database gets its rows from the
-// engine's recompute pass on open (meta `norms_recompute`), a new one from its writes.
+// row per case in one b-tree keyed by (wijk, case id), so a wijk's rows are one range of
+// neighbouring pages (through an index on wijk, each row also cost a lookup in the table), and
+// a new case (UUIDv7: time-ordered) lands at the end of
+// its wijk's part; report_cases_by_id finds the row when a case moves to another wijk.
+// report_signals: one row per signal keyed by (wijk, observed_at_ms, signal_id), so a period of a
+// wijk is one range; a signal's wijk and observation time never change on the server. A migrated
+// database gets its rows from the engine's recompute pass on open (meta `norms_recompute`), a new
+// one from its writes.
 constexpr const char* kSchemaV6 = R"sql(
 CREATE TABLE report_cases(
-  case_id TEXT PRIMARY KEY NOT NULL,
   wijk TEXT NOT NULL,
+  case_id TEXT NOT NULL,
   merged INTEGER NOT NULL,
   start_ms INTEGER NOT NULL,
   first_attempt_ms INTEGER,
@@ -208,8 +211,9 @@ CREATE TABLE report_cases(
   attempts INTEGER NOT NULL,
   state INTEGER NOT NULL,
   ended_ms INTEGER,
-  resolution_code TEXT NOT NULL);
-CREATE INDEX report_cases_by_wijk ON report_cases(wijk);
+  resolution_code TEXT NOT NULL,
+  PRIMARY KEY(wijk, case_id)) WITHOUT ROWID;
+CREATE INDEX report_cases_by_id ON report_cases(case_id);
 CREATE TABLE report_signals(
   wijk TEXT NOT NULL,
   observed_at_ms INTEGER NOT NULL,
@@ -1010,16 +1014,17 @@ class SqliteSession final : public StoreSession {
   }
 
   Status putReportCase(const ReportCaseRow& r, bool live) override {
-    if (!live) {
-      Stmt* q = stmt("DELETE FROM report_cases WHERE case_id = ?");
-      if (q == nullptr) return prepare_error_;
-      return q->bind(1, r.case_id).run();
-    }
+    // A case re-filed to another wijk leaves its old wijk's range.
+    Stmt* del = stmt("DELETE FROM report_cases WHERE case_id = ?1 AND (?2 = 0 OR wijk != ?3)");
+    if (del == nullptr) return prepare_error_;
+    EROPAF_RETURN_IF_ERROR(
+        del->bind(1, r.case_id).bind(2, std::int64_t{live}).bind(3, r.wijk).run());
+    if (!live) return {};
     Stmt* q = stmt(
         "INSERT INTO report_cases(case_id, wijk, merged, start_ms, first_attempt_ms, "
         "first_attempt_due_ms, first_gesprek_ms, first_gesprek_due_ms, attempts, state, "
         "ended_ms, resolution_code) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
-        "ON CONFLICT(case_id) DO UPDATE SET wijk = ?2, merged = ?3, start_ms = ?4, "
+        "ON CONFLICT(wijk, case_id) DO UPDATE SET merged = ?3, start_ms = ?4, "
         "first_attempt_ms = ?5, first_attempt_due_ms = ?6, first_gesprek_ms = ?7, "
         "first_gesprek_due_ms = ?8, attempts = ?9, state = ?10, ended_ms = ?11, "
         "resolution_code = ?12");
@@ -1064,7 +1069,7 @@ class SqliteSession final : public StoreSession {
     Stmt* q = stmt(
         "SELECT merged, start_ms, first_attempt_ms, first_attempt_due_ms, first_gesprek_ms, "
         "first_gesprek_due_ms, attempts, state, ended_ms, resolution_code FROM report_cases "
-        "INDEXED BY report_cases_by_wijk WHERE wijk = ?");
+        "WHERE wijk = ?");
     if (q == nullptr) return prepare_error_;
     for (const std::string& wijk : wijken) {
       q->bind(1, wijk);

@@ -368,3 +368,36 @@ TEST_CASE("report: bad periods and unknown wijken are refused with the field nam
   q.wijken = {};
   CHECK(readOk(s.engine->report(q)).wijken == std::vector<std::string>{"WK015301", "WK015302"});
 }
+
+TEST_CASE("report rows: a case moved to another wijk leaves the old wijk's rows",
+          "[server][report]") {
+  const auto dir = test::makeTempDir("eropaf-report-rows");
+  {
+    auto store = server::openSqliteServerStore((dir / "server.db").string());
+    REQUIRE(store.ok());
+    auto session = (*store)->openSession();
+    REQUIRE(session.ok());
+    server::StoreSession& st = **session;
+    REQUIRE(st.begin(true).ok());
+    server::ReportCaseRow row;
+    row.case_id = "0190a0b0-0000-7000-8000-000000000001";
+    row.wijk = "WK015301";
+    row.start_ms = kT1;
+    REQUIRE(st.putReportCase(row, true).ok());
+    row.attempts = 2;
+    REQUIRE(st.putReportCase(row, true).ok());  // an update, not a second row
+    const std::vector<std::string> first{"WK015301"};
+    const std::vector<std::string> second{"WK015302"};
+    REQUIRE(readOk(st.reportCases(first)).size() == 1);
+    CHECK(readOk(st.reportCases(first))[0].attempts == 2);
+    row.wijk = "WK015302";
+    REQUIRE(st.putReportCase(row, true).ok());
+    CHECK(readOk(st.reportCases(first)).empty());
+    CHECK(readOk(st.reportCases(second)).size() == 1);
+    REQUIRE(st.putReportCase(row, false).ok());  // deleted
+    CHECK(readOk(st.reportCases(second)).empty());
+    REQUIRE(st.commit().ok());
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
