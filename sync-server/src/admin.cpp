@@ -12,6 +12,7 @@
 
 #include "engine.hpp"
 #include "eropaf/model.hpp"
+#include "report_format.hpp"
 
 namespace eropaf::server {
 namespace {
@@ -305,6 +306,37 @@ int runAdmin(const Config& config, const std::vector<std::string>& args, bool js
     } else {
       std::cout << moved->size() << " open case(s) moved from " << shown(from[0]) << " to "
                 << shown(to[0]) << "\n";
+    }
+    return 0;
+  }
+  if (cmd == "report") {
+    // report --from YYYY-MM-DD --to YYYY-MM-DD [--wijk WK]... [--csv] (--json: main.cpp)
+    const char* kUsage = "report --from YYYY-MM-DD --to YYYY-MM-DD [--wijk WK]... [--json|--csv]";
+    bool csv = false;
+    for (std::size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--csv") {
+        csv = true;
+      } else if ((args[i] == "--from" || args[i] == "--to" || args[i] == "--wijk") &&
+                 i + 1 < args.size()) {
+        ++i;
+      } else {
+        return usage("unknown report argument '" + shown(args[i]) + "': " + kUsage);
+      }
+    }
+    auto from = flagValues("--from");
+    auto to = flagValues("--to");
+    if (from.size() != 1 || to.size() != 1) return usage(kUsage);
+    if (csv && json) return usage("--json or --csv, not both");
+    auto query = reportQueryForDays(from[0], to[0], flagValues("--wijk"));
+    if (!query.ok()) return refused(query.status(), json);
+    auto rep = e.report(*query);
+    if (!rep.ok()) return refused(rep.status(), json);
+    if (json) {
+      std::cout << reportJson(*rep) << "\n";
+    } else if (csv) {
+      std::cout << reportCsv(*rep);
+    } else {
+      std::cout << reportText(*rep);
     }
     return 0;
   }

@@ -247,6 +247,10 @@ Admin commands (functioneel beheer; work while the server runs):
   reassign --from WORKER --to WORKER [--wijk WK] [--reason TEXT]
                                moves the open cases of a leaver (all, or of one wijk) to a
                                valid colleague, each with a history entry; all or nothing
+  report --from YYYY-MM-DD --to YYYY-MM-DD [--wijk WK]... [--csv]
+                               the results report (aggregates only, counts under 5 as <5)
+                               for the Amsterdam days from..to (both included); all wijken
+                               when none is given; a table, or --json / --csv
   --json for machine-readable output; text output shows control characters escaped (\x1b).
   Exit codes: 0 ok, 1 refused, 2 usage, 3 storage.
 )";

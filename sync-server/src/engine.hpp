@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "eropaf/clock.hpp"
 #include "eropaf/model.hpp"
@@ -72,6 +74,42 @@ struct ConsoleLoginResult {
   std::string session_token;
   ConsoleSession session;
 };
+
+// --- report ---------------------------------------------------------------------------------
+// The results report (docs/console.md "Rapportage"): aggregates only, for a period and wijken.
+
+/// What a report is asked for: the half-open period [from_ms, to_ms) and the wijken (empty:
+/// every wijk the asker may report on). now_ms for tests; the engine clock otherwise.
+struct ReportQuery {
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::vector<std::string> wijken;
+  std::optional<std::int64_t> now_ms;
+};
+
+/// One figure of a report. `value` is what is shown: a count ("12", "0"), "<5" for a count of 1
+/// to 4 or a figure derived from fewer than 5 cases (`suppressed` true), "-" for a figure with
+/// nothing to derive it from, or a number with one decimal ("26.5"). Labels are Dutch.
+struct ReportRow {
+  std::string section;
+  std::string key;
+  std::string label;
+  std::string value;
+  bool suppressed = false;
+};
+
+/// A whole report: the period asked, the wijken it covers (sorted), the instant its "as of"
+/// figures are judged at (min(to_ms, now)), and its rows in a fixed order.
+struct Report {
+  std::int64_t from_ms = 0;
+  std::int64_t to_ms = 0;
+  std::vector<std::string> wijken;
+  std::int64_t as_of_ms = 0;
+  std::vector<ReportRow> rows;
+};
+
+/// Longest period a report covers (five years).
+inline constexpr std::int64_t kMaxReportPeriodMs = std::int64_t{5} * 366 * 86'400'000;
 
 class Engine {
  public:
@@ -161,6 +199,18 @@ class Engine {
   Status consoleLogout(std::string_view token);
   /// Lifts a console lockout and clears the failure count. kNotFound without an account.
   Status unlockConsole(std::string_view worker_id);
+  // --- report (the console's Rapportage and `eropaf-server admin report`) -------------------
+  /// The results report over the server's stored facts (report_cases, report_signals, kept on
+  /// every write with core's norm function), for any wijk: the admin CLI's (functioneel beheer
+  /// reads aggregates, never content). No wijken asked: every wijk of the server.
+  /// kInvalidArgument (field "period") for an empty, reversed or longer than
+  /// kMaxReportPeriodMs period; kNotFound (field "wijk") for a wijk the server does not have.
+  /// Runs on the caller's thread (reads only).
+  Result<Report> report(const ReportQuery& query);
+  /// The same for a principal: only a coordinator, and only for their own wijken (each wijk
+  /// asked must be theirs, else kPermissionDenied naming it; none asked: all of theirs). The
+  /// report is access-logged (action "report", no record: it holds no case content).
+  Result<Report> report(const Principal& principal, const ReportQuery& query);
 
   // --- admin (functioneel beheer) ----------------------------------------------------------
   Status addWijk(const Wijk& wijk);

@@ -26,6 +26,29 @@ std::string categoryColumn(const Case& c) {
   return out;
 }
 
+/// A signal's report row: its content's wijk, observation time, source role (push checked it
+/// is the reporter's own role, permissions.cpp) and categories.
+ReportSignalRow reportSignalRow(const Signal& sig) {
+  ReportSignalRow row;
+  row.signal_id = sig.id;
+  row.wijk = sig.content.wijk;
+  row.observed_at_ms = sig.content.observed_at_ms;
+  row.source_role = sig.content.source_role;
+  row.categories = ",";
+  for (const std::string& code : sig.content.categories) row.categories += code + ",";
+  return row;
+}
+
+/// When a case's norm clocks started: the earliest arrival of its norm inputs (norms.hpp:
+/// never before the case opened), the opening when it has none.
+std::int64_t normStartMs(const Case& c, const norms::NormInputs& in) {
+  std::optional<std::int64_t> start;
+  const auto earliest = [&](std::int64_t at) { start = start ? std::min(*start, at) : at; };
+  for (const norms::CategoryArrival& a : in.categories) earliest(a.at_ms);
+  for (const norms::UrgencyArrival& a : in.signals) earliest(a.at_ms);
+  return start.value_or(c.opened_at_ms);
+}
+
 }  // namespace
 
 Status Engine::Impl::noteNorms(StoreSession& s, const Record& r, const Record* before,
@@ -42,7 +65,8 @@ Status Engine::Impl::noteNorms(StoreSession& s, const Record& r, const Record* b
     }
     SignalHousehold h{sig->id, householdOf(r), sig->content.wijk, sig->case_id.value,
                       sig->content.observed_at_ms};
-    return s.putSignalHousehold(h, !sig->deleted.value);
+    EROPAF_RETURN_IF_ERROR(s.putSignalHousehold(h, !sig->deleted.value));
+    return s.putReportSignal(reportSignalRow(*sig), !sig->deleted.value);
   }
   // A contact moment counts for its case; a transition's case is written beside it.
   if (parent != nullptr) norms_dirty.insert(parent->id);
@@ -109,8 +133,8 @@ Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_i
   if (c.priority.isSet() && !c.priority_reason.value.empty()) override_priority = c.priority.value;
   Result<const std::vector<Category>*> table = knownCategories(s);
   if (!table.ok()) return table.status();
-  const norms::CaseNorms n =
-      norms::deriveNorms(norms::normInputs(c, signals, override_priority), **table, calendar);
+  const norms::NormInputs inputs = norms::normInputs(c, signals, override_priority);
+  const norms::CaseNorms n = norms::deriveNorms(inputs, **table, calendar);
   const norms::FirstContacts fc = norms::firstContacts(moments);
   CaseNormRow row;
   row.case_id = c.id;
@@ -131,7 +155,22 @@ Status Engine::Impl::refreshCaseNorms(StoreSession& s, const std::string& case_i
   row.missed = od.missed;
   row.open_due_ms = od.open_due_ms;
   if (merged_into_out != nullptr) *merged_into_out = c.merged_into.value;
-  return s.putCaseNorms(row);
+  EROPAF_RETURN_IF_ERROR(s.putCaseNorms(row));
+
+  ReportCaseRow rep;
+  rep.case_id = c.id;
+  rep.wijk = c.wijk.value;
+  rep.merged = !c.merged_into.value.empty();
+  rep.start_ms = normStartMs(c, inputs);
+  rep.first_attempt_ms = fc.first_attempt_ms;
+  rep.first_attempt_due_ms = n.first_attempt_due_ms;
+  rep.first_gesprek_ms = fc.first_gesprek_ms;
+  rep.first_gesprek_due_ms = n.first_gesprek_due_ms;
+  rep.attempts = static_cast<std::int32_t>(norms::countingMoments(moments).size());
+  rep.state = c.state.value;
+  if (!isOpenState(c.state.value)) rep.ended_ms = hlcMillis(c.state.version.hlc);
+  rep.resolution_code = c.resolution_code.value;
+  return s.putReportCase(rep, !c.deleted.value);
 }
 
 Status Engine::Impl::recomputeNormsIfAsked(StoreSession& s) {
@@ -152,6 +191,7 @@ Status Engine::Impl::recomputeNormsIfAsked(StoreSession& s) {
         SignalHousehold h{sig->id, householdOf(r.record), sig->content.wijk, sig->case_id.value,
                           sig->content.observed_at_ms};
         EROPAF_RETURN_IF_ERROR(s.putSignalHousehold(h, !sig->deleted.value));
+        EROPAF_RETURN_IF_ERROR(s.putReportSignal(reportSignalRow(*sig), !sig->deleted.value));
       }
     }
     if (rows->size() < 1000) break;

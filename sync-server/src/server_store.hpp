@@ -141,6 +141,39 @@ struct SignalHousehold {
   std::int64_t observed_at_ms = 0;
 };
 
+/// One case's figures for the results report (the report_cases table, kept beside case_norms
+/// by the same refresh): when its norm clocks started, its first contacts and due dates, how
+/// many counting attempts it has, and when and how it ended. No content: the report reads only
+/// these plain columns.
+struct ReportCaseRow {
+  std::string case_id;
+  std::string wijk;
+  bool merged = false;  ///< merged into another case (its moments count for that one)
+  /// When the case's norm clocks started: the earliest arrival among norms::normInputs() (its
+  /// first signal linked or category set, never before the case opened); opened_at_ms when
+  /// there is none.
+  std::int64_t start_ms = 0;
+  std::optional<std::int64_t> first_attempt_ms;
+  std::int64_t first_attempt_due_ms = 0;
+  std::optional<std::int64_t> first_gesprek_ms;
+  std::int64_t first_gesprek_due_ms = 0;
+  std::int32_t attempts = 0;  ///< norms::countingMoments() of the case (and merged ones)
+  CaseState state = CaseState::kUnspecified;
+  /// When it left the open states (the state's version time); nullopt while open.
+  std::optional<std::int64_t> ended_ms;
+  std::string resolution_code;
+};
+
+/// One signal's figures for the results report (the report_signals table): wijk, when observed,
+/// the reporter's role (checked against the server's worker at push) and its category codes.
+struct ReportSignalRow {
+  std::string signal_id;
+  std::string wijk;
+  std::int64_t observed_at_ms = 0;
+  Role source_role = Role::kUnspecified;
+  std::string categories;  ///< present codes as ",a,b,"
+};
+
 class StoreSession {
  public:
   virtual ~StoreSession() = default;
@@ -259,6 +292,17 @@ class StoreSession {
   /// Ends every session of the worker (empty: none) and every session of the device (empty:
   /// none).
   virtual Status deleteConsoleSessions(std::string_view worker_id, std::string_view device_id) = 0;
+  // --- report (report_cases, report_signals) ---------------------------------------------
+  /// Stores a case's report row (`live` false: removes it, for a deleted case).
+  virtual Status putReportCase(const ReportCaseRow& row, bool live) = 0;
+  /// Stores (or, `live` false, removes) a signal's report row.
+  virtual Status putReportSignal(const ReportSignalRow& row, bool live) = 0;
+  /// Every case row of `wijken` (case_id left empty: the report needs no ids).
+  virtual Result<std::vector<ReportCaseRow>> reportCases(std::span<const std::string> wijken) = 0;
+  /// The signal rows of `wijken` observed in [from_ms, to_ms) (signal_id left empty).
+  virtual Result<std::vector<ReportSignalRow>> reportSignals(std::span<const std::string> wijken,
+                                                             std::int64_t from_ms,
+                                                             std::int64_t to_ms) = 0;
 
   /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
   /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.

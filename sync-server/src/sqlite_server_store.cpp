@@ -20,7 +20,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -211,8 +211,44 @@ CREATE INDEX console_sessions_worker ON console_sessions(worker_id);
 CREATE INDEX console_sessions_device ON console_sessions(device_id);
 )sql";
 
+// v7: the results report's facts (docs/console.md "Rapportage"), plain columns beside
+// case_norms so a year of a wijk is aggregated without opening a sealed body. report_cases: one
+// row per case in one b-tree keyed by (wijk, case id), so a wijk's rows are one range of
+// neighbouring pages (through an index on wijk, each row also cost a lookup in the table), and
+// a new case (UUIDv7: time-ordered) lands at the end of
+// its wijk's part; report_cases_by_id finds the row when a case moves to another wijk.
+// report_signals: one row per signal keyed by (wijk, observed_at_ms, signal_id), so a period of a
+// wijk is one range; a signal's wijk and observation time never change on the server. A migrated
+// database gets its rows from the engine's recompute pass on open (meta `norms_recompute`), a new
+// one from its writes.
+constexpr const char* kSchemaV7 = R"sql(
+CREATE TABLE report_cases(
+  wijk TEXT NOT NULL,
+  case_id TEXT NOT NULL,
+  merged INTEGER NOT NULL,
+  start_ms INTEGER NOT NULL,
+  first_attempt_ms INTEGER,
+  first_attempt_due_ms INTEGER NOT NULL,
+  first_gesprek_ms INTEGER,
+  first_gesprek_due_ms INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  state INTEGER NOT NULL,
+  ended_ms INTEGER,
+  resolution_code TEXT NOT NULL,
+  PRIMARY KEY(wijk, case_id)) WITHOUT ROWID;
+CREATE INDEX report_cases_by_id ON report_cases(case_id);
+CREATE TABLE report_signals(
+  wijk TEXT NOT NULL,
+  observed_at_ms INTEGER NOT NULL,
+  signal_id TEXT NOT NULL,
+  source_role INTEGER NOT NULL,
+  categories TEXT NOT NULL,
+  PRIMARY KEY(wijk, observed_at_ms, signal_id)) WITHOUT ROWID;
+)sql";
+
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
-constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6};
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
+                                       kSchemaV7};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 /// The UTC day number of a time in ms (floor, also before 1970).
@@ -1079,6 +1115,131 @@ class SqliteSession final : public StoreSession {
         .run();
   }
 
+  // --- report ------------------------------------------------------------------------
+
+  static void bindOptional(Stmt& q, int i, const std::optional<std::int64_t>& v) {
+    if (v) {
+      q.bind(i, *v);
+    } else {
+      q.bindNull(i);
+    }
+  }
+
+  Status putReportCase(const ReportCaseRow& r, bool live) override {
+    // A case re-filed to another wijk leaves its old wijk's range.
+    Stmt* del = stmt("DELETE FROM report_cases WHERE case_id = ?1 AND (?2 = 0 OR wijk != ?3)");
+    if (del == nullptr) return prepare_error_;
+    EROPAF_RETURN_IF_ERROR(
+        del->bind(1, r.case_id).bind(2, std::int64_t{live}).bind(3, r.wijk).run());
+    if (!live) return {};
+    Stmt* q = stmt(
+        "INSERT INTO report_cases(case_id, wijk, merged, start_ms, first_attempt_ms, "
+        "first_attempt_due_ms, first_gesprek_ms, first_gesprek_due_ms, attempts, state, "
+        "ended_ms, resolution_code) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
+        "ON CONFLICT(wijk, case_id) DO UPDATE SET merged = ?3, start_ms = ?4, "
+        "first_attempt_ms = ?5, first_attempt_due_ms = ?6, first_gesprek_ms = ?7, "
+        "first_gesprek_due_ms = ?8, attempts = ?9, state = ?10, ended_ms = ?11, "
+        "resolution_code = ?12");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, r.case_id)
+        .bind(2, r.wijk)
+        .bind(3, std::int64_t{r.merged})
+        .bind(4, r.start_ms)
+        .bind(6, r.first_attempt_due_ms)
+        .bind(8, r.first_gesprek_due_ms)
+        .bind(9, std::int64_t{r.attempts})
+        .bind(10, static_cast<std::int64_t>(r.state))
+        .bind(12, r.resolution_code);
+    bindOptional(*q, 5, r.first_attempt_ms);
+    bindOptional(*q, 7, r.first_gesprek_ms);
+    bindOptional(*q, 11, r.ended_ms);
+    return q->run();
+  }
+
+  Status putReportSignal(const ReportSignalRow& r, bool live) override {
+    if (!live) {
+      Stmt* q = stmt(
+          "DELETE FROM report_signals WHERE wijk = ? AND observed_at_ms = ? AND signal_id = ?");
+      if (q == nullptr) return prepare_error_;
+      return q->bind(1, r.wijk).bind(2, r.observed_at_ms).bind(3, r.signal_id).run();
+    }
+    Stmt* q = stmt(
+        "INSERT INTO report_signals(wijk, observed_at_ms, signal_id, source_role, categories) "
+        "VALUES(?1,?2,?3,?4,?5) ON CONFLICT(wijk, observed_at_ms, signal_id) DO UPDATE SET "
+        "source_role = ?4, categories = ?5");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, r.wijk)
+        .bind(2, r.observed_at_ms)
+        .bind(3, r.signal_id)
+        .bind(4, static_cast<std::int64_t>(r.source_role))
+        .bind(5, r.categories)
+        .run();
+  }
+
+  Result<std::vector<ReportCaseRow>> reportCases(std::span<const std::string> wijken) override {
+    std::vector<ReportCaseRow> out;
+    Stmt* q = stmt(
+        "SELECT merged, start_ms, first_attempt_ms, first_attempt_due_ms, first_gesprek_ms, "
+        "first_gesprek_due_ms, attempts, state, ended_ms, resolution_code FROM report_cases "
+        "WHERE wijk = ?");
+    if (q == nullptr) return prepare_error_;
+    for (const std::string& wijk : wijken) {
+      q->bind(1, wijk);
+      for (;;) {
+        Result<bool> row = q->step();
+        if (!row.ok()) {
+          q->reset();
+          return row.status();
+        }
+        if (!*row) break;
+        ReportCaseRow r;
+        r.wijk = wijk;
+        r.merged = q->int64(0) != 0;
+        r.start_ms = q->int64(1);
+        if (!q->isNull(2)) r.first_attempt_ms = q->int64(2);
+        r.first_attempt_due_ms = q->int64(3);
+        if (!q->isNull(4)) r.first_gesprek_ms = q->int64(4);
+        r.first_gesprek_due_ms = q->int64(5);
+        r.attempts = static_cast<std::int32_t>(q->int64(6));
+        r.state = static_cast<CaseState>(q->int64(7));
+        if (!q->isNull(8)) r.ended_ms = q->int64(8);
+        r.resolution_code = q->text(9);
+        out.push_back(std::move(r));
+      }
+      q->reset();
+    }
+    return out;
+  }
+
+  Result<std::vector<ReportSignalRow>> reportSignals(std::span<const std::string> wijken,
+                                                     std::int64_t from_ms,
+                                                     std::int64_t to_ms) override {
+    std::vector<ReportSignalRow> out;
+    Stmt* q = stmt(
+        "SELECT observed_at_ms, source_role, categories FROM report_signals WHERE wijk = ? AND "
+        "observed_at_ms >= ? AND observed_at_ms < ?");
+    if (q == nullptr) return prepare_error_;
+    for (const std::string& wijk : wijken) {
+      q->bind(1, wijk).bind(2, from_ms).bind(3, to_ms);
+      for (;;) {
+        Result<bool> row = q->step();
+        if (!row.ok()) {
+          q->reset();
+          return row.status();
+        }
+        if (!*row) break;
+        ReportSignalRow r;
+        r.wijk = wijk;
+        r.observed_at_ms = q->int64(0);
+        r.source_role = static_cast<Role>(q->int64(1));
+        r.categories = q->text(2);
+        out.push_back(std::move(r));
+      }
+      q->reset();
+    }
+    return out;
+  }
+
   Result<std::vector<SignalHousehold>> householdSignals(std::string_view household,
                                                         std::span<const std::string> wijken,
                                                         std::int64_t since_ms,
@@ -1290,7 +1451,7 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
       Status st = d.exec(kMigrations[from - 1]);
       if (st.ok() && from + 1 == 4) st = fillNormDefaults(d);
-      if (st.ok() && from + 1 == 5) {
+      if (st.ok() && (from + 1 == 5 || from + 1 == 6)) {
         st = d.exec("INSERT OR REPLACE INTO meta(key, value) VALUES('norms_recompute', x'01')");
       }
       if (st.ok()) {
@@ -1308,10 +1469,10 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     for (const char* migration : kMigrations) {
       if (st.ok()) st = d.exec(migration);
     }
-    if (st.ok()) {
-      st = d.exec(
-          "INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0), "
-          "(4, 0), (5, 0), (6, 0)");
+    // A fresh database records every version it was built up to.
+    for (int v = 1; st.ok() && v <= kSchemaVersion; ++v) {
+      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" +
+                  std::to_string(v) + ", 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

@@ -259,5 +259,28 @@ grep -q "^${case_t:24:8} .*TE LAAT" <<<"$out" && pass || fail "overview --at +30
   fail "overdue first"
 expect 1 "PERMISSION_DENIED" -- E --home "$wc" overview
 
+# The results report from the admin CLI: aggregates only, in JSON, CSV and a table.
+from=$(date -d '-1 day' '+%F')
+to=$(date -d '+1 day' '+%F')
+rep=$(admin report --from "$from" --to "$to" --wijk WK015301 --json)
+[[ $(json 'd["wijken"]' <<<"$rep") == "['WK015301']" ]] && pass || fail "report wijken: $rep"
+total=$(json '[r["value"] for r in d["rows"] if r["section"] == "signalen" and r["key"] == "totaal"][0]' <<<"$rep")
+[[ -n "$total" && "$total" != "0" ]] && pass || fail "report has no signals: $rep"
+csv=$(admin report --from "$from" --to "$to" --csv)
+[[ $(head -1 <<<"$csv") == "section,key,label,value" ]] && pass || fail "report csv header: $csv"
+grep -q "^afsluitingen,samengevoegd,Samengevoegd," <<<"$csv" && pass || fail "report csv: $csv"
+text=$(admin report --from "$from" --to "$to")
+for leak in "$case_t" "$case_id" "$second" "$t1" "$t2" "$junk" "$other" "Jan Visser" "Anna de Vries" \
+  "Bram Jansen" "Fatima El Amrani" "co-jan" "wc-anna" "zm-fatima" "1234AB" "Buurman"; do
+  for out in "$rep" "$csv" "$text"; do
+    grep -qF -- "$leak" <<<"$out" && fail "the report shows '$leak'" || pass
+  done
+done
+expect 1 "from '2026-02-30' is not a date" -- admin report --from 2026-02-30 --to "$to"
+expect 1 "to is before from" -- admin report --from "$to" --to "$from"
+expect 1 "unknown wijk WK099999" -- admin report --from "$from" --to "$to" --wijk WK099999
+expect 2 "not both" -- admin report --from "$from" --to "$to" --json --csv
+expect 2 "unknown report argument" -- admin report --from "$from" --to "$to" --week
+
 echo "cli with server: $checks checks, $failures failed"
 [[ $failures -eq 0 ]] || exit 1

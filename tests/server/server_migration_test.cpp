@@ -3,7 +3,8 @@
 // migrate to the current schema and keep every record, worker and device; a migrated row is
 // nobody's echo (StoredRecord::echo_device), so every device is still sent everything; the
 // default categories get the norm fields of schema v4; a v4 database with cases gets every
-// case's norms (schema v5's case_norms) on its first open.
+// case's norms (schema v5's case_norms) and report rows (schema v7's report_cases) on its first
+// open.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -41,13 +42,16 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
     CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
-          std::vector<std::string>{"1", "2", "3", "4", "5", "6"});
+          std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"});
     CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
     // v5: the golden databases hold signals only; each gets its household row on the first
     // open after the migration (cases: the v4 test below), and the request to derive is gone.
     CHECK(test::sqlColumn(path, "SELECT hex(value) FROM meta WHERE key = 'norms_recompute'") ==
           std::vector<std::string>{""});
     CHECK(test::sqlColumn(path, "SELECT count(*) FROM signal_households") ==
+          test::sqlColumn(path, "SELECT count(*) FROM records WHERE kind = 1"));
+    // v7: and its report row.
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM report_signals") ==
           test::sqlColumn(path, "SELECT count(*) FROM records WHERE kind = 1"));
 
     auto store = server::openSqliteServerStore(path);
@@ -145,6 +149,11 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
       "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM case_norms "
       "ORDER BY case_id");
   REQUIRE(want.size() == 2);
+  const char* kReportRows =
+      "SELECT case_id || ':' || wijk || ':' || start_ms || ':' || first_attempt_due_ms || ':' || "
+      "attempts || ':' || state FROM report_cases ORDER BY case_id";
+  const auto want_report = test::sqlColumn(path, kReportRows);
+  REQUIRE(want_report.size() == 2);
   s.engine.reset();
   {
     sqlite3* db = nullptr;
@@ -153,6 +162,7 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
                                 "DROP TABLE case_norms; DROP TABLE case_norms_open; "
                                 "DROP TABLE signal_households; "
                                 "DROP TABLE console_accounts; DROP TABLE console_sessions; "
+                                "DROP TABLE report_cases; DROP TABLE report_signals; "
                                 "DELETE FROM schema_version WHERE version >= 5",
                                 nullptr, nullptr, nullptr);
     sqlite3_close(db);
@@ -168,7 +178,9 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
   REQUIRE(reopened.ok());
   reopened->reset();
   CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
-        std::vector<std::string>{"6"});
+        std::vector<std::string>{"7"});
+  // v7: the report's rows come from the same recompute.
+  CHECK(test::sqlColumn(path, kReportRows) == want_report);
   CHECK(test::sqlColumn(path,
                         "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM "
                         "case_norms ORDER BY case_id") == want);
