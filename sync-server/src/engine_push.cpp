@@ -551,7 +551,8 @@ Result<Verdict> Engine::Impl::applyChange(StoreSession& s, const Principal& p,
       // In the push's own transaction: the log line commits with the write, or neither does.
       EROPAF_RETURN_IF_ERROR(
           s.appendAccess({now(), "push:" + std::string(toString(recordKind(incoming))),
-                          recordId(incoming), householdOf(incoming), w.id, "", p.device_id}));
+                          recordId(incoming), householdOf(incoming), w.id, "", p.device_id,
+                          std::string(toString(w.role)), ""}));
     }
   }
   return r;

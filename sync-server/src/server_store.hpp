@@ -77,6 +77,8 @@ struct AccessEntry {
   std::string worker_id;     ///< who did it
   std::string on_behalf_of;  ///< for whom (empty: themselves)
   std::string device_id;
+  std::string role;  ///< the actor's role (toString(Role)); empty for admin and system entries
+  std::string peer;  ///< from where: the client's address; empty for in-process callers
 };
 
 /// One case's derived norms (norms::deriveNorms over the server's stored facts) and the plain
@@ -116,6 +118,14 @@ struct SignalHousehold {
   std::string household;  ///< keyed household hash
   std::string wijk;
   std::string case_id;  ///< the case it is linked to, empty when none
+  std::int64_t observed_at_ms = 0;
+};
+
+/// An untriaged signal (triage state nieuw, not deleted) in the coordinator's werkvoorraad.
+struct QueuedSignal {
+  std::string signal_id;
+  std::string wijk;
+  int urgency = 0;  ///< the Urgency number (higher first)
   std::int64_t observed_at_ms = 0;
 };
 
@@ -226,6 +236,12 @@ class StoreSession {
   /// Open cases of `household` in `wijken`.
   virtual Result<std::vector<CaseNormRow>> householdCases(std::string_view household,
                                                           std::span<const std::string> wijken) = 0;
+
+  /// Stores (`live`) or removes a signal's werkvoorraad row (the signal_queue table).
+  virtual Status putQueuedSignal(const QueuedSignal& row, bool live) = 0;
+  /// The untriaged signals of `wijk`, most urgent first, then oldest, at most `limit`.
+  virtual Result<std::vector<QueuedSignal>> queuedSignals(std::string_view wijk,
+                                                          std::size_t limit) = 0;
 
   /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
   /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.

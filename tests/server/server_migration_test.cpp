@@ -41,7 +41,7 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
     CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
-          std::vector<std::string>{"1", "2", "3", "4", "5"});
+          std::vector<std::string>{"1", "2", "3", "4", "5", "6"});
     CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
     // v5: the golden databases hold signals only; each gets its household row on the first
     // open after the migration (cases: the v4 test below), and the request to derive is gone.
@@ -152,7 +152,9 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
     const int rc = sqlite3_exec(db,
                                 "DROP TABLE case_norms; DROP TABLE case_norms_open; "
                                 "DROP TABLE signal_households; "
-                                "DELETE FROM schema_version WHERE version = 5",
+                                "ALTER TABLE access_log DROP COLUMN role; "
+                                "ALTER TABLE access_log DROP COLUMN peer; "
+                                "DELETE FROM schema_version WHERE version >= 5",
                                 nullptr, nullptr, nullptr);
     sqlite3_close(db);
     REQUIRE(rc == SQLITE_OK);
@@ -167,7 +169,7 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
   REQUIRE(reopened.ok());
   reopened->reset();
   CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
-        std::vector<std::string>{"5"});
+        std::vector<std::string>{"6"});
   CHECK(test::sqlColumn(path,
                         "SELECT case_id || ':' || priority || ':' || first_attempt_due_ms FROM "
                         "case_norms ORDER BY case_id") == want);
