@@ -213,7 +213,7 @@ Result<v1::QueueResponse> Engine::consoleQueue(const Principal& p, std::string_v
     v1::QueueItem* item = out.add_items();
     wire::toProto(*sig, *item->mutable_signal());
     for (const std::string& id : hint->open_case_ids) item->mutable_hint()->add_open_case_ids(id);
-    item->mutable_hint()->set_recent_signals(static_cast<std::uint32_t>(hint->recent_signals));
+    item->mutable_hint()->set_recent_signals(hint->recent_signals);
     reads.push_back(readEntry(p, ctx, impl_->now(), "console:queue", sig->id,
                               impl_->householdOf((*rec)->record)));
   }
@@ -295,11 +295,12 @@ Result<v1::CaseDetail> Engine::consoleCase(const Principal& p, std::string_view 
     fc.first_attempt_ms = n.first_attempt_ms;
     fc.first_gesprek_ms = n.first_gesprek_ms;
     const norms::NormStatus st = norms::normStatus(cn, fc, impl_->now());
-    auto clock = [](const norms::ClockStatus& cs, std::optional<std::int64_t> met,
+    auto clock = [](const norms::ClockStatus& cs, std::optional<std::int64_t> first,
                     v1::NormClock& o) {
-      o.set_due_ms(cs.due_ms);
-      o.set_met_ms(met.value_or(0));
-      o.set_state(std::string(norms::toString(cs.state)));
+      o.set_due_ms(cs.due_ms == norms::kNoDue ? 0 : cs.due_ms);
+      if (first) o.set_first_ms(*first);
+      o.set_state(static_cast<v1::NormState>(cs.state));
+      o.set_days_late(cs.days_late);
     };
     clock(st.first_attempt, n.first_attempt_ms, *out.mutable_first_attempt());
     clock(st.first_gesprek, n.first_gesprek_ms, *out.mutable_first_gesprek());
@@ -695,6 +696,7 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
   if (!outbox.ok()) return done(outbox.status());
   v1::PushRequest req;
   req.set_device_id(p.device_id);
+  req.set_all_or_nothing(true);
   for (const store::OutboxEntry& e : *outbox) {
     v1::Change* c = req.add_changes();
     c->set_change_id(e.change_id);
@@ -705,7 +707,7 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
     return done(std::move(result));
   }
   auto shared_result = std::make_shared<v1::ActionResult>(std::move(result));
-  impl_->pushAllOrNothing(
+  push(
       p, std::move(req), [cs, shared_result, done](Result<v1::PushResponse> resp) {
         if (!resp.ok()) return done(resp.status());
         bool all = true;
@@ -727,7 +729,6 @@ Result<v1::ActionResult> Engine::consoleAct(const Principal& p, const v1::Consol
 
 void Engine::Impl::pushAllOrNothing(const Principal& principal, v1::PushRequest request,
                                     PushDone done) {
-  ++c_pushes;
   auto resp = std::make_shared<v1::PushResponse>();
   auto req = std::make_shared<v1::PushRequest>(std::move(request));
   auto who = std::make_shared<Principal>(principal);

@@ -628,6 +628,10 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
                 "at most " + std::to_string(kMaxChangesPerPush) + " changes per push", "changes"));
     return;
   }
+  if (request.all_or_nothing()) {
+    impl_->pushAllOrNothing(principal, std::move(request), std::move(done));
+    return;
+  }
   auto resp = std::make_shared<v1::PushResponse>();
   auto req = std::make_shared<v1::PushRequest>(std::move(request));
   auto who = std::make_shared<Principal>(std::move(principal));

@@ -239,7 +239,7 @@ void Router::handle(Request request, std::function<void(Response)> done) {
     admitted = std::move(*request.admitted);
   } else {
     admitted = admit({request.method, request.target, request.content_type, request.authorization,
-                      request.body.size(), request.peer});
+                      request.body.size(), request.peer, request.cookie, request.csrf_token});
   }
   if (admitted.rejection.has_value()) return finish(std::move(*admitted.rejection));
   if (request.body.size() > admitted.body_limit) {
