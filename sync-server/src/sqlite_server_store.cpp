@@ -1248,10 +1248,9 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     for (const char* migration : kMigrations) {
       if (st.ok()) st = d.exec(migration);
     }
-    if (st.ok()) {
-      st = d.exec(
-          "INSERT INTO schema_version(version, applied_at_ms) VALUES(1, 0), (2, 0), (3, 0), "
-          "(4, 0), (5, 0)");
+    for (int v = 1; st.ok() && v <= kSchemaVersion; ++v) {
+      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" +
+                  std::to_string(v) + ", 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

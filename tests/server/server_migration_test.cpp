@@ -43,6 +43,12 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
     CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
           std::vector<std::string>{"1", "2", "3", "4", "5", "6"});
     CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
+    // v6: the access log's role and peer columns; the werkvoorraad rows are derived on open.
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM access_log WHERE role = '' AND peer = ''")
+              .size() == 1);
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM signal_queue") ==
+          test::sqlColumn(path,
+                          "SELECT count(*) FROM signal_households WHERE case_id = ''"));
     // v5: the golden databases hold signals only; each gets its household row on the first
     // open after the migration (cases: the v4 test below), and the request to derive is gone.
     CHECK(test::sqlColumn(path, "SELECT hex(value) FROM meta WHERE key = 'norms_recompute'") ==
@@ -151,7 +157,7 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     const int rc = sqlite3_exec(db,
                                 "DROP TABLE case_norms; DROP TABLE case_norms_open; "
-                                "DROP TABLE signal_households; "
+                                "DROP TABLE signal_households; DROP TABLE signal_queue; "
                                 "ALTER TABLE access_log DROP COLUMN role; "
                                 "ALTER TABLE access_log DROP COLUMN peer; "
                                 "DELETE FROM schema_version WHERE version >= 5",
