@@ -133,8 +133,8 @@ struct ConsoleReader {
     store::DuplicateHint out;
     if (household.empty()) return out;
     const std::span<const std::string> wijken(p.worker.wijken);
-    Result<std::vector<SignalHousehold>> others = s.householdSignals(
-        household, wijken, impl.now() - kHintWindowMs, impl.now() + kHintSkewMs);
+    Result<std::vector<SignalHousehold>> others =
+        s.householdSignals(household, wijken, impl.now() - kHintWindowMs, impl.now() + kHintSkewMs);
     if (!others.ok()) return others.status();
     for (const SignalHousehold& h : *others) {
       if (h.signal_id != sig.id) ++out.recent_signals;
@@ -239,7 +239,8 @@ Result<v1::CaseDetail> Engine::consoleCase(const Principal& p, std::string_view 
   v1::CaseDetail out;
   wire::toProto(kase, *out.mutable_kase());
   std::vector<AccessEntry> reads;
-  reads.push_back(readEntry(p, ctx, impl_->now(), "console:case", kase.id, impl_->householdOf(kase)));
+  reads.push_back(
+      readEntry(p, ctx, impl_->now(), "console:case", kase.id, impl_->householdOf(kase)));
 
   std::vector<ContactMoment> moments;
   auto addChildren = [&](const Case& of) -> Status {
@@ -275,9 +276,8 @@ Result<v1::CaseDetail> Engine::consoleCase(const Principal& p, std::string_view 
     v1::ContactMomentRow* row = out.add_moments();
     wire::toProto(m, *row->mutable_moment());
     // As the device marks them: a moment another one corrects is superseded.
-    row->set_superseded(std::any_of(moments.begin(), moments.end(), [&](const ContactMoment& o) {
-      return o.corrects_id == m.id;
-    }));
+    row->set_superseded(std::any_of(moments.begin(), moments.end(),
+                                    [&](const ContactMoment& o) { return o.corrects_id == m.id; }));
   }
 
   Result<std::optional<CaseNormRow>> norms = s.caseNorms(kase.id);
@@ -410,7 +410,8 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
   ConsolePlan plan;
   auto needId = [](std::string_view field, const std::string& id) -> Status {
     if (id.empty()) return Status(ErrorCode::kRequiredFieldMissing, "required", std::string(field));
-    if (!isValidUuid(id)) return badArgument(field, std::string(field) + " is not a lower-case UUID");
+    if (!isValidUuid(id))
+      return badArgument(field, std::string(field) + " is not a lower-case UUID");
     return {};
   };
   Status args;
@@ -429,7 +430,8 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
     case A::kMarkDuplicate:
       args = needId("signal_id", action.mark_duplicate().signal_id());
       if (args.ok()) args = needId("of_signal_id", action.mark_duplicate().of_signal_id());
-      plan.signal_ids = {action.mark_duplicate().signal_id(), action.mark_duplicate().of_signal_id()};
+      plan.signal_ids = {action.mark_duplicate().signal_id(),
+                         action.mark_duplicate().of_signal_id()};
       break;
     case A::kRejectSignal:
       args = needId("signal_id", action.reject_signal().signal_id());
@@ -444,7 +446,8 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
       break;
     case A::kSetPriority:
       args = needId("case_id", action.set_priority().case_id());
-      if (args.ok() && (action.set_priority().priority() < 1 || action.set_priority().priority() > 4)) {
+      if (args.ok() &&
+          (action.set_priority().priority() < 1 || action.set_priority().priority() > 4)) {
         args = badArgument("priority", "priority is not a known priority");
       }
       plan.case_ids = {action.set_priority().case_id()};
@@ -463,7 +466,8 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
       break;
     case A::kResolveConflict:
       args = needId("case_id", action.resolve_conflict().case_id());
-      if (args.ok() && (action.resolve_conflict().to() < 0 || action.resolve_conflict().to() > 10)) {
+      if (args.ok() &&
+          (action.resolve_conflict().to() < 0 || action.resolve_conflict().to() > 10)) {
         args = badArgument("to", "to is not a case state");
       }
       plan.case_ids = {action.resolve_conflict().case_id()};
@@ -599,8 +603,8 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
   cs->db = std::move(*opened);
   store::Store& db = *cs->db;
   const Version server_now = impl_->serverVersion();
-  Status st = db.setIdentity(
-      {p.worker.id, p.worker.name, p.worker.role, p.worker.wijken, p.device_id});
+  Status st =
+      db.setIdentity({p.worker.id, p.worker.name, p.worker.role, p.worker.wijken, p.device_id});
   if (st.ok()) st = db.setCategories(categories);
   if (st.ok()) st = db.setReference(ref_workers, ref_wijken);
   if (st.ok()) st = db.observeRemoteVersion(server_now.hlc);
@@ -666,8 +670,9 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
       break;
     }
     case A::kMergeCase: {
-      Result<Case> target = db.mergeCase(action.merge_case().case_id(),
-                                         action.merge_case().into_id(), action.merge_case().reason());
+      Result<Case> target =
+          db.mergeCase(action.merge_case().case_id(), action.merge_case().into_id(),
+                       action.merge_case().reason());
       verb = target.status();
       if (target.ok()) result.set_case_id(target->id);
       break;
@@ -707,16 +712,15 @@ void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
     return done(std::move(result));
   }
   auto shared_result = std::make_shared<v1::ActionResult>(std::move(result));
-  push(
-      p, std::move(req), [cs, shared_result, done](Result<v1::PushResponse> resp) {
-        if (!resp.ok()) return done(resp.status());
-        bool all = true;
-        for (const v1::ChangeResult& r : resp->results()) all = all && r.accepted();
-        shared_result->set_applied(all);
-        *shared_result->mutable_results() = resp->results();
-        if (!all) shared_result->clear_case_id();
-        done(std::move(*shared_result));
-      });
+  push(p, std::move(req), [cs, shared_result, done](Result<v1::PushResponse> resp) {
+    if (!resp.ok()) return done(resp.status());
+    bool all = true;
+    for (const v1::ChangeResult& r : resp->results()) all = all && r.accepted();
+    shared_result->set_applied(all);
+    *shared_result->mutable_results() = resp->results();
+    if (!all) shared_result->clear_case_id();
+    done(std::move(*shared_result));
+  });
 }
 
 Result<v1::ActionResult> Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
@@ -733,43 +737,44 @@ void Engine::Impl::pushAllOrNothing(const Principal& principal, v1::PushRequest 
   auto req = std::make_shared<v1::PushRequest>(std::move(request));
   auto who = std::make_shared<Principal>(principal);
   auto shared_done = std::make_shared<PushDone>(std::move(done));
-  const bool queued = enqueue(Job{
-      [this, req, resp, who](StoreSession& s) -> Status {
-        resp->Clear();
-        EROPAF_RETURN_IF_ERROR(s.savepoint());
-        Status st = applyPush(s, *who, *req, *resp);
-        if (!st.ok()) {
-          static_cast<void>(s.rollbackToSavepoint());  // also releases it
-          return st;
-        }
-        const auto refused = std::find_if(resp->results().begin(), resp->results().end(),
-                                          [](const v1::ChangeResult& r) { return !r.accepted(); });
-        if (refused == resp->results().end()) return s.releaseSavepoint();
-        // One change refused: none of the action's changes stays (nor its applied-change
-        // rows, so nothing is remembered as done).
-        EROPAF_RETURN_IF_ERROR(s.rollbackToSavepoint());  // also releases it
-        norms_dirty.clear();
-        const std::string first = refused->change_id();
-        for (v1::ChangeResult& r : *resp->mutable_results()) {
-          if (!r.accepted()) continue;
-          r.set_accepted(false);
-          r.clear_transition_outcome();
-          r.mutable_error()->set_code(v1::ERROR_CODE_FAILED_PRECONDITION);
-          r.mutable_error()->set_message("not applied: change " + first +
-                                         " of the same action was refused");
-          r.mutable_error()->set_field("");
-          --c_applied;
-          ++c_refused;
-        }
-        return {};
-      },
-      [resp, shared_done](const Status& st) {
-        if (st.ok()) {
-          (*shared_done)(std::move(*resp));
-        } else {
-          (*shared_done)(st);
-        }
-      }});
+  const bool queued =
+      enqueue(Job{[this, req, resp, who](StoreSession& s) -> Status {
+                    resp->Clear();
+                    EROPAF_RETURN_IF_ERROR(s.savepoint());
+                    Status st = applyPush(s, *who, *req, *resp);
+                    if (!st.ok()) {
+                      static_cast<void>(s.rollbackToSavepoint());  // also releases it
+                      return st;
+                    }
+                    const auto refused =
+                        std::find_if(resp->results().begin(), resp->results().end(),
+                                     [](const v1::ChangeResult& r) { return !r.accepted(); });
+                    if (refused == resp->results().end()) return s.releaseSavepoint();
+                    // One change refused: none of the action's changes stays (nor its
+                    // applied-change rows, so nothing is remembered as done).
+                    EROPAF_RETURN_IF_ERROR(s.rollbackToSavepoint());  // also releases it
+                    norms_dirty.clear();
+                    const std::string first = refused->change_id();
+                    for (v1::ChangeResult& r : *resp->mutable_results()) {
+                      if (!r.accepted()) continue;
+                      r.set_accepted(false);
+                      r.clear_transition_outcome();
+                      r.mutable_error()->set_code(v1::ERROR_CODE_FAILED_PRECONDITION);
+                      r.mutable_error()->set_message("not applied: change " + first +
+                                                     " of the same action was refused");
+                      r.mutable_error()->set_field("");
+                      --c_applied;
+                      ++c_refused;
+                    }
+                    return {};
+                  },
+                  [resp, shared_done](const Status& st) {
+                    if (st.ok()) {
+                      (*shared_done)(std::move(*resp));
+                    } else {
+                      (*shared_done)(st);
+                    }
+                  }});
   if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
 }
 

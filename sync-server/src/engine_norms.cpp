@@ -30,9 +30,9 @@ std::string categoryColumn(const Case& c) {
 
 Status Engine::Impl::noteQueue(StoreSession& s, const Signal& sig) {
   const bool live = !sig.deleted.value && sig.triage_state.value == TriageState::kNieuw;
-  return s.putQueuedSignal({sig.id, sig.content.wijk, static_cast<int>(sig.content.urgency),
-                            sig.content.observed_at_ms},
-                           live);
+  return s.putQueuedSignal(
+      {sig.id, sig.content.wijk, static_cast<int>(sig.content.urgency), sig.content.observed_at_ms},
+      live);
 }
 
 Status Engine::Impl::noteNorms(StoreSession& s, const Record& r, const Record* before,

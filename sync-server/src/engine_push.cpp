@@ -549,10 +549,9 @@ Result<Verdict> Engine::Impl::applyChange(StoreSession& s, const Principal& p,
     // Only a write is logged as theirs: a refusal or an accepted no-op leaves no line.
     if (r->wrote) {
       // In the push's own transaction: the log line commits with the write, or neither does.
-      EROPAF_RETURN_IF_ERROR(
-          s.appendAccess({now(), "push:" + std::string(toString(recordKind(incoming))),
-                          recordId(incoming), householdOf(incoming), w.id, "", p.device_id,
-                          std::string(toString(w.role)), ""}));
+      EROPAF_RETURN_IF_ERROR(s.appendAccess(
+          {now(), "push:" + std::string(toString(recordKind(incoming))), recordId(incoming),
+           householdOf(incoming), w.id, "", p.device_id, std::string(toString(w.role)), ""}));
     }
   }
   return r;

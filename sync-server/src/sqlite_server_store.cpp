@@ -1249,8 +1249,8 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       if (st.ok()) st = d.exec(migration);
     }
     for (int v = 1; st.ok() && v <= kSchemaVersion; ++v) {
-      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" +
-                  std::to_string(v) + ", 0)");
+      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" + std::to_string(v) +
+                  ", 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));

@@ -191,6 +191,11 @@ TEST_CASE("console: the field day's triage through consoleAct, seen on the devic
   m.kind = ContactKind::kHuisbezoek;
   m.outcome = ContactOutcome::kGesprek;
   REQUIRE(anna->db().addContactMoment(m).ok());
+  s.clock->advance(60'000);
+  store::NewContactMoment fix = m;  // the same visit, corrected: the first is superseded
+  fix.note = "Gesprek met mevrouw en dochter";
+  fix.corrects_id = readOk(anna->db().contactMoments(case_id)).at(0).id;
+  REQUIRE(anna->db().addContactMoment(fix).ok());
   REQUIRE(anna->db().moveCase({case_id, CaseState::kInBehandeling, "", false}).ok());
   s.sync(*anna);
   REQUIRE(anna->db().moveCase({case_id, CaseState::kWacht, "Wacht op schuldhulp", false}).ok());
@@ -249,7 +254,10 @@ TEST_CASE("console: the field day's triage through consoleAct, seen on the devic
   detail = s.engine->consoleCase(desk, case_id, kDesk);
   REQUIRE(detail.ok());
   CHECK(detail->merged_case_ids_size() == 1);
-  CHECK(detail->moments_size() == 1);
+  REQUIRE(detail->moments_size() == 2);
+  CHECK(detail->moments(0).superseded());
+  CHECK(detail->moments(1).moment().corrects_id() == detail->moments(0).moment().id());
+  CHECK_FALSE(detail->moments(1).superseded());
   CHECK(detail->transitions_size() >= 5);
 
   auto log = s.engine->accessLog(1000);
@@ -398,8 +406,7 @@ TEST_CASE("console: a coordinator's long poll wakes when a home-care signal of t
   auto woke_f = woke.get_future();
   auto other_f = other.get_future();
   const auto t1 = s.engine->waitForChange(seq, co->principal, [&](bool c) { woke.set_value(c); });
-  const auto t2 =
-      s.engine->waitForChange(seq, els->principal, [&](bool c) { other.set_value(c); });
+  const auto t2 = s.engine->waitForChange(seq, els->principal, [&](bool c) { other.set_value(c); });
   REQUIRE(zm->db().createSignal(aSignal("Nieuw signaal", "1234AB", "12")).ok());
   s.push(*zm);
   REQUIRE(woke_f.wait_for(std::chrono::seconds(5)) == std::future_status::ready);

@@ -47,8 +47,7 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
     CHECK(test::sqlColumn(path, "SELECT count(*) FROM access_log WHERE role = '' AND peer = ''")
               .size() == 1);
     CHECK(test::sqlColumn(path, "SELECT count(*) FROM signal_queue") ==
-          test::sqlColumn(path,
-                          "SELECT count(*) FROM signal_households WHERE case_id = ''"));
+          test::sqlColumn(path, "SELECT count(*) FROM signal_households WHERE case_id = ''"));
     // v5: the golden databases hold signals only; each gets its household row on the first
     // open after the migration (cases: the v4 test below), and the request to derive is gone.
     CHECK(test::sqlColumn(path, "SELECT hex(value) FROM meta WHERE key = 'norms_recompute'") ==
