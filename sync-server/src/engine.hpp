@@ -142,7 +142,7 @@ class Engine {
   /// The verb's own refusal comes back in ActionResult.error with nothing pushed. An error
   /// Result only for a malformed action or a storage failure.
   void consoleAct(const Principal& principal, const v1::ConsoleAction& action,
-                  const RequestContext& ctx, ActDone done);
+                  const RequestContext& ctx, const ActDone& done);
   /// The same, waiting for the answer (tests and tools).
   Result<v1::ActionResult> consoleAct(const Principal& principal, const v1::ConsoleAction& action,
                                       const RequestContext& ctx);

@@ -149,7 +149,7 @@ struct ConsoleReader {
 };
 
 template <class Impl>
-Status logReads(Impl& impl, std::vector<AccessEntry> reads) {
+Status logReads(Impl& impl, const std::vector<AccessEntry>& reads) {
   if (reads.empty()) return {};
   Result<bool> logged = impl.template runBlocking<bool>([reads](StoreSession& ws) -> Result<bool> {
     for (const AccessEntry& a : reads) EROPAF_RETURN_IF_ERROR(ws.appendAccess(a));
@@ -217,7 +217,7 @@ Result<v1::QueueResponse> Engine::consoleQueue(const Principal& p, std::string_v
     reads.push_back(readEntry(p, ctx, impl_->now(), "console:queue", sig->id,
                               impl_->householdOf((*rec)->record)));
   }
-  EROPAF_RETURN_IF_ERROR(logReads(*impl_, std::move(reads)));
+  EROPAF_RETURN_IF_ERROR(logReads(*impl_, reads));
   return out;
 }
 
@@ -313,7 +313,7 @@ Result<v1::CaseDetail> Engine::consoleCase(const Principal& p, std::string_view 
   for (const Worker& w : permissions::validAssignees(*workers, kase.wijk.value)) {
     wire::toProto(w, *out.add_assignees());
   }
-  EROPAF_RETURN_IF_ERROR(logReads(*impl_, std::move(reads)));
+  EROPAF_RETURN_IF_ERROR(logReads(*impl_, reads));
   return out;
 }
 
@@ -356,7 +356,7 @@ Result<v1::ConflictsResponse> Engine::consoleConflicts(const Principal& p,
           readEntry(p, ctx, impl_->now(), "console:conflict", (*c)->id, impl_->householdOf(**c)));
     }
   }
-  EROPAF_RETURN_IF_ERROR(logReads(*impl_, std::move(reads)));
+  EROPAF_RETURN_IF_ERROR(logReads(*impl_, reads));
   return out;
 }
 
@@ -403,7 +403,7 @@ struct ConsolePlan {
 };
 
 void Engine::consoleAct(const Principal& p, const v1::ConsoleAction& action,
-                        const RequestContext& ctx, ActDone done) {
+                        const RequestContext& ctx, const ActDone& done) {
   static_cast<void>(ctx);  // actions are logged as the push's lines (push:<kind>)
   if (Status st = coordinatorOnly(p); !st.ok()) return done(st);
   using A = v1::ConsoleAction;

@@ -82,7 +82,7 @@ TEST_CASE("console: the field day's triage through consoleAct, seen on the devic
   INFO(outcome(opened));
   REQUIRE(opened.applied());
   REQUIRE(opened.results_size() >= 2);
-  const std::string case_id = opened.case_id();
+  const std::string& case_id = opened.case_id();
   REQUIRE(isValidUuid(case_id));
   s.pull(*zm);
   CHECK(readOk(zm->db().signal(first->id))->triage_state.value == TriageState::kGekoppeld);
