@@ -20,6 +20,7 @@
 #include "eropaf/model.hpp"
 #include "eropaf/status.hpp"
 #include "eropaf/store.hpp"
+#include "eropaf/v1/console.pb.h"
 #include "eropaf/v1/sync.pb.h"
 #include "server_store.hpp"
 
@@ -34,6 +35,12 @@ struct Principal {
   std::uint64_t served_seq = 0;
   std::uint64_t served_hlc = 0;
   std::uint64_t first_served_seq = 0;
+};
+
+/// Facts about the request that are not the principal's: where it came from (the client's
+/// address, "from where" in the access log; empty for in-process callers).
+struct RequestContext {
+  std::string peer;
 };
 
 struct EngineOptions {
@@ -211,6 +218,44 @@ class Engine {
   /// asked must be theirs, else kPermissionDenied naming it; none asked: all of theirs). The
   /// report is access-logged (action "report", no record: it holds no case content).
   Result<Report> report(const Principal& principal, const ReportQuery& query);
+  // --- console ---------------------------------------------------------------------------
+  // The coordinator's console (docs/console.md): reads that return only what the principal may
+  // see, each row with case or signal content access-logged (role and peer included, committed
+  // before the answer), and actions that are the device store's triage verbs run as the
+  // coordinator's changes through the device push path. kPermissionDenied for anyone but a
+  // coordinator. Reads run on the caller's thread and wait for one writer commit (the log).
+  using ActDone = std::function<void(Result<v1::ActionResult>)>;
+
+  /// Werkvoorraad: the untriaged signals (triage nieuw) of the coordinator's wijken (or of
+  /// `wijk`, which must be theirs), most urgent first, then oldest, at most 200, each with its
+  /// duplicateHint().
+  Result<v1::QueueResponse> consoleQueue(const Principal& principal, std::string_view wijk,
+                                         const RequestContext& ctx);
+  /// Casus: the case, its signals, contact moments (superseded ones marked; with those of the
+  /// cases merged into it), transitions, history, norms and the valid assignees for the picker.
+  /// A case the coordinator may not see is answered as an unknown id.
+  Result<v1::CaseDetail> consoleCase(const Principal& principal, std::string_view case_id,
+                                     const RequestContext& ctx);
+  /// Conflicten: the open cases of their wijken on the conflict list, with the transitions
+  /// the server decided as conflicts beside the applied ones.
+  Result<v1::ConflictsResponse> consoleConflicts(const Principal& principal,
+                                                 const RequestContext& ctx);
+  /// "Koppel aan bestaande casus": open cases of their wijken whose id or short id starts with
+  /// `text` (hex digits and '-'), or of the household at "postcode number" (e.g. "1234AB 12"),
+  /// at most 20 (capped says more matched).
+  Result<v1::FindCasesResponse> consoleFindCases(const Principal& principal, std::string_view text,
+                                                 const RequestContext& ctx);
+  /// Runs one action: a short-lived console device store (identity: the coordinator and the
+  /// principal's device) gets the records the verb needs as the principal may see them, the
+  /// verb runs, and its outbox is pushed as ONE request with the principal, all or nothing: a
+  /// change the server refuses rolls back every change of the action (each answered refused).
+  /// The verb's own refusal comes back in ActionResult.error with nothing pushed. An error
+  /// Result only for a malformed action or a storage failure.
+  void consoleAct(const Principal& principal, const v1::ConsoleAction& action,
+                  const RequestContext& ctx, const ActDone& done);
+  /// The same, waiting for the answer (tests and tools).
+  Result<v1::ActionResult> consoleAct(const Principal& principal, const v1::ConsoleAction& action,
+                                      const RequestContext& ctx);
 
   // --- admin (functioneel beheer) ----------------------------------------------------------
   Status addWijk(const Wijk& wijk);

@@ -114,7 +114,8 @@ void Engine::enroll(const v1::EnrollRequest& request, EnrollDone done) {
         resp->set_token(d.id + "." + secret_hex);
         wire::toProto(**worker, *resp->mutable_worker());
         EROPAF_RETURN_IF_ERROR(impl->fillReference(s, **worker, *resp->mutable_reference()));
-        return s.appendAccess({now, "enroll", "", "", (*worker)->id, "", d.id});
+        return s.appendAccess({now, "enroll", "", "", (*worker)->id, "", d.id,
+                               std::string(toString((*worker)->role)), ""});
       },
       [resp, shared_done](const Status& st) {
         if (st.ok()) {
@@ -190,7 +191,8 @@ Result<std::string> Engine::createEnrollmentCode(std::string_view worker_id) {
     if (!w->has_value()) return Status(ErrorCode::kNotFound, "no worker " + id, "worker_id");
     EROPAF_RETURN_IF_ERROR(s.addEnrollmentCode(secretHash(plain), id,
                                                impl->now() + impl->opts.enrollment_code_ttl_ms));
-    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "enrollment_code", "", "", "", id, ""}));
+    EROPAF_RETURN_IF_ERROR(
+        s.appendAccess({impl->now(), "enrollment_code", "", "", "", id, "", "", ""}));
     return true;
   });
   if (!r.ok()) return r.status();
@@ -210,7 +212,7 @@ Status Engine::revokeDevice(std::string_view device_id) {
     EROPAF_RETURN_IF_ERROR(s.revokeDevice(id));
     EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions("", id));  // a console's sessions end at once
     EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
-    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", id}));
+    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", id, "", ""}));
     return true;
   });
   if (r.ok()) impl->wakeWho(id, {});  // its waiting long polls re-authenticate: 403
@@ -261,7 +263,8 @@ Status Engine::setCategory(const Category& category) {
   Impl* impl = impl_.get();
   Result<bool> r = impl->runBlocking<bool>([impl, category](StoreSession& s) -> Result<bool> {
     EROPAF_RETURN_IF_ERROR(s.putCategory(category));
-    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "set-category", "", "", "", "", ""}));
+    EROPAF_RETURN_IF_ERROR(
+        s.appendAccess({impl->now(), "set-category", "", "", "", "", "", "", ""}));
     const std::uint64_t v = impl->ref_version.load() + 1;
     EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
     impl->ref_version = v;
@@ -294,11 +297,11 @@ Status Engine::deactivateWorker(std::string_view worker_id) {
         for (const DeviceInfo& d : *devs) {
           if (d.worker_id != id || d.revoked) continue;
           EROPAF_RETURN_IF_ERROR(s.revokeDevice(d.id));
-          EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id}));
+          EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id, "", ""}));
           revoked.push_back(d.id);
         }
         EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(id, ""));  // console sessions end at once
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, ""}));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, "", "", ""}));
         const std::uint64_t v = impl->ref_version.load() + 1;
         EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
         impl->ref_version = v;
@@ -397,7 +400,7 @@ Result<std::vector<std::string>> Engine::reassignCases(std::string_view from, st
           c.assignee.set(t, v);
           EROPAF_RETURN_IF_ERROR(impl->put(s, c, &before, nullptr));
           EROPAF_RETURN_IF_ERROR(s.appendAccess(
-              {impl->now(), "reassign", c.id, impl->householdOf(c), "admin", "", ""}));
+              {impl->now(), "reassign", c.id, impl->householdOf(c), "admin", "", "", "", ""}));
           moved.push_back(c.id);
         }
         EROPAF_RETURN_IF_ERROR(impl->flushNorms(s));

@@ -290,6 +290,10 @@ struct Engine::Impl {
   Status applyPush(StoreSession& s, const Principal& authenticated, const v1::PushRequest& req,
                    v1::PushResponse& resp);
 
+  /// A console action's push (engine_console.cpp): applyPush under its own savepoint; when
+  /// the server refuses any change, every change is rolled back and answered refused.
+  void pushAllOrNothing(const Principal& principal, v1::PushRequest request, PushDone done);
+
   // --- norms (engine_norms.cpp) -----------------------------------------------------------
   // Every write that touches a case, a signal's link or a contact moment marks the case; the
   // job that wrote flushes the marks before it ends (in its own savepoint): the case_norms row
@@ -304,6 +308,8 @@ struct Engine::Impl {
   Status noteNorms(StoreSession& s, const Record& r, const Record* before, const Case* parent);
   /// Recomputes the marked cases (and the cases they are merged into).
   Status flushNorms(StoreSession& s);
+  /// Keeps a signal's werkvoorraad row (signal_queue): present while it is untriaged.
+  Status noteQueue(StoreSession& s, const Signal& sig);
   Status refreshCaseNorms(StoreSession& s, const std::string& case_id,
                           std::string* merged_into_out);
   /// A case's stored facts for its norms and its close guard: its linked signals (its own

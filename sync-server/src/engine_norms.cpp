@@ -51,6 +51,13 @@ std::int64_t normStartMs(const Case& c, const norms::NormInputs& in) {
 
 }  // namespace
 
+Status Engine::Impl::noteQueue(StoreSession& s, const Signal& sig) {
+  const bool live = !sig.deleted.value && sig.triage_state.value == TriageState::kNieuw;
+  return s.putQueuedSignal(
+      {sig.id, sig.content.wijk, static_cast<int>(sig.content.urgency), sig.content.observed_at_ms},
+      live);
+}
+
 Status Engine::Impl::noteNorms(StoreSession& s, const Record& r, const Record* before,
                                const Case* parent) {
   if (const auto* c = std::get_if<Case>(&r)) {
@@ -66,7 +73,8 @@ Status Engine::Impl::noteNorms(StoreSession& s, const Record& r, const Record* b
     SignalHousehold h{sig->id, householdOf(r), sig->content.wijk, sig->case_id.value,
                       sig->content.observed_at_ms};
     EROPAF_RETURN_IF_ERROR(s.putSignalHousehold(h, !sig->deleted.value));
-    return s.putReportSignal(reportSignalRow(*sig), !sig->deleted.value);
+    EROPAF_RETURN_IF_ERROR(s.putReportSignal(reportSignalRow(*sig), !sig->deleted.value));
+    return noteQueue(s, *sig);
   }
   // A contact moment counts for its case; a transition's case is written beside it.
   if (parent != nullptr) norms_dirty.insert(parent->id);
@@ -192,6 +200,7 @@ Status Engine::Impl::recomputeNormsIfAsked(StoreSession& s) {
                           sig->content.observed_at_ms};
         EROPAF_RETURN_IF_ERROR(s.putSignalHousehold(h, !sig->deleted.value));
         EROPAF_RETURN_IF_ERROR(s.putReportSignal(reportSignalRow(*sig), !sig->deleted.value));
+        EROPAF_RETURN_IF_ERROR(noteQueue(s, *sig));
       }
     }
     if (rows->size() < 1000) break;
@@ -285,7 +294,7 @@ Result<store::Overview> Engine::overview(const Principal& p, const store::Overvi
       row.overdue = row.status.first_attempt.state == norms::NormState::kMissed ||
                     row.status.first_gesprek.state == norms::NormState::kMissed;
       reads.push_back({impl_->now(), "list:overview", row.kase.id, impl_->householdOf(row.kase),
-                       w.id, "", p.device_id});
+                       w.id, "", p.device_id, std::string(toString(w.role)), ""});
       out.rows.push_back(std::move(row));
     }
   }

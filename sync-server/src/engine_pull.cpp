@@ -282,7 +282,8 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
     ++c_sent;
     if (view == View::kFull) {
       page.reads.push_back({now(), "pull:" + std::string(toString(recordKind(r))), recordId(r),
-                            householdOf(r), w.id, "", p.device_id});
+                            householdOf(r), w.id, "", p.device_id, std::string(toString(w.role)),
+                            ""});
     }
     return {};
   };

@@ -549,9 +549,9 @@ Result<Verdict> Engine::Impl::applyChange(StoreSession& s, const Principal& p,
     // Only a write is logged as theirs: a refusal or an accepted no-op leaves no line.
     if (r->wrote) {
       // In the push's own transaction: the log line commits with the write, or neither does.
-      EROPAF_RETURN_IF_ERROR(
-          s.appendAccess({now(), "push:" + std::string(toString(recordKind(incoming))),
-                          recordId(incoming), householdOf(incoming), w.id, "", p.device_id}));
+      EROPAF_RETURN_IF_ERROR(s.appendAccess(
+          {now(), "push:" + std::string(toString(recordKind(incoming))), recordId(incoming),
+           householdOf(incoming), w.id, "", p.device_id, std::string(toString(w.role)), ""}));
     }
   }
   return r;
@@ -625,6 +625,10 @@ void Engine::push(Principal principal, v1::PushRequest request, PushDone done) {
   if (static_cast<std::size_t>(request.changes_size()) > kMaxChangesPerPush) {
     done(Status(ErrorCode::kTooLarge,
                 "at most " + std::to_string(kMaxChangesPerPush) + " changes per push", "changes"));
+    return;
+  }
+  if (request.all_or_nothing()) {
+    impl_->pushAllOrNothing(principal, std::move(request), std::move(done));
     return;
   }
   auto resp = std::make_shared<v1::PushResponse>();

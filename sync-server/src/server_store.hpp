@@ -99,6 +99,8 @@ struct AccessEntry {
   std::string worker_id;     ///< who did it
   std::string on_behalf_of;  ///< for whom (empty: themselves)
   std::string device_id;
+  std::string role;  ///< the actor's role (toString(Role)); empty for admin and system entries
+  std::string peer;  ///< from where: the client's address; empty for in-process callers
 };
 
 /// One case's derived norms (norms::deriveNorms over the server's stored facts) and the plain
@@ -172,6 +174,12 @@ struct ReportSignalRow {
   std::int64_t observed_at_ms = 0;
   Role source_role = Role::kUnspecified;
   std::string categories;  ///< present codes as ",a,b,"
+/// An untriaged signal (triage state nieuw, not deleted) in the coordinator's werkvoorraad.
+struct QueuedSignal {
+  std::string signal_id;
+  std::string wijk;
+  int urgency = 0;  ///< the Urgency number (higher first)
+  std::int64_t observed_at_ms = 0;
 };
 
 class StoreSession {
@@ -303,6 +311,11 @@ class StoreSession {
   virtual Result<std::vector<ReportSignalRow>> reportSignals(std::span<const std::string> wijken,
                                                              std::int64_t from_ms,
                                                              std::int64_t to_ms) = 0;
+  /// Stores (`live`) or removes a signal's werkvoorraad row (the signal_queue table).
+  virtual Status putQueuedSignal(const QueuedSignal& row, bool live) = 0;
+  /// The untriaged signals of `wijk`, most urgent first, then oldest, at most `limit`.
+  virtual Result<std::vector<QueuedSignal>> queuedSignals(std::string_view wijk,
+                                                          std::size_t limit) = 0;
 
   /// The worker id of an unused, unexpired enrollment code; nullopt otherwise. Read-only (no
   /// write transaction), so a wrong code costs no commit; useEnrollmentCode() still decides.

@@ -20,7 +20,7 @@ namespace {
 using store::detail::Db;
 using store::detail::Stmt;
 
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 constexpr const char* kSchemaV1 = R"sql(
 CREATE TABLE schema_version(version INTEGER PRIMARY KEY NOT NULL, applied_at_ms INTEGER NOT NULL);
@@ -246,9 +246,22 @@ CREATE TABLE report_signals(
   PRIMARY KEY(wijk, observed_at_ms, signal_id)) WITHOUT ROWID;
 )sql";
 
+// v8: the access log's NEN 7513 fields are complete: the actor's role and where the request
+// came from (the client's address; empty for in-process callers and older entries).
+constexpr const char* kSchemaV8 = R"sql(
+ALTER TABLE access_log ADD COLUMN role TEXT NOT NULL DEFAULT '';
+ALTER TABLE access_log ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+CREATE TABLE signal_queue(
+  signal_id TEXT PRIMARY KEY NOT NULL,
+  wijk TEXT NOT NULL,
+  urgency INTEGER NOT NULL,
+  observed_at_ms INTEGER NOT NULL);
+CREATE INDEX signal_queue_order ON signal_queue(wijk, urgency DESC, observed_at_ms, signal_id);
+)sql";
+
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
 constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
-                                       kSchemaV7};
+                                       kSchemaV7, kSchemaV8};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 /// The UTC day number of a time in ms (floor, also before 1970).
@@ -709,7 +722,7 @@ class SqliteSession final : public StoreSession {
   Status appendAccess(const AccessEntry& e) override {
     Stmt* q = stmt(
         "INSERT INTO access_log(at_ms, action, record_id, household_key, worker_id, "
-        "on_behalf_of, device_id) VALUES(?,?,?,?,?,?,?)");
+        "on_behalf_of, device_id, role, peer) VALUES(?,?,?,?,?,?,?,?,?)");
     if (q == nullptr) return prepare_error_;
     return q->bind(1, e.at_ms)
         .bind(2, e.action)
@@ -718,12 +731,50 @@ class SqliteSession final : public StoreSession {
         .bind(5, e.worker_id)
         .bind(6, e.on_behalf_of)
         .bind(7, e.device_id)
+        .bind(8, e.role)
+        .bind(9, e.peer)
         .run();
+  }
+
+  Status putQueuedSignal(const QueuedSignal& row, bool live) override {
+    if (!live) {
+      Stmt* q = stmt("DELETE FROM signal_queue WHERE signal_id = ?");
+      if (q == nullptr) return prepare_error_;
+      return q->bind(1, row.signal_id).run();
+    }
+    Stmt* q = stmt(
+        "INSERT OR REPLACE INTO signal_queue(signal_id, wijk, urgency, observed_at_ms) "
+        "VALUES(?,?,?,?)");
+    if (q == nullptr) return prepare_error_;
+    return q->bind(1, row.signal_id)
+        .bind(2, row.wijk)
+        .bind(3, static_cast<std::int64_t>(row.urgency))
+        .bind(4, row.observed_at_ms)
+        .run();
+  }
+
+  Result<std::vector<QueuedSignal>> queuedSignals(std::string_view wijk,
+                                                  std::size_t limit) override {
+    Stmt* q = stmt(
+        "SELECT signal_id, wijk, urgency, observed_at_ms FROM signal_queue WHERE wijk = ? "
+        "ORDER BY urgency DESC, observed_at_ms, signal_id LIMIT ?");
+    if (q == nullptr) return prepare_error_;
+    q->bind(1, wijk).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<QueuedSignal> out;
+    for (;;) {
+      Result<bool> row = q->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      out.push_back({q->text(0), q->text(1), static_cast<int>(q->int64(2)), q->int64(3)});
+    }
+    q->reset();
+    return out;
   }
 
   Result<std::vector<AccessEntry>> accessLog(std::size_t limit) override {
     Stmt* q = stmt(
-        "SELECT at_ms, action, record_id, household_key, worker_id, on_behalf_of, device_id FROM "
+        "SELECT at_ms, action, record_id, household_key, worker_id, on_behalf_of, device_id, role, "
+        "peer FROM "
         "access_log ORDER BY seq DESC LIMIT ?");
     if (q == nullptr) return prepare_error_;
     q->bind(1, static_cast<std::int64_t>(limit));
@@ -732,8 +783,8 @@ class SqliteSession final : public StoreSession {
       Result<bool> row = q->step();
       if (!row.ok()) return row.status();
       if (!*row) break;
-      out.push_back(
-          {q->int64(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5), q->text(6)});
+      out.push_back({q->int64(0), q->text(1), q->text(2), q->text(3), q->text(4), q->text(5),
+                     q->text(6), q->text(7), q->text(8)});
     }
     q->reset();
     return out;
@@ -1451,7 +1502,8 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
       EROPAF_RETURN_IF_ERROR(d.exec("BEGIN IMMEDIATE"));
       Status st = d.exec(kMigrations[from - 1]);
       if (st.ok() && from + 1 == 4) st = fillNormDefaults(d);
-      if (st.ok() && (from + 1 == 5 || from + 1 == 6)) {
+      // v5 (case_norms), v7 (report rows) and v8 (signal_queue) are derived from the records.
+      if (st.ok() && (from + 1 == 5 || from + 1 == 7 || from + 1 == 8)) {
         st = d.exec("INSERT OR REPLACE INTO meta(key, value) VALUES('norms_recompute', x'01')");
       }
       if (st.ok()) {

@@ -42,8 +42,13 @@ TEST_CASE("golden server databases of schema v1 and v2 migrate with every record
       CHECK((*engine)->lastSeq() == std::stoull(before_seqs.back()));
     }
     CHECK(test::sqlColumn(path, "SELECT version FROM schema_version ORDER BY version") ==
-          std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7"});
+          std::vector<std::string>{"1", "2", "3", "4", "5", "6", "7", "8"});
     CHECK(test::sqlColumn(path, "SELECT id FROM records ORDER BY seq") == before_ids);
+    // v6: the access log's role and peer columns; the werkvoorraad rows are derived on open.
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM access_log WHERE role = '' AND peer = ''")
+              .size() == 1);
+    CHECK(test::sqlColumn(path, "SELECT count(*) FROM signal_queue") ==
+          test::sqlColumn(path, "SELECT count(*) FROM signal_households WHERE case_id = ''"));
     // v5: the golden databases hold signals only; each gets its household row on the first
     // open after the migration (cases: the v4 test below), and the request to derive is gone.
     CHECK(test::sqlColumn(path, "SELECT hex(value) FROM meta WHERE key = 'norms_recompute'") ==
@@ -160,9 +165,11 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     const int rc = sqlite3_exec(db,
                                 "DROP TABLE case_norms; DROP TABLE case_norms_open; "
-                                "DROP TABLE signal_households; "
+                                "DROP TABLE signal_households; DROP TABLE signal_queue; "
                                 "DROP TABLE console_accounts; DROP TABLE console_sessions; "
                                 "DROP TABLE report_cases; DROP TABLE report_signals; "
+                                "ALTER TABLE access_log DROP COLUMN role; "
+                                "ALTER TABLE access_log DROP COLUMN peer; "
                                 "DELETE FROM schema_version WHERE version >= 5",
                                 nullptr, nullptr, nullptr);
     sqlite3_close(db);
@@ -178,7 +185,7 @@ TEST_CASE("a schema v4 server database with cases gets every case's norms on ope
   REQUIRE(reopened.ok());
   reopened->reset();
   CHECK(test::sqlColumn(path, "SELECT max(version) FROM schema_version") ==
-        std::vector<std::string>{"7"});
+        std::vector<std::string>{"8"});
   // v7: the report's rows come from the same recompute.
   CHECK(test::sqlColumn(path, kReportRows) == want_report);
   CHECK(test::sqlColumn(path,
