@@ -266,8 +266,8 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     std::string worker_id;
     std::string old_device;
   };
-  Result<Done> done = impl->runBlocking<Done>([impl, code_hash, hash, secret,
-                                               bad_code](StoreSession& s) -> Result<Done> {
+  Result<Done> done = impl->runBlocking<Done>([impl, code_hash, hash, secret, bad_code,
+                                               from](StoreSession& s) -> Result<Done> {
     const std::int64_t now = impl->now();
     Result<std::optional<std::string>> worker_id = s.useEnrollmentCode(code_hash, now);
     if (!worker_id.ok()) return worker_id.status();
@@ -292,7 +292,7 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
       if (!dev.ok()) return dev.status();
       if (dev->has_value() && !(*dev)->first.revoked) {
         EROPAF_RETURN_IF_ERROR(s.revokeDevice((*old)->device_id));
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id}));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id, "", from}));
         EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
         out.old_device = (*old)->device_id;
       }
@@ -308,7 +308,7 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     a.totp_sealed = seal(impl->console_key, w.id, secret);
     a.created_ms = now;
     EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-    EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "console:setup", "", "", w.id, "", d.id}));
+    EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "console:setup", "", "", w.id, "", d.id, std::string(toString(w.role)), from}));
     return out;
   });
   if (!done.ok()) return done.status();
@@ -368,13 +368,13 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
     ConsoleLoginResult login;
   };
   const std::uint32_t max_failures = std::max<std::uint32_t>(1, impl->opts.console_max_failures);
-  Result<Outcome> outcome = impl->runBlocking<Outcome>([impl, id, password_ok, step, max_failures](
+  Result<Outcome> outcome = impl->runBlocking<Outcome>([impl, id, password_ok, step, max_failures, from](
                                                            StoreSession& s) -> Result<Outcome> {
     const std::int64_t now = impl->now();
     Outcome out;
     auto failed = [&](const std::string& action) -> Result<Outcome> {
       out.refusal = badLogin();
-      EROPAF_RETURN_IF_ERROR(s.appendAccess({now, action, "", "", id, "", ""}));
+      EROPAF_RETURN_IF_ERROR(s.appendAccess({now, action, "", "", id, "", "", "", from}));
       return out;
     };
     Result<std::optional<ConsoleAccount>> cur = s.consoleAccount(id);
@@ -397,7 +397,7 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
       a.last_step = *step;
       EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
       EROPAF_RETURN_IF_ERROR(
-          s.appendAccess({now, "console:login-locked", "", "", a.worker_id, "", a.device_id}));
+          s.appendAccess({now, "console:login-locked", "", "", a.worker_id, "", a.device_id, "", from}));
       out.refusal = Status(ErrorCode::kPermissionDenied,
                            "this console account is locked after too many failed logins; "
                            "ask an admin to unlock it");
@@ -409,7 +409,7 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
       EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
       if (a.locked) {
         EROPAF_RETURN_IF_ERROR(
-            s.appendAccess({now, "console:lockout", "", "", a.worker_id, "", a.device_id}));
+            s.appendAccess({now, "console:lockout", "", "", a.worker_id, "", a.device_id, "", from}));
       }
       return failed("console:login-failed");
     }
@@ -420,7 +420,7 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
     ConsoleSessionRow row{a.worker_id, a.device_id, base64url(randomBytes(32)), now, now};
     EROPAF_RETURN_IF_ERROR(s.addConsoleSession(secretHash(token), row));
     EROPAF_RETURN_IF_ERROR(
-        s.appendAccess({now, "console:login", "", "", a.worker_id, "", a.device_id}));
+        s.appendAccess({now, "console:login", "", "", a.worker_id, "", a.device_id, "", from}));
     const DeviceInfo& d = (*dev)->first;
     out.login.session_token = token;
     out.login.session = ConsoleSession{
@@ -499,7 +499,7 @@ Status Engine::consoleLogout(std::string_view token) {
         if (!row->has_value()) return true;
         EROPAF_RETURN_IF_ERROR(s.deleteConsoleSession(token_hash));
         EROPAF_RETURN_IF_ERROR(s.appendAccess(
-            {impl->now(), "console:logout", "", "", (*row)->worker_id, "", (*row)->device_id}));
+            {impl->now(), "console:logout", "", "", (*row)->worker_id, "", (*row)->device_id, "", ""}));
         return true;
       })
       .status();
@@ -520,7 +520,7 @@ Status Engine::unlockConsole(std::string_view worker_id) {
         changed.failures = 0;
         EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(changed));
         EROPAF_RETURN_IF_ERROR(
-            s.appendAccess({impl->now(), "console:unlock", "", "", "", id, changed.device_id}));
+            s.appendAccess({impl->now(), "console:unlock", "", "", "", id, changed.device_id, "", ""}));
         return true;
       })
       .status();

@@ -174,6 +174,8 @@ struct ReportSignalRow {
   std::int64_t observed_at_ms = 0;
   Role source_role = Role::kUnspecified;
   std::string categories;  ///< present codes as ",a,b,"
+};
+
 /// An untriaged signal (triage state nieuw, not deleted) in the coordinator's werkvoorraad.
 struct QueuedSignal {
   std::string signal_id;
