@@ -3,19 +3,27 @@
 import { api, setCsrf, ApiError } from './api.js';
 import { el, show, announce } from './dom.js';
 import { loginPage, setupPage } from './pages/login.js';
+import { werkvoorraadPage } from './pages/werkvoorraad.js';
+import { overzichtPage } from './pages/overzicht.js';
+import { casusPage } from './pages/casus.js';
+import { conflictenPage } from './pages/conflicten.js';
+import { rapportagePage } from './pages/rapportage.js';
+import { beheerPage } from './pages/beheer.js';
 
 const ROLE_COORDINATOR = 'ROLE_COORDINATOR';
 const ROLE_ADMIN = 'ROLE_ADMIN';
 
-// Pages by role: [hash, label, module loader].
+// Pages by role: [hash, menu label (none: not in the menu), render(arguments from the hash)].
 const PAGES = {
-  [ROLE_COORDINATOR]: [],
-  [ROLE_ADMIN]: [],
+  [ROLE_COORDINATOR]: [
+    ['werkvoorraad', 'Werkvoorraad', werkvoorraadPage],
+    ['overzicht', 'Overzicht', overzichtPage],
+    ['conflicten', 'Conflicten', conflictenPage],
+    ['rapportage', 'Rapportage', rapportagePage],
+    ['casus', '', casusPage],
+  ],
+  [ROLE_ADMIN]: [['beheer', 'Beheer', beheerPage]],
 };
-
-export function registerPage(role, hash, label, render) {
-  PAGES[role].push([hash, label, render]);
-}
 
 let session = null;
 
@@ -26,8 +34,8 @@ export function currentSession() {
 function renderNav() {
   const nav = document.getElementById('nav');
   const pages = session ? PAGES[session.role] || [] : [];
-  const here = location.hash.slice(1).split('/')[0];
-  nav.replaceChildren(...pages.map(([hash, label]) =>
+  const here = location.hash.slice(1).split('?')[0].split('/')[0];
+  nav.replaceChildren(...pages.filter(([, label]) => label).map(([hash, label]) =>
     el('a', { href: '#' + hash, 'aria-current': hash === here ? 'page' : undefined }, label)));
   nav.hidden = pages.length === 0;
   document.getElementById('who').textContent = session ? session.name : '';
@@ -35,7 +43,7 @@ function renderNav() {
 }
 
 async function route() {
-  const [hash, ...rest] = location.hash.slice(1).split('/');
+  const [hash, ...rest] = location.hash.slice(1).split('?')[0].split('/');
   if (!session) {
     renderNav();
     return hash === 'instellen' ? setupPage(start) : loginPage(start);

@@ -281,33 +281,33 @@ Status Engine::setCategory(const Category& category) {
 Status Engine::deactivateWorker(std::string_view worker_id) {
   Impl* impl = impl_.get();
   const std::string id(worker_id);
-  Result<std::vector<std::string>> r = impl->runBlocking<std::vector<std::string>>(
-      [impl, id](StoreSession& s) -> Result<std::vector<std::string>> {
-        Result<std::optional<Worker>> w = s.worker(id);
-        if (!w.ok()) return w.status();
-        if (!w->has_value()) return Status(ErrorCode::kNotFound, "no worker " + id, "worker_id");
-        Worker changed = **w;
-        changed.active = false;
-        EROPAF_RETURN_IF_ERROR(s.putWorker(changed));
-        // A leaver's phones hold case content: they are revoked, so each wipes its data on its
-        // next request (DESIGN.md "enroll / revoke").
-        Result<std::vector<DeviceInfo>> devs = s.devices();
-        if (!devs.ok()) return devs.status();
-        std::vector<std::string> revoked;
-        for (const DeviceInfo& d : *devs) {
-          if (d.worker_id != id || d.revoked) continue;
-          EROPAF_RETURN_IF_ERROR(s.revokeDevice(d.id));
-          EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id, "", ""}));
-          revoked.push_back(d.id);
-        }
-        EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(id, ""));  // console sessions end at once
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, "", "", ""}));
-        const std::uint64_t v = impl->ref_version.load() + 1;
-        EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
-        impl->ref_version = v;
-        EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
-        return revoked;
-      });
+  Result<std::vector<std::string>> r = impl->runBlocking<
+      std::vector<std::string>>([impl, id](StoreSession& s) -> Result<std::vector<std::string>> {
+    Result<std::optional<Worker>> w = s.worker(id);
+    if (!w.ok()) return w.status();
+    if (!w->has_value()) return Status(ErrorCode::kNotFound, "no worker " + id, "worker_id");
+    Worker changed = **w;
+    changed.active = false;
+    EROPAF_RETURN_IF_ERROR(s.putWorker(changed));
+    // A leaver's phones hold case content: they are revoked, so each wipes its data on its
+    // next request (DESIGN.md "enroll / revoke").
+    Result<std::vector<DeviceInfo>> devs = s.devices();
+    if (!devs.ok()) return devs.status();
+    std::vector<std::string> revoked;
+    for (const DeviceInfo& d : *devs) {
+      if (d.worker_id != id || d.revoked) continue;
+      EROPAF_RETURN_IF_ERROR(s.revokeDevice(d.id));
+      EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "revoke", "", "", "", "", d.id, "", ""}));
+      revoked.push_back(d.id);
+    }
+    EROPAF_RETURN_IF_ERROR(s.deleteConsoleSessions(id, ""));  // console sessions end at once
+    EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "deactivate", "", "", "", id, "", "", ""}));
+    const std::uint64_t v = impl->ref_version.load() + 1;
+    EROPAF_RETURN_IF_ERROR(s.setMeta("reference_version", std::to_string(v)));
+    impl->ref_version = v;
+    EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
+    return revoked;
+  });
   if (!r.ok()) return r.status();
   for (const std::string& d : *r) impl->wakeWho(d, {});
   impl->wakeWho({}, id);

@@ -292,7 +292,8 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
       if (!dev.ok()) return dev.status();
       if (dev->has_value() && !(*dev)->first.revoked) {
         EROPAF_RETURN_IF_ERROR(s.revokeDevice((*old)->device_id));
-        EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id, "", from}));
+        EROPAF_RETURN_IF_ERROR(
+            s.appendAccess({now, "revoke", "", "", "", "", (*old)->device_id, "", from}));
         EROPAF_RETURN_IF_ERROR(impl->bumpAdminVersion(s));
         out.old_device = (*old)->device_id;
       }
@@ -308,7 +309,8 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     a.totp_sealed = seal(impl->console_key, w.id, secret);
     a.created_ms = now;
     EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-    EROPAF_RETURN_IF_ERROR(s.appendAccess({now, "console:setup", "", "", w.id, "", d.id, std::string(toString(w.role)), from}));
+    EROPAF_RETURN_IF_ERROR(s.appendAccess(
+        {now, "console:setup", "", "", w.id, "", d.id, std::string(toString(w.role)), from}));
     return out;
   });
   if (!done.ok()) return done.status();
@@ -368,8 +370,8 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
     ConsoleLoginResult login;
   };
   const std::uint32_t max_failures = std::max<std::uint32_t>(1, impl->opts.console_max_failures);
-  Result<Outcome> outcome = impl->runBlocking<Outcome>([impl, id, password_ok, step, max_failures, from](
-                                                           StoreSession& s) -> Result<Outcome> {
+  Result<Outcome> outcome = impl->runBlocking<Outcome>([impl, id, password_ok, step, max_failures,
+                                                        from](StoreSession& s) -> Result<Outcome> {
     const std::int64_t now = impl->now();
     Outcome out;
     auto failed = [&](const std::string& action) -> Result<Outcome> {
@@ -396,8 +398,8 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
       // Only someone with both factors learns of the lock; the code is used up.
       a.last_step = *step;
       EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
-      EROPAF_RETURN_IF_ERROR(
-          s.appendAccess({now, "console:login-locked", "", "", a.worker_id, "", a.device_id, "", from}));
+      EROPAF_RETURN_IF_ERROR(s.appendAccess(
+          {now, "console:login-locked", "", "", a.worker_id, "", a.device_id, "", from}));
       out.refusal = Status(ErrorCode::kPermissionDenied,
                            "this console account is locked after too many failed logins; "
                            "ask an admin to unlock it");
@@ -408,8 +410,8 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
       if (a.failures >= max_failures) a.locked = true;
       EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
       if (a.locked) {
-        EROPAF_RETURN_IF_ERROR(
-            s.appendAccess({now, "console:lockout", "", "", a.worker_id, "", a.device_id, "", from}));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess(
+            {now, "console:lockout", "", "", a.worker_id, "", a.device_id, "", from}));
       }
       return failed("console:login-failed");
     }
@@ -498,8 +500,8 @@ Status Engine::consoleLogout(std::string_view token) {
         if (!row.ok()) return row.status();
         if (!row->has_value()) return true;
         EROPAF_RETURN_IF_ERROR(s.deleteConsoleSession(token_hash));
-        EROPAF_RETURN_IF_ERROR(s.appendAccess(
-            {impl->now(), "console:logout", "", "", (*row)->worker_id, "", (*row)->device_id, "", ""}));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess({impl->now(), "console:logout", "", "",
+                                               (*row)->worker_id, "", (*row)->device_id, "", ""}));
         return true;
       })
       .status();
@@ -519,8 +521,8 @@ Status Engine::unlockConsole(std::string_view worker_id) {
         changed.locked = false;
         changed.failures = 0;
         EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(changed));
-        EROPAF_RETURN_IF_ERROR(
-            s.appendAccess({impl->now(), "console:unlock", "", "", "", id, changed.device_id, "", ""}));
+        EROPAF_RETURN_IF_ERROR(s.appendAccess(
+            {impl->now(), "console:unlock", "", "", "", id, changed.device_id, "", ""}));
         return true;
       })
       .status();

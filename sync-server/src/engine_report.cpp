@@ -334,8 +334,15 @@ Result<Report> Engine::report(const Principal& p, const ReportQuery& q) {
     if (!built.ok()) return built.status();
     out = std::move(*built);
   }
-  const AccessEntry entry{impl_->now(), "report",    "", "", p.worker.id, "", p.device_id,
-                          std::string(toString(p.worker.role)), ""};
+  const AccessEntry entry{impl_->now(),
+                          "report",
+                          "",
+                          "",
+                          p.worker.id,
+                          "",
+                          p.device_id,
+                          std::string(toString(p.worker.role)),
+                          ""};
   Result<bool> logged = impl_->runBlocking<bool>([entry](StoreSession& ws) -> Result<bool> {
     EROPAF_RETURN_IF_ERROR(ws.appendAccess(entry));
     return true;

@@ -260,8 +260,8 @@ CREATE INDEX signal_queue_order ON signal_queue(wijk, urgency DESC, observed_at_
 )sql";
 
 // Migrations in order: kMigrations[i] takes a database from schema i + 1 to i + 2.
-constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6,
-                                       kSchemaV7, kSchemaV8};
+constexpr const char* kMigrations[] = {kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+                                       kSchemaV6, kSchemaV7, kSchemaV8};
 static_assert(std::size(kMigrations) == kSchemaVersion - 1);
 
 /// The UTC day number of a time in ms (floor, also before 1970).
@@ -1523,8 +1523,8 @@ Result<std::unique_ptr<ServerStore>> openSqliteServerStore(const std::string& pa
     }
     // A fresh database records every version it was built up to.
     for (int v = 1; st.ok() && v <= kSchemaVersion; ++v) {
-      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" +
-                  std::to_string(v) + ", 0)");
+      st = d.exec("INSERT INTO schema_version(version, applied_at_ms) VALUES(" + std::to_string(v) +
+                  ", 0)");
     }
     if (!st.ok()) {
       static_cast<void>(d.exec("ROLLBACK"));
