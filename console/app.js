@@ -10,8 +10,8 @@ import { conflictenPage } from './pages/conflicten.js';
 import { rapportagePage } from './pages/rapportage.js';
 import { beheerPage } from './pages/beheer.js';
 
-const ROLE_COORDINATOR = 'ROLE_COORDINATOR';
-const ROLE_ADMIN = 'ROLE_ADMIN';
+const ROLE_COORDINATOR = 'SOURCE_ROLE_COORDINATOR';
+const ROLE_ADMIN = 'SOURCE_ROLE_ADMIN';
 
 // Pages by role: [hash, menu label (none: not in the menu), render(arguments from the hash)].
 const PAGES = {
@@ -27,18 +27,15 @@ const PAGES = {
 
 let session = null;
 
-export function currentSession() {
-  return session;
-}
 
 function renderNav() {
   const nav = document.getElementById('nav');
-  const pages = session ? PAGES[session.role] || [] : [];
+  const pages = session ? PAGES[session.worker.role] || [] : [];
   const here = location.hash.slice(1).split('?')[0].split('/')[0];
   nav.replaceChildren(...pages.filter(([, label]) => label).map(([hash, label]) =>
     el('a', { href: '#' + hash, 'aria-current': hash === here ? 'page' : undefined }, label)));
   nav.hidden = pages.length === 0;
-  document.getElementById('who').textContent = session ? session.name : '';
+  document.getElementById('who').textContent = session ? session.worker.name : '';
   document.getElementById('logout').hidden = !session;
 }
 
@@ -48,7 +45,7 @@ async function route() {
     renderNav();
     return hash === 'instellen' ? setupPage(start) : loginPage(start);
   }
-  const pages = PAGES[session.role] || [];
+  const pages = PAGES[session.worker.role] || [];
   const page = pages.find(([h]) => h === hash) || pages[0];
   renderNav();
   if (!page) {
@@ -68,7 +65,8 @@ async function route() {
 export async function start() {
   try {
     session = await api('GET', '/v1/console/session');
-    setCsrf(session.csrfToken);
+    if (!session.worker) session.worker = {};
+    setCsrf(session.csrf_token);
   } catch (e) {
     if (!(e instanceof ApiError) || (e.status !== 401 && e.status !== 403)) announce(e.message);
     session = null;

@@ -3,6 +3,14 @@
 import { api } from '../api.js';
 import { el, show, field } from '../dom.js';
 
+// What a refused login means, in the worker's words (the server never says which factor).
+const LOGIN_REFUSALS = {
+  401: 'Onjuiste inloggegevens.',
+  403: 'Dit account is geblokkeerd na te veel mislukte pogingen. Vraag de beheerder het te ontgrendelen.',
+  429: 'Te veel mislukte pogingen vanaf dit adres. Probeer het over een kwartier opnieuw.',
+  503: 'De server is even druk. Probeer het zo opnieuw.',
+};
+
 export function loginPage(done) {
   const worker = el('input', { name: 'worker', autocomplete: 'username', required: true });
   const password = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
@@ -19,7 +27,7 @@ export function loginPage(done) {
       password.value = '';
       done();
     } catch (e) {
-      error.textContent = e.message;
+      error.textContent = LOGIN_REFUSALS[e.status] || e.message;
     }
   });
   show(el('h1', {}, 'Inloggen'), form,
@@ -42,9 +50,9 @@ export function setupPage(done) {
       password.value = '';
       show(el('h1', {}, 'Tweede factor'),
         el('p', {}, 'Voeg deze sleutel toe aan uw authenticator-app (tijdgebonden, 6 cijfers):'),
-        el('p', {}, el('code', { class: 'secret', id: 'totp-secret' }, r.totpSecret)),
-        el('p', { class: 'hint' }, 'Of open deze link op de telefoon: ', el('span', { class: 'text' }, r.otpauthUri)),
-        el('p', {}, 'Uw medewerkersnummer: ', el('strong', { id: 'setup-worker' }, r.workerId)),
+        el('p', {}, el('code', { class: 'secret', id: 'totp-secret' }, r.totp_secret)),
+        el('p', { class: 'hint' }, 'Of open deze link op de telefoon: ', el('span', { class: 'text' }, r.otpauth_uri)),
+        el('p', {}, 'Uw medewerkersnummer: ', el('strong', { id: 'setup-worker' }, r.worker_id)),
         el('p', {}, el('a', { href: '#' }, 'Verder naar inloggen')));
     } catch (e) {
       error.textContent = e.message;

@@ -253,6 +253,12 @@ class Engine {
   /// Result only for a malformed action or a storage failure.
   void consoleAct(const Principal& principal, const v1::ConsoleAction& action,
                   const RequestContext& ctx, const ActDone& done);
+  /// The reference data the principal's devices get (colleagues of their wijken, wijken,
+  /// categories, resolution codes): the console's labels and pickers. Any console role.
+  Result<v1::ReferenceData> consoleReference(const Principal& principal);
+  /// Overzicht: overview() in the console's messages (device.proto's Overview), each row's norm
+  /// clocks at the server's now.
+  Result<v1::Overview> consoleOverview(const Principal& principal, const store::OverviewQuery& q);
   /// The same, waiting for the answer (tests and tools).
   Result<v1::ActionResult> consoleAct(const Principal& principal, const v1::ConsoleAction& action,
                                       const RequestContext& ctx);
@@ -265,6 +271,7 @@ class Engine {
   Result<std::vector<DeviceInfo>> devices();
   Status revokeDevice(std::string_view device_id);
   Result<std::vector<Worker>> workers();
+  Result<std::vector<Wijk>> wijken();
   Result<std::vector<AccessEntry>> accessLog(std::size_t limit);
   /// The category table (codes, labels, priorities, norms).
   Result<std::vector<Category>> categories();

@@ -225,6 +225,12 @@ Result<std::vector<Worker>> Engine::workers() {
   return lease->s->workers();
 }
 
+Result<std::vector<Wijk>> Engine::wijken() {
+  Result<Impl::Lease> lease = impl_->borrow();
+  if (!lease.ok()) return lease.status();
+  return lease->s->wijken();
+}
+
 Result<std::vector<AccessEntry>> Engine::accessLog(std::size_t limit) {
   Result<Impl::Lease> lease = impl_->borrow();
   if (!lease.ok()) return lease.status();

@@ -29,6 +29,14 @@ Status coordinatorOnly(const Principal& p) {
   return {};
 }
 
+/// One norm clock as the console shows it (kNoDue becomes 0, "none").
+void normClock(const norms::ClockStatus& cs, std::optional<std::int64_t> first, v1::NormClock& o) {
+  o.set_due_ms(cs.due_ms == norms::kNoDue ? 0 : cs.due_ms);
+  if (first) o.set_first_ms(*first);
+  o.set_state(static_cast<v1::NormState>(cs.state));
+  o.set_days_late(cs.days_late);
+}
+
 struct EndRead {
   StoreSession& s;
   ~EndRead() { s.rollback(); }
@@ -295,15 +303,8 @@ Result<v1::CaseDetail> Engine::consoleCase(const Principal& p, std::string_view 
     fc.first_attempt_ms = n.first_attempt_ms;
     fc.first_gesprek_ms = n.first_gesprek_ms;
     const norms::NormStatus st = norms::normStatus(cn, fc, impl_->now());
-    auto clock = [](const norms::ClockStatus& cs, std::optional<std::int64_t> first,
-                    v1::NormClock& o) {
-      o.set_due_ms(cs.due_ms == norms::kNoDue ? 0 : cs.due_ms);
-      if (first) o.set_first_ms(*first);
-      o.set_state(static_cast<v1::NormState>(cs.state));
-      o.set_days_late(cs.days_late);
-    };
-    clock(st.first_attempt, n.first_attempt_ms, *out.mutable_first_attempt());
-    clock(st.first_gesprek, n.first_gesprek_ms, *out.mutable_first_gesprek());
+    normClock(st.first_attempt, n.first_attempt_ms, *out.mutable_first_attempt());
+    normClock(st.first_gesprek, n.first_gesprek_ms, *out.mutable_first_gesprek());
   }
 
   // The picker: only workers mayAssign() accepts for the case's wijk (never a zorgmedewerker,
@@ -776,6 +777,40 @@ void Engine::Impl::pushAllOrNothing(const Principal& principal, v1::PushRequest 
                     }
                   }});
   if (!queued) (*shared_done)(Status(ErrorCode::kUnavailable, "the server is stopping"));
+}
+
+}  // namespace eropaf::server
+
+namespace eropaf::server {
+
+Result<v1::ReferenceData> Engine::consoleReference(const Principal& p) {
+  Result<Impl::Lease> lease = impl_->borrow();
+  if (!lease.ok()) return lease.status();
+  StoreSession& s = *lease->s;
+  EROPAF_RETURN_IF_ERROR(s.begin(false));
+  EndRead end_read{s};
+  v1::ReferenceData out;
+  EROPAF_RETURN_IF_ERROR(impl_->fillReference(s, p.worker, out));
+  return out;
+}
+
+Result<v1::Overview> Engine::consoleOverview(const Principal& p, const store::OverviewQuery& q) {
+  Result<store::Overview> ov = overview(p, q);
+  if (!ov.ok()) return ov.status();
+  v1::Overview out;
+  out.set_total(ov->total);
+  out.set_overdue(ov->overdue);
+  for (const store::OverviewRow& r : ov->rows) {
+    v1::OverviewRow& row = *out.add_rows();
+    wire::toProto(r.kase, *row.mutable_case_());
+    row.set_priority(static_cast<v1::Priority>(r.norms.priority));
+    row.set_derived_priority(static_cast<v1::Priority>(r.norms.derived_priority));
+    normClock(r.status.first_attempt, r.contacts.first_attempt_ms, *row.mutable_first_attempt());
+    normClock(r.status.first_gesprek, r.contacts.first_gesprek_ms, *row.mutable_first_gesprek());
+    row.set_overdue(r.overdue);
+    for (const auto& code : r.norms.unknown_categories) row.add_unknown_categories(code);
+  }
+  return out;
 }
 
 }  // namespace eropaf::server

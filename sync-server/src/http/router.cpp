@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 
+#include "http/console_api.hpp"
 #include "http/console_assets.hpp"
 #include "http/console_routes.hpp"
 
@@ -121,7 +122,9 @@ Router::Router(Engine& engine, Metrics& metrics, Scheduler scheduler, RouterOpti
       options_(std::move(options)),
       throttle_(options_.enroll_throttle),
       last_log_(std::chrono::steady_clock::now() - kEnrollLogInterval),
-      console_(std::make_unique<ConsoleRoutes>(engine, options_.console)) {}
+      console_(std::make_unique<ConsoleRoutes>(engine, options_.console)) {
+  addConsoleApi(*console_, engine_, schedule_);
+}
 
 Router::~Router() { logEnrollFailures(true); }
 
