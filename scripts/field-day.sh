@@ -168,3 +168,24 @@ run co-jan untriaged
 say "End of the day"
 echo "      Outboxes: $(for w in co-jan wc-anna wc-bram zm-fatima; do printf '%s %s  ' "$w" "$(quiet "$w" --json outbox | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')"; done)"
 echo "      Server: $(curl -s "$url/v1/health" 2>/dev/null || echo '(curl not installed)')"
+
+say "The coordinator's console: Jan's day in a browser"
+# A demo login only: this password and TOTP secret exist in this throwaway server alone.
+demo_password="eropaf-demo-wachtwoord"
+console_code=$(admin enroll-code co-jan)
+setup=$(curl -s -X POST -H 'Content-Type: application/json' \
+  --data "{\"code\":\"$console_code\",\"password\":\"$demo_password\"}" "$url/v1/console/setup")
+secret=$(printf '%s' "$setup" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totp_secret"])') ||
+  { echo "console setup failed: $setup" >&2; exit 1; }
+totp_now() { python3 "$root/scripts/totp.py" "$secret"; }
+echo "      Console:    $url/console/"
+echo "      Medewerker: co-jan"
+echo "      Wachtwoord: $demo_password"
+echo "      TOTP secret (for an authenticator app): $secret"
+echo "      Code now:   $(totp_now)   (a new one every 30 s: scripts/totp.py $secret)"
+if [[ -t 0 && -t 1 ]]; then
+  echo "      The server keeps running for the browser; press Enter to stop it."
+  read -r _
+else
+  echo "      (not on a terminal: the server stops now; run scripts/field-day.sh on a terminal to keep it)"
+fi

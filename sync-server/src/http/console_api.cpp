@@ -161,7 +161,7 @@ void events(Engine& engine, const Scheduler& schedule, const ConsoleSession& ses
 
 }  // namespace
 
-void addConsoleApi(ConsoleRoutes& routes, Engine& engine, Scheduler schedule) {
+void addConsoleApi(ConsoleRoutes& routes, Engine& engine, const Scheduler& schedule) {
   const std::string p(ConsoleRoutes::kPrefix);
   using A = ConsoleAccess;
   Engine* e = &engine;
@@ -206,7 +206,7 @@ void addConsoleApi(ConsoleRoutes& routes, Engine& engine, Scheduler schedule) {
                v1::ConsoleAction action;
                if (!body(req, action, done)) return;
                e->consoleAct(s.principal, action, RequestContext{req.peer},
-                             [done](Result<v1::ActionResult> r) { done(answer(r)); });
+                             [done](const Result<v1::ActionResult>& r) { done(answer(r)); });
              });
   routes.add("GET", p + "events", A::kCoordinator,
              [e, schedule](const ConsoleSession& s, const Request& req, const Done& done) {

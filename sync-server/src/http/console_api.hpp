@@ -12,6 +12,6 @@
 namespace eropaf::server {
 
 /// Registers every console API route on `routes`. `schedule` runs the long polls' deadlines.
-void addConsoleApi(ConsoleRoutes& routes, Engine& engine, Scheduler schedule);
+void addConsoleApi(ConsoleRoutes& routes, Engine& engine, const Scheduler& schedule);
 
 }  // namespace eropaf::server
