@@ -42,9 +42,9 @@ function actionForm(item, reload) {
     }
   };
   const title = el('input', { name: 'title', value: categoryLabel((s.content.categories || [])[0] || '') });
-  const caseSearch = el('input', { name: 'case', placeholder: 'korte code of adres' });
-  const found = el('select', { name: 'found', 'aria-label': 'Gevonden casussen' });
-  const dupOf = el('input', { name: 'duplicate-of', placeholder: 'korte code van het signaal' });
+  const caseSearch = el('input', { name: 'case', placeholder: 'volledig casusnummer' });
+  const found = el('select', { name: 'found' });
+  const dupOf = el('input', { name: 'duplicate-of', placeholder: 'volledig signaalnummer' });
   const reason = el('input', { name: 'reason' });
   const hintCases = (item.hint && item.hint.open_case_ids) || [];
   for (const id of hintCases) found.append(el('option', { value: id }, 'casus ' + shortId(id) + ' (zelfde huishouden)'));
@@ -52,16 +52,8 @@ function actionForm(item, reload) {
   return el('details', { class: 'actions' }, el('summary', {}, 'Beoordelen'),
     el('form', { class: 'stack', id: id + '-open', onsubmit: (ev) => { ev.preventDefault(); run({ openCase: { fromSignal: s.id, title: title.value } }, 'Casus geopend'); } },
       field('Titel van de nieuwe casus', title), el('button', { type: 'submit' }, 'Casus openen')),
-    el('form', { class: 'stack', id: id + '-link', onsubmit: (ev) => { ev.preventDefault(); if (found.value) run({ linkSignal: { signalId: s.id, caseId: found.value } }, 'Gekoppeld'); } },
-      field('Koppelen aan casus: zoeken', caseSearch),
-      el('button', { type: 'button', class: 'secondary', onclick: async () => {
-        try {
-          const r = await api('GET', '/v1/console/find?q=' + encodeURIComponent(caseSearch.value));
-          found.replaceChildren(...(r.cases || []).map((c) => el('option', { value: c.kase.id },
-            'casus ' + shortId(c.kase.id) + ' — ' + addressText(c.kase.address && c.kase.address.value))));
-          if (!(r.cases || []).length) error.textContent = 'Geen open casus gevonden';
-        } catch (e) { error.textContent = e.message; }
-      } }, 'Zoeken'), found, el('button', { type: 'submit' }, 'Koppelen')),
+    el('form', { class: 'stack', id: id + '-link', onsubmit: (ev) => { ev.preventDefault(); const target = caseSearch.value.trim() || found.value; if (target) run({ linkSignal: { signalId: s.id, caseId: target } }, 'Gekoppeld'); else error.textContent = 'Kies een casus of vul een casusnummer in'; } },
+      field('Koppelen aan casus van dit huishouden', found), field('of casusnummer', caseSearch), el('button', { type: 'submit' }, 'Koppelen')),
     el('form', { class: 'stack', id: id + '-dup', onsubmit: (ev) => { ev.preventDefault(); run({ markDuplicate: { signalId: s.id, ofSignalId: dupOf.dataset.id || dupOf.value } }, 'Als duplicaat gemarkeerd'); } },
       field('Duplicaat van signaal', dupOf), el('button', { type: 'submit' }, 'Markeer als duplicaat')),
     el('form', { class: 'stack', id: id + '-reject', onsubmit: (ev) => { ev.preventDefault(); run({ rejectSignal: { signalId: s.id, reason: reason.value } }, 'Afgewezen'); } },
