@@ -41,3 +41,15 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+// Runs one console action (POST /v1/console/act). Answers '' when it was applied, else why not:
+// the verb's own refusal, or the server's for the change it refused (nothing was applied).
+export async function act(action) {
+  const r = await api('POST', '/v1/console/act', action);
+  if (r.applied) return { refusal: '', result: r };
+  const refused = (r.results || []).find((x) => !x.accepted);
+  return {
+    refusal: (r.error && r.error.message) || (refused && refused.error && refused.error.message) || 'Geweigerd',
+    result: r,
+  };
+}

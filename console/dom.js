@@ -20,7 +20,7 @@ export function el(tag, attrs = {}, ...children) {
 
 export function show(...nodes) {
   const main = document.getElementById('main');
-  main.replaceChildren(...nodes);
+  main.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
 }
 
 export function announce(message) {

@@ -1,6 +1,6 @@
 // Casus: one case whole — signals, contact moments (superseded ones marked), transitions,
 // assignment and priority history — and the coordinator's actions on it.
-import { api } from '../api.js';
+import { api, act } from '../api.js';
 import { el, show, when, field, announce } from '../dom.js';
 import { label, categoryLabel, workerName, shortId, val, num, addressText, CASE_STATES, CASE_STATE_ENUM, PRIORITY_ENUM, PRIORITIES, TRIAGE_STATES, resolutionLabel, loadReference } from '../labels.js';
 
@@ -13,13 +13,12 @@ export async function casusPage([caseId]) {
   const d = await api('GET', '/v1/console/cases/' + encodeURIComponent(caseId || ''));
   const c = d.kase;
   const error = el('p', { class: 'error', role: 'alert' });
-  const act = async (action, done) => {
+  const runAction = async (action, done) => {
     error.textContent = '';
     try {
-      const r = await api('POST', '/v1/console/act', action);
-      if (!r.applied) {
-        error.textContent = (r.error && r.error.message) ||
-          ((r.results || []).find((x) => !x.accepted) || { error: {} }).error.message || 'Geweigerd';
+      const { refusal, result: r } = await act(action);
+      if (refusal) {
+        error.textContent = refusal;
         return;
       }
       announce(done);
@@ -49,13 +48,13 @@ export async function casusPage([caseId]) {
     val(c.resolution_code) ? el('p', {}, 'Afgesloten: ', resolutionLabel(val(c.resolution_code))) : null,
     error,
     section('Acties',
-      el('form', { class: 'stack', id: 'assign', onsubmit: (ev) => { ev.preventDefault(); act({ assignCase: { caseId: c.id, workerId: assignee.value, reason: assignReason.value } }, 'Toegewezen'); } },
+      el('form', { class: 'stack', id: 'assign', onsubmit: (ev) => { ev.preventDefault(); runAction({ assignCase: { caseId: c.id, workerId: assignee.value, reason: assignReason.value } }, 'Toegewezen'); } },
         field('Coach', assignee), field('Reden (optioneel)', assignReason), el('button', { type: 'submit' }, 'Toewijzen')),
-      el('form', { class: 'stack', id: 'set-priority', onsubmit: (ev) => { ev.preventDefault(); act({ setPriority: { caseId: c.id, priority: prio.value, reason: prioReason.value } }, 'Prioriteit gezet'); } },
+      el('form', { class: 'stack', id: 'set-priority', onsubmit: (ev) => { ev.preventDefault(); runAction({ setPriority: { caseId: c.id, priority: prio.value, reason: prioReason.value } }, 'Prioriteit gezet'); } },
         field('Prioriteit', prio), field('Reden', prioReason), el('button', { type: 'submit' }, 'Prioriteit zetten')),
-      el('form', { class: 'stack', id: 'move', onsubmit: (ev) => { ev.preventDefault(); act({ moveCase: { caseId: c.id, to: moveTo.value, reason: moveReason.value, resolutionCode: resolution.value } }, 'Status gewijzigd'); } },
+      el('form', { class: 'stack', id: 'move', onsubmit: (ev) => { ev.preventDefault(); runAction({ moveCase: { caseId: c.id, to: moveTo.value, reason: moveReason.value, resolutionCode: resolution.value } }, 'Status gewijzigd'); } },
         field('Naar status', moveTo), field('Afsluitcode (bij afsluiten)', resolution), field('Reden', moveReason), el('button', { type: 'submit' }, 'Status wijzigen')),
-      el('form', { class: 'stack', id: 'merge', onsubmit: (ev) => { ev.preventDefault(); act({ mergeCase: { caseId: c.id, intoId: mergeInto.value.trim(), reason: mergeReason.value } }, 'Samengevoegd'); } },
+      el('form', { class: 'stack', id: 'merge', onsubmit: (ev) => { ev.preventDefault(); runAction({ mergeCase: { caseId: c.id, intoId: mergeInto.value.trim(), reason: mergeReason.value } }, 'Samengevoegd'); } },
         field('Samenvoegen met casus', mergeInto), field('Reden', mergeReason), el('button', { type: 'submit' }, 'Samenvoegen'))),
     section('Signalen', el('ul', { id: 'case-signals' }, ...(d.signals || []).map((s) => el('li', {},
       'Signaal ' + shortId(s.id) + ' (' + (TRIAGE_STATES[num(s.triage_state)] || '') + '), ' + when(s.content && s.content.observed_at_ms) + ', ' +

@@ -1,6 +1,6 @@
 // Conflicten: cases whose moves contradicted each other; both moves side by side, resolved with
 // a choice and a reason.
-import { api } from '../api.js';
+import { api, act } from '../api.js';
 import { el, show, when, field, announce } from '../dom.js';
 import { label, workerName, shortId, val, CASE_STATES, num } from '../labels.js';
 
@@ -21,8 +21,8 @@ export async function conflictenPage() {
       el('form', { class: 'stack', onsubmit: async (ev) => {
         ev.preventDefault();
         try {
-          const res = await api('POST', '/v1/console/act', { resolveConflict: { caseId: c.id, to: choices.value, reason: reason.value } });
-          if (!res.applied) { error.textContent = (res.error && res.error.message) || 'Geweigerd'; return; }
+          const { refusal } = await act({ resolveConflict: { caseId: c.id, to: choices.value, reason: reason.value } });
+          if (refusal) { error.textContent = refusal; return; }
           announce('Conflict opgelost');
           await conflictenPage();
         } catch (e) { error.textContent = e.message; }

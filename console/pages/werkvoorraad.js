@@ -1,7 +1,7 @@
 // Werkvoorraad: the untriaged signals of my wijken, urgency then age, with "zelfde huishouden"
 // hints; per signal: open a case, link to a case, mark as duplicate, reject. Live: a long poll
 // on /v1/console/events reloads the list when something of mine commits.
-import { api } from '../api.js';
+import { api, act } from '../api.js';
 import { el, show, announce, when, field } from '../dom.js';
 import { label, categoryLabel, addressText, shortId, loadReference } from '../labels.js';
 
@@ -29,10 +29,9 @@ function actionForm(item, reload) {
   const run = async (action, done) => {
     error.textContent = '';
     try {
-      const r = await api('POST', '/v1/console/act', action);
-      if (!r.applied) {
-        error.textContent = (r.error && r.error.message) ||
-          ((r.results || []).find((x) => !x.accepted) || { error: {} }).error.message || 'Geweigerd';
+      const { refusal } = await act(action);
+      if (refusal) {
+        error.textContent = refusal;
         return;
       }
       announce(done);

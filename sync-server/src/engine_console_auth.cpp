@@ -165,41 +165,6 @@ void Engine::Impl::peerFailed(const std::string& peer) {
 
 namespace {
 
-std::string seal(const std::string& key, const std::string& worker_id, const std::string& plain) {
-  std::string box(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
-                      crypto_aead_xchacha20poly1305_ietf_ABYTES,
-                  '\0');
-  auto* out = reinterpret_cast<unsigned char*>(box.data());
-  randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  unsigned long long len = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &len,
-      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
-      reinterpret_cast<const unsigned char*>(worker_id.data()), worker_id.size(), nullptr, out,
-      reinterpret_cast<const unsigned char*>(key.data()));
-  return box;
-}
-
-std::optional<std::string> unseal(const std::string& key, const std::string& worker_id,
-                                  const std::string& box) {
-  constexpr std::size_t kOverhead =
-      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
-  if (box.size() < kOverhead) return std::nullopt;
-  std::string plain(box.size() - kOverhead, '\0');
-  unsigned long long len = 0;
-  const auto* in = reinterpret_cast<const unsigned char*>(box.data());
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
-          in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          box.size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          reinterpret_cast<const unsigned char*>(worker_id.data()), worker_id.size(), in,
-          reinterpret_cast<const unsigned char*>(key.data())) != 0) {
-    return std::nullopt;
-  }
-  plain.resize(len);
-  return plain;
-}
-
 /// The step (now-1, now or now+1) whose code is `presented`, all three compared.
 std::optional<std::uint64_t> matchingStep(const std::string& secret, std::string_view presented,
                                           std::int64_t now_ms) {
@@ -306,7 +271,7 @@ Result<ConsoleSetupResult> Engine::consoleSetup(std::string_view raw_code,
     a.worker_id = w.id;
     a.device_id = d.id;
     a.password_hash = hash;
-    a.totp_sealed = seal(impl->console_key, w.id, secret);
+    a.totp_sealed = aeadSeal(impl->console_key, w.id, secret);
     a.created_ms = now;
     EROPAF_RETURN_IF_ERROR(s.putConsoleAccount(a));
     EROPAF_RETURN_IF_ERROR(s.appendAccess(
@@ -352,7 +317,7 @@ Result<ConsoleLoginResult> Engine::consoleLogin(std::string_view worker_id,
   std::optional<std::uint64_t> step;
   if (account) {
     const std::optional<std::string> secret =
-        unseal(impl->console_key, account->worker_id, account->totp_sealed);
+        aeadOpen(impl->console_key, account->worker_id, account->totp_sealed);
     if (!secret) {
       return Status(ErrorCode::kStorageCorrupt,
                     "the TOTP secret of console account " + id + " does not open");

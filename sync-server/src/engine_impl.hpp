@@ -53,6 +53,13 @@ struct Cursor {
 
 }  // namespace detail
 
+/// XChaCha20-Poly1305 under a 32-byte server key with associated data `ad`: nonce, then the
+/// ciphertext and tag (cursors, sealed TOTP secrets). aeadOpen: nullopt for a forged or
+/// truncated box.
+std::string aeadSeal(const std::string& key, std::string_view ad, std::string_view plain);
+std::optional<std::string> aeadOpen(const std::string& key, std::string_view ad,
+                                    std::string_view box);
+
 struct Engine::Impl {
   struct Job {
     std::function<Status(StoreSession&)> apply;

@@ -74,6 +74,17 @@ std::string cursorText(std::uint64_t seq, const std::string& scope, std::uint64_
 std::string Engine::Impl::sealCursor(std::uint64_t seq, const std::string& scope, std::uint64_t ref,
                                      bool complete) const {
   const std::string plain = cursorText(seq, scope, ref, complete);
+  const std::string box = aeadSeal(cursor_key, "", plain);
+  const auto* out = reinterpret_cast<const unsigned char*>(box.data());
+  std::string b64(sodium_base64_ENCODED_LEN(box.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                  '\0');
+  sodium_bin2base64(b64.data(), b64.size(), out, box.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  b64.resize(std::strlen(b64.c_str()));
+  return "c2." + b64;
+}
+
+std::string aeadSeal(const std::string& key, std::string_view ad, std::string_view plain) {
   std::string box(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + plain.size() +
                       crypto_aead_xchacha20poly1305_ietf_ABYTES,
                   '\0');
@@ -82,14 +93,30 @@ std::string Engine::Impl::sealCursor(std::uint64_t seq, const std::string& scope
   unsigned long long len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &len,
-      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(), nullptr, 0, nullptr, out,
-      reinterpret_cast<const unsigned char*>(cursor_key.data()));
-  std::string b64(sodium_base64_ENCODED_LEN(box.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
-                  '\0');
-  sodium_bin2base64(b64.data(), b64.size(), out, box.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  b64.resize(std::strlen(b64.c_str()));
-  return "c2." + b64;
+      reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, out,
+      reinterpret_cast<const unsigned char*>(key.data()));
+  return box;
+}
+
+std::optional<std::string> aeadOpen(const std::string& key, std::string_view ad,
+                                    std::string_view box) {
+  constexpr std::size_t kOverhead =
+      crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (box.size() < kOverhead) return std::nullopt;
+  std::string plain(box.size() - kOverhead, '\0');
+  unsigned long long len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(box.data());
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(plain.data()), &len, nullptr,
+          in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+          box.size() - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), in,
+          reinterpret_cast<const unsigned char*>(key.data())) != 0) {
+    return std::nullopt;
+  }
+  plain.resize(static_cast<std::size_t>(len));
+  return plain;
 }
 
 Cursor Engine::Impl::openCursor(std::string_view text) const {
@@ -104,18 +131,10 @@ Cursor Engine::Impl::openCursor(std::string_view text) const {
                 crypto_aead_xchacha20poly1305_ietf_ABYTES) {
     return {};
   }
-  const auto* in = reinterpret_cast<const unsigned char*>(box.data());
-  std::string plain(len, '\0');
-  unsigned long long plain_len = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr,
-          in + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-          len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, nullptr, 0, in,
-          reinterpret_cast<const unsigned char*>(cursor_key.data())) != 0) {
-    return {};
-  }
-  plain.resize(static_cast<std::size_t>(plain_len));
-  return parseCursorText(plain);
+  box.resize(len);
+  const std::optional<std::string> plain = aeadOpen(cursor_key, "", box);
+  if (!plain) return {};
+  return parseCursorText(*plain);
 }
 
 Status Engine::Impl::fillReference(StoreSession& s, const Worker& w, v1::ReferenceData& ref) {

@@ -243,7 +243,7 @@ def console_login(browser, server, worker_id, password="een lang wachtwoord 42")
     return secret
 
 
-def wait_until(fn, timeout, what):
+def wait_until(fn, timeout, what, browser=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -252,7 +252,11 @@ def wait_until(fn, timeout, what):
         except Exception:  # noqa: BLE001 - the page may be re-rendering
             pass
         time.sleep(0.1)
-    raise Failure("timed out after %.0f s waiting for %s" % (timeout, what))
+    shown = ""
+    if browser is not None:
+        main = browser.driver.find_elements(By.ID, "main")
+        shown = "; the page shows: %r" % (main[0].text[:600] if main else "")
+    raise Failure("timed out after %.0f s waiting for %s%s" % (timeout, what, shown))
 
 
 def check_coordinator_triages_in_the_browser(build, artifacts):
@@ -319,7 +323,7 @@ def check_coordinator_triages_in_the_browser(build, artifacts):
                 o.click()
         browser.driver.find_element(By.CSS_SELECTOR, "form#assign button[type=submit]").click()
         wait_until(lambda: "Wim Coach" in browser.driver.find_element(By.ID, "case-assignee").text,
-                   10, "the case to show its coach")
+                   10, "the case to show its coach", browser)
         wc.run("sync")
         mine = wc.run("cases")
         mine = mine if isinstance(mine, list) else mine.get("cases", [])

@@ -71,12 +71,12 @@ struct Frame : EngineFixture {
 TEST_CASE("console frame: routes by role, session cookie and CSRF token", "[server][console]") {
   Frame f;
   std::vector<std::string> ran;
-  f.router.console().add("GET", "/v1/console/cases", ConsoleAccess::kCoordinator,
+  f.router.console().add("GET", "/v1/console/probe-cases", ConsoleAccess::kCoordinator,
                          [&](const ConsoleSession& s, const Request&, auto done) {
                            ran.push_back("cases:" + s.principal.worker.id);
                            done({200, "application/json", "{}"});
                          });
-  f.router.console().add("POST", "/v1/console/beheer/workers", ConsoleAccess::kAdmin,
+  f.router.console().add("POST", "/v1/console/probe-beheer/workers", ConsoleAccess::kAdmin,
                          [&](const ConsoleSession& s, const Request&, auto done) {
                            ran.push_back("beheer:" + s.principal.worker.id);
                            done({200, "application/json", "{}"});
@@ -84,15 +84,16 @@ TEST_CASE("console frame: routes by role, session cookie and CSRF token", "[serv
   const ConsoleLoginResult coord = f.login("coord", Role::kCoordinator);
   const ConsoleLoginResult admin = f.login("admin1", Role::kAdmin);
 
-  CHECK(f.send("GET", "/v1/console/cases?wijk=WK015301", &coord, false).status == 200);
-  CHECK(f.send("GET", "/v1/console/cases/0190-abc", &coord, false).status == 200);
-  CHECK(f.send("GET", "/v1/console/casesx", &coord, false).status == 404);
-  CHECK(f.send("GET", "/v1/console/cases", nullptr, false).status == 401);
-  CHECK(f.send("GET", "/v1/console/cases", &admin, false).status == 403);  // no case content
-  CHECK(f.send("POST", "/v1/console/beheer/workers", &coord, true).status == 403);
-  CHECK(f.send("POST", "/v1/console/beheer/workers", &admin, false).status == 403);  // no CSRF
-  CHECK(f.send("GET", "/v1/console/beheer/workers", &admin, false).status == 405);
-  const Response ok = f.send("POST", "/v1/console/beheer/workers", &admin, true);
+  CHECK(f.send("GET", "/v1/console/probe-cases?wijk=WK015301", &coord, false).status == 200);
+  CHECK(f.send("GET", "/v1/console/probe-cases/0190-abc", &coord, false).status == 200);
+  CHECK(f.send("GET", "/v1/console/probe-casesx", &coord, false).status == 404);
+  CHECK(f.send("GET", "/v1/console/probe-cases", nullptr, false).status == 401);
+  CHECK(f.send("GET", "/v1/console/probe-cases", &admin, false).status == 403);  // no case content
+  CHECK(f.send("POST", "/v1/console/probe-beheer/workers", &coord, true).status == 403);
+  CHECK(f.send("POST", "/v1/console/probe-beheer/workers", &admin, false).status ==
+        403);  // no CSRF
+  CHECK(f.send("GET", "/v1/console/probe-beheer/workers", &admin, false).status == 405);
+  const Response ok = f.send("POST", "/v1/console/probe-beheer/workers", &admin, true);
   CHECK(ok.status == 200);
   CHECK(std::count(ok.headers.begin(), ok.headers.end(),
                    std::pair<std::string, std::string>{"Cache-Control", "no-store"}) == 1);

@@ -127,6 +127,15 @@ std::string ConsoleRoutes::sessionToken(std::string_view cookie) {
 
 void ConsoleRoutes::add(std::string method, std::string path_prefix, ConsoleAccess access,
                         ConsoleHandler handler) {
+  // A route added again for the same method and prefix replaces the earlier one.
+  for (Route& r : routes_) {
+    if (r.method == method && r.prefix == path_prefix) {
+      r.access = access;
+      r.handler = std::move(handler);
+      r.needs_session = true;
+      return;
+    }
+  }
   routes_.push_back({std::move(method), std::move(path_prefix), access, std::move(handler), true});
 }
 

@@ -48,7 +48,8 @@ class ConsoleRoutes {
   static std::string sessionToken(std::string_view cookie_header);
 
   /// Registers `handler` for `method` and every route starting with `path_prefix` (which must
-  /// start with kPrefix); the longest matching prefix wins.
+  /// start with kPrefix); the longest matching prefix wins. Adding the same method and prefix
+  /// again replaces the handler.
   void add(std::string method, std::string path_prefix, ConsoleAccess access,
            ConsoleHandler handler);
 
