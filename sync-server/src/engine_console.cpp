@@ -37,11 +37,6 @@ void normClock(const norms::ClockStatus& cs, std::optional<std::int64_t> first, 
   o.set_days_late(cs.days_late);
 }
 
-struct EndRead {
-  StoreSession& s;
-  ~EndRead() { s.rollback(); }
-};
-
 AccessEntry readEntry(const Principal& p, const RequestContext& ctx, std::int64_t now,
                       std::string action, std::string record_id, std::string household) {
   return {now,

@@ -53,6 +53,12 @@ struct Cursor {
 
 }  // namespace detail
 
+/// Ends the read transaction of a borrowed session (begin(false)) when the scope ends.
+struct EndRead {
+  StoreSession& s;
+  ~EndRead() { s.rollback(); }
+};
+
 /// XChaCha20-Poly1305 under a 32-byte server key with associated data `ad`: nonce, then the
 /// ciphertext and tag (cursors, sealed TOTP secrets). aeadOpen: nullopt for a forged or
 /// truncated box.

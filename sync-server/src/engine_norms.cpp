@@ -244,10 +244,7 @@ Result<store::Overview> Engine::overview(const Principal& p, const store::Overvi
   if (!lease.ok()) return lease.status();
   StoreSession& s = *lease->s;
   EROPAF_RETURN_IF_ERROR(s.begin(false));
-  struct EndRead {
-    StoreSession& s;
-    ~EndRead() { s.rollback(); }
-  } end_read{s};
+  EndRead end_read{s};
   Result<std::vector<Category>> table = s.categories();
   if (!table.ok()) return table.status();
   if (!q.category.empty()) {
@@ -315,10 +312,7 @@ Result<store::DuplicateHint> Engine::duplicateHint(const Principal& p, std::stri
   if (!lease.ok()) return lease.status();
   StoreSession& s = *lease->s;
   EROPAF_RETURN_IF_ERROR(s.begin(false));
-  struct EndRead {
-    StoreSession& s;
-    ~EndRead() { s.rollback(); }
-  } end_read{s};
+  EndRead end_read{s};
   Result<std::optional<StoredRecord>> rec = s.getRecord(signal_id);
   if (!rec.ok()) return rec.status();
   const auto* sig = rec->has_value() ? std::get_if<Signal>(&(*rec)->record) : nullptr;

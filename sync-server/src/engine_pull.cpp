@@ -211,10 +211,7 @@ Result<Engine::Impl::Page> Engine::Impl::buildPage(const Principal& p, const v1:
   Result<std::uint64_t> fresh_ref = freshRefVersion(s);
   if (!fresh_ref.ok()) return fresh_ref.status();
   const std::uint64_t ref_now = *fresh_ref;
-  struct EndRead {
-    StoreSession& s;
-    ~EndRead() { s.rollback(); }
-  } end_read{s};
+  EndRead end_read{s};
 
   // Candidates through the index columns; scope.hpp then decides exactly. The snapshot's
   // last sequence bounds the page when fewer rows match than the limit.

@@ -284,10 +284,7 @@ Result<Report> Engine::report(const ReportQuery& q) {
   if (!lease.ok()) return lease.status();
   StoreSession& s = *lease->s;
   EROPAF_RETURN_IF_ERROR(s.begin(false));
-  struct EndRead {
-    StoreSession& s;
-    ~EndRead() { s.rollback(); }
-  } end_read{s};
+  EndRead end_read{s};
   Result<std::vector<Wijk>> known = s.wijken();
   if (!known.ok()) return known.status();
   std::vector<std::string> wijken = q.wijken;
@@ -326,10 +323,7 @@ Result<Report> Engine::report(const Principal& p, const ReportQuery& q) {
     if (!lease.ok()) return lease.status();
     StoreSession& s = *lease->s;
     EROPAF_RETURN_IF_ERROR(s.begin(false));
-    struct EndRead {
-      StoreSession& s;
-      ~EndRead() { s.rollback(); }
-    } end_read{s};
+    EndRead end_read{s};
     Result<Report> built = buildReport(s, q, wijken, q.now_ms.value_or(impl_->now()));
     if (!built.ok()) return built.status();
     out = std::move(*built);
