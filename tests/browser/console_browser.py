@@ -340,6 +340,37 @@ def check_coordinator_triages_in_the_browser(build, artifacts):
         server.stop()
 
 
+def check_admin_sees_beheer_without_case_content(build, artifacts):
+    server = field_day_server(build)
+    browser = Browser(artifacts)
+    try:
+        server.admin("add-worker", "--id", "adm-1", "--name", "Ada Beheer", "--role", "admin",
+                     "--wijk", "WK015301")
+        zm = Phone(server, "zm-1")
+        secret_text = "Meneer op nummer 7 eet al dagen niet"
+        zm.run("signal", "add", "--postcode", "1011AB", "--number", "7", "--street", "Geheimstraat",
+               "--category", "schulden", "--text", secret_text, "--informed", "yes")
+        zm.run("sync")
+        console_login(browser, server, "adm-1")
+        browser.open(server.url + "/console/#beheer")
+        browser.wait_for("table#workers tbody tr")
+        browser.page("beheer")
+        html = browser.driver.page_source
+        expect(secret_text not in html and "Geheimstraat" not in html,
+               "the admin's console shows case content")
+        status = browser.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('/v1/console/queue', {credentials: 'same-origin'}).then(r => done(r.status));")
+        expect(status == 403, "an admin's session read the werkvoorraad: %r" % status)
+        browser.driver.find_element(By.CSS_SELECTOR, "button[aria-label='Code voor Wim Coach']").click()
+        wait_until(lambda: "Eenmalige code voor Wim Coach" in
+                   browser.driver.find_element(By.ID, "code-out").text, 10,
+                   "a one-time code for the coach", browser)
+    finally:
+        browser.quit()
+        server.stop()
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
